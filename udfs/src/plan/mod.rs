@@ -1,0 +1,44 @@
+//! Plan helpers: the original's shared transformations as DataFusion DataFrame operations.
+//!
+//! Each helper returns a lazy [`DataFrame`]; nothing runs until the caller executes the
+//! final plan, so the same plan runs embedded or on a Ballista cluster.
+
+mod population;
+mod ratios;
+mod rollup;
+mod scale;
+mod years;
+
+use datafusion::common::{Column, ScalarValue};
+use datafusion::logical_expr::SortExpr;
+use datafusion::prelude::*;
+
+pub use population::{age_columns, population};
+pub use ratios::add_ratios;
+pub use rollup::{Agg, rollup, rollup_order};
+pub use scale::{SCALE_COLUMNS, scale};
+pub use years::{historic, status};
+
+use crate::geo;
+
+/// A column by its exact name (no identifier parsing, so `0` or `120` work).
+pub fn c(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+/// A typed missing string, for the sub-district columns of district and Oslo rows.
+pub fn null_str() -> Expr {
+    lit(ScalarValue::Utf8(None))
+}
+
+/// Keeps rows whose district is not Sentrum, Marka or Uten registrert adresse.
+/// A missing district is kept, as pandas' `~isin` keeps it.
+pub fn without_pseudo_districts(df: DataFrame) -> datafusion::error::Result<DataFrame> {
+    let pseudo = geo::PSEUDO_DISTRICTS.iter().map(|id| lit(*id)).collect();
+    df.filter(c(geo::BYDEL_ID).is_null().or(c(geo::BYDEL_ID).in_list(pseudo, true)))
+}
+
+/// Sort expressions, ascending with missing values last (pandas' default).
+pub fn ascending(columns: &[&str]) -> Vec<SortExpr> {
+    columns.iter().map(|name| c(name).sort(true, false)).collect()
+}
