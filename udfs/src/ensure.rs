@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::utils::take_function_args;
 use datafusion::common::exec_err;
+use datafusion::common::utils::take_function_args;
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -66,10 +66,17 @@ impl ScalarUDFImpl for EnsureFunc {
         if let Some(i) = (0..rows).find(|&i| !cond.is_valid(i) || !cond.value(i)) {
             let message = message.into_array(rows)?;
             let message = message.as_string::<i32>();
-            let text = if message.is_valid(i) { message.value(i) } else { "check failed" };
+            let text = if message.is_valid(i) {
+                message.value(i)
+            } else {
+                "check failed"
+            };
             return exec_err!("{text}");
         }
-        Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(vec![true; rows]))))
+        Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(vec![
+            true;
+            rows
+        ]))))
     }
 
     fn documentation(&self) -> Option<&Documentation> {

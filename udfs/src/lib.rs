@@ -85,7 +85,11 @@ mod tests {
         }
         for udaf in aggregate_functions() {
             assert!(names.insert(udaf.name().to_string()), "{}", udaf.name());
-            assert!(udaf.documentation().is_some(), "{} has no docs", udaf.name());
+            assert!(
+                udaf.documentation().is_some(),
+                "{} has no docs",
+                udaf.name()
+            );
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::utils::take_function_args;
 use datafusion::common::exec_err;
+use datafusion::common::utils::take_function_args;
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -57,12 +57,14 @@ impl ScalarUDFImpl for RequiredFunc {
         let [value, message] = take_function_args(self.name(), args.args)?;
         let values = value.into_array(rows)?;
         if let Some(i) = (0..rows).find(|&i| values.is_null(i)) {
-            let message = datafusion::arrow::compute::cast(
-                &message.into_array(rows)?,
-                &DataType::Utf8,
-            )?;
+            let message =
+                datafusion::arrow::compute::cast(&message.into_array(rows)?, &DataType::Utf8)?;
             let message = message.as_string::<i32>();
-            let text = if message.is_valid(i) { message.value(i) } else { "missing value" };
+            let text = if message.is_valid(i) {
+                message.value(i)
+            } else {
+                "missing value"
+            };
             return exec_err!("{text}");
         }
         Ok(ColumnarValue::Array(values))

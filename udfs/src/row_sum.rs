@@ -5,11 +5,11 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::common::exec_err;
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::common::exec_err;
 use datafusion_macros::user_doc;
 
 #[user_doc(
@@ -131,9 +131,21 @@ mod tests {
             .collect()
             .await
             .unwrap();
-        let i = b[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap();
-        let f = b[0].column(1).as_any().downcast_ref::<Float64Array>().unwrap();
-        let z = b[0].column(2).as_any().downcast_ref::<Float64Array>().unwrap();
+        let i = b[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        let f = b[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        let z = b[0]
+            .column(2)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
         assert_eq!(i.value(0), 4);
         assert_eq!(f.value(0), 3.5);
         assert_eq!(z.value(0), 0.0);

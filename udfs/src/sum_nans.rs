@@ -21,7 +21,10 @@ NaN counts as missing.",
     syntax_example = "sum_nans(value, group)",
     sql_example = "```sql\n> SELECT sum_nans(change, concat(aar, '/', bydel_id)) FROM t GROUP BY aar, bydel_id;\n```",
     argument(name = "value", description = "Numeric expression to sum."),
-    argument(name = "group", description = "Label of the group, used in the error message.")
+    argument(
+        name = "group",
+        description = "Label of the group, used in the error message."
+    )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct SumNans {
@@ -66,8 +69,16 @@ impl AggregateUDFImpl for SumNans {
         let name = args.name;
         Ok(vec![
             Arc::new(Field::new(format!("{name}[sum]"), DataType::Float64, true)),
-            Arc::new(Field::new(format!("{name}[present]"), DataType::UInt64, true)),
-            Arc::new(Field::new(format!("{name}[missing]"), DataType::UInt64, true)),
+            Arc::new(Field::new(
+                format!("{name}[present]"),
+                DataType::UInt64,
+                true,
+            )),
+            Arc::new(Field::new(
+                format!("{name}[missing]"),
+                DataType::UInt64,
+                true,
+            )),
             Arc::new(Field::new(format!("{name}[group]"), DataType::Utf8, true)),
         ])
     }
@@ -172,8 +183,14 @@ mod tests {
 
     #[test]
     fn follows_the_original() {
-        assert_eq!(eval(vec![Some(4.), Some(5.), Some(6.)]).unwrap(), ScalarValue::Float64(Some(15.)));
-        assert_eq!(eval(vec![None, Some(f64::NAN), None]).unwrap(), ScalarValue::Float64(None));
+        assert_eq!(
+            eval(vec![Some(4.), Some(5.), Some(6.)]).unwrap(),
+            ScalarValue::Float64(Some(15.))
+        );
+        assert_eq!(
+            eval(vec![None, Some(f64::NAN), None]).unwrap(),
+            ScalarValue::Float64(None)
+        );
         let err = eval(vec![Some(4.), Some(5.), None, Some(7.)]).unwrap_err();
         assert!(err.to_string().contains("group 2020/01"), "{err}");
     }
@@ -181,7 +198,8 @@ mod tests {
     #[test]
     fn merging_partial_states_equals_one_pass() {
         let mut left = SumNansAccumulator::default();
-        left.update_batch(&batch(vec![Some(1.5), Some(2.0)])).unwrap();
+        left.update_batch(&batch(vec![Some(1.5), Some(2.0)]))
+            .unwrap();
         let mut right = SumNansAccumulator::default();
         right.update_batch(&batch(vec![Some(3.0)])).unwrap();
         let state: Vec<ArrayRef> = right

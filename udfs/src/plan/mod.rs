@@ -3,6 +3,7 @@
 //! Each helper returns a lazy [`DataFrame`]; nothing runs until the caller executes the
 //! final plan, so the same plan runs embedded or on a Ballista cluster.
 
+mod joins;
 mod population;
 mod ratios;
 mod rollup;
@@ -13,6 +14,7 @@ use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::SortExpr;
 use datafusion::prelude::*;
 
+pub use joins::{cross_join, drop_missing, merge, prefixed};
 pub use population::{age_columns, population};
 pub use ratios::add_ratios;
 pub use rollup::{Agg, rollup, rollup_order};
@@ -35,10 +37,38 @@ pub fn null_str() -> Expr {
 /// A missing district is kept, as pandas' `~isin` keeps it.
 pub fn without_pseudo_districts(df: DataFrame) -> datafusion::error::Result<DataFrame> {
     let pseudo = geo::PSEUDO_DISTRICTS.iter().map(|id| lit(*id)).collect();
-    df.filter(c(geo::BYDEL_ID).is_null().or(c(geo::BYDEL_ID).in_list(pseudo, true)))
+    df.filter(
+        c(geo::BYDEL_ID)
+            .is_null()
+            .or(c(geo::BYDEL_ID).in_list(pseudo, true)),
+    )
 }
 
 /// Sort expressions, ascending with missing values last (pandas' default).
 pub fn ascending(columns: &[&str]) -> Vec<SortExpr> {
-    columns.iter().map(|name| c(name).sort(true, false)).collect()
+    columns
+        .iter()
+        .map(|name| c(name).sort(true, false))
+        .collect()
+}
+
+/// Fails the plan with `message` unless `condition` holds on at least one row of `df`
+/// (the original's KeyErrors on a category or year that never occurs); rows unchanged.
+/// `message` may use the row's columns; the largest message text is reported.
+pub fn require_any(
+    df: DataFrame,
+    condition: Expr,
+    message: Expr,
+) -> datafusion::error::Result<DataFrame> {
+    use datafusion::functions_aggregate::expr_fn::max;
+    let columns: Vec<Expr> = df.schema().fields().iter().map(|f| c(f.name())).collect();
+    let hit = when(condition, lit(1i64)).otherwise(lit(0i64))?;
+    let check = df
+        .clone()
+        .aggregate(
+            vec![],
+            vec![max(hit).alias("__found"), max(message).alias("__message")],
+        )?
+        .filter(crate::ensure().call(vec![c("__found").eq(lit(1i64)), c("__message")]))?;
+    cross_join(df, check)?.select(columns)
 }

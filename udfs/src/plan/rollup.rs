@@ -35,14 +35,20 @@ fn aggregate_exprs(df: &DataFrame, values: &[(&str, Agg)], group: &[&str]) -> Re
                     };
                     coalesce(vec![sum(c(name)), zero])
                 }
-                Agg::SumNans => crate::sum_nans().call(vec![
-                    cast(c(name), DataType::Float64),
-                    label.clone(),
-                ]),
+                Agg::SumNans => {
+                    crate::sum_nans().call(vec![cast(c(name), DataType::Float64), label.clone()])
+                }
             };
-            Ok(expr.alias(name))
+            Ok(expr.alias(aggregated(name)))
         })
         .collect()
+}
+
+/// Aggregates are named apart from their input column: DataFusion adds columns that are
+/// functionally dependent on the group keys (as every column of an earlier aggregate with
+/// the same keys is) to the group, which would then clash with an aggregate of that name.
+fn aggregated(name: &str) -> String {
+    format!("__aggregated_{name}")
 }
 
 fn not_null(keys: &[&str]) -> Expr {
@@ -61,12 +67,19 @@ fn not_null(keys: &[&str]) -> Expr {
 /// districts included, labelled `00` / `Oslo i alt`. Sort with [`rollup_order`].
 pub fn rollup(df: DataFrame, values: &[(&str, Agg)], extra_keys: &[&str]) -> Result<DataFrame> {
     let with_extra = |keys: &[&'static str]| -> Vec<&str> {
-        keys.iter().copied().chain(extra_keys.iter().copied()).collect()
+        keys.iter()
+            .copied()
+            .chain(extra_keys.iter().copied())
+            .collect()
     };
     let sub_keys = with_extra(&geo::KEYS);
     let district_keys = with_extra(&[geo::DATE, geo::BYDEL_ID, geo::BYDEL_NAVN]);
     let oslo_keys = with_extra(&[geo::DATE]);
-    let value_cols = || values.iter().map(|(name, _)| c(name));
+    let value_cols = || {
+        values
+            .iter()
+            .map(|(name, _)| c(&aggregated(name)).alias(*name))
+    };
     let extra_cols = || extra_keys.iter().map(|k| c(k));
 
     let sub = df
@@ -92,6 +105,13 @@ pub fn rollup(df: DataFrame, values: &[(&str, Agg)], extra_keys: &[&str]) -> Res
         .aggregate(
             district_keys.iter().map(|k| c(k)).collect(),
             aggregate_exprs(&df, values, &district_keys)?,
+        )?
+        .select(
+            district_keys
+                .iter()
+                .map(|k| c(k))
+                .chain(value_cols())
+                .collect::<Vec<_>>(),
         )?;
 
     let oslo = districts
@@ -125,7 +145,7 @@ pub fn rollup(df: DataFrame, values: &[(&str, Agg)], extra_keys: &[&str]) -> Res
         ]
         .into_iter()
         .chain(extra_cols())
-        .chain(value_cols())
+        .chain(values.iter().map(|(name, _)| c(name)))
         .chain([lit(1i64).alias(geo::LEVEL)])
         .collect::<Vec<_>>(),
     )?;

@@ -1,8 +1,8 @@
 //! The `scale` of a document's metadata (00-common §6.6).
 
-use datafusion::error::Result;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
+use datafusion::error::Result;
 use datafusion::functions::math::expr_fn::isnan;
 use datafusion::functions_aggregate::expr_fn::{count, max, min};
 use datafusion::prelude::*;

@@ -19,8 +19,13 @@ fn common_years(dfs: &[DataFrame]) -> Result<DataFrame> {
     let mut common = years(&dfs[0], YEAR)?;
     for (i, df) in dfs.iter().enumerate().skip(1) {
         let other = format!("{YEAR}_{i}");
-        common = common
-            .join(years(df, &other)?, JoinType::LeftSemi, &[YEAR], &[&other], None)?;
+        common = common.join(
+            years(df, &other)?,
+            JoinType::LeftSemi,
+            &[YEAR],
+            &[&other],
+            None,
+        )?;
     }
     Ok(common)
 }
@@ -33,7 +38,15 @@ pub fn historic(dfs: Vec<DataFrame>) -> Result<Vec<DataFrame>> {
     }
     let years = common_years(&dfs)?;
     dfs.into_iter()
-        .map(|df| df.join(years.clone(), JoinType::LeftSemi, &[geo::DATE], &[YEAR], None))
+        .map(|df| {
+            df.join(
+                years.clone(),
+                JoinType::LeftSemi,
+                &[geo::DATE],
+                &[YEAR],
+                None,
+            )
+        })
         .collect()
 }
 
@@ -50,7 +63,15 @@ pub fn status(dfs: Vec<DataFrame>) -> Result<Vec<DataFrame>> {
             .alias(YEAR),
     ])?;
     dfs.into_iter()
-        .map(|df| df.join(latest.clone(), JoinType::LeftSemi, &[geo::DATE], &[YEAR], None))
+        .map(|df| {
+            df.join(
+                latest.clone(),
+                JoinType::LeftSemi,
+                &[geo::DATE],
+                &[YEAR],
+                None,
+            )
+        })
         .collect()
 }
 
@@ -92,7 +113,13 @@ mod tests {
     async fn intersection_of_years() {
         let mut ctx = SessionContext::new();
         crate::register_all(&mut ctx).unwrap();
-        let ranges = [(2000, 2022), (2002, 2018), (2008, 2033), (1999, 2017), (1999, 2033)];
+        let ranges = [
+            (2000, 2022),
+            (2002, 2018),
+            (2008, 2033),
+            (1999, 2017),
+            (1999, 2033),
+        ];
         let mut dfs = vec![];
         for (a, b) in ranges {
             dfs.push(years_of(&ctx, a, b).await);
@@ -109,7 +136,10 @@ mod tests {
     async fn status_without_overlap_fails() {
         let mut ctx = SessionContext::new();
         crate::register_all(&mut ctx).unwrap();
-        let dfs = vec![years_of(&ctx, 2010, 2015).await, years_of(&ctx, 2002, 2008).await];
+        let dfs = vec![
+            years_of(&ctx, 2010, 2015).await,
+            years_of(&ctx, 2002, 2008).await,
+        ];
         let [a, _] = <[DataFrame; 2]>::try_from(status(dfs).unwrap()).unwrap();
         let err = a.collect().await.unwrap_err();
         assert!(err.to_string().contains("No overlapping years"), "{err}");

@@ -1,0 +1,48 @@
+//! What the document writer needs to know about one output dataset. It travels inside the
+//! writer operator (serialized by the codec) to whichever executor runs it.
+
+use serde::{Deserialize, Serialize};
+
+/// The `values` builder of an entry (00-common §8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Template {
+    /// A, and its aliases B, I, J: a flat list over series, then rows.
+    A { series: Vec<String> },
+    /// One inner list per series.
+    C { series: Vec<String> },
+    /// Age distribution by gender over the age columns.
+    E { ages: Vec<String> },
+    /// Key numbers: the series at the latest year, a history list column, the year.
+    G {
+        series: Vec<String>,
+        history: String,
+    },
+    /// Blocks of non-missing columns per row.
+    H { blocks: Vec<HistoryBlock> },
+    /// District and Oslo ratios per series.
+    K { series: Vec<String> },
+}
+
+/// One list of TemplateH: the columns after `date`, and whether pandas' transpose upcast
+/// every number of the block to float (all columns numeric) or kept each cell's kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryBlock {
+    pub columns: Vec<String>,
+    pub as_float: bool,
+}
+
+/// One output dataset's documents: template, metadata and where the scale comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentSpec {
+    /// Output dataset id, for messages.
+    pub output_dataset: String,
+    pub template: Template,
+    /// `meta.heading`.
+    pub heading: String,
+    /// `meta.series`, verbatim (some functions use `"Heading"` or `false`).
+    pub series: serde_json::Value,
+    /// Whether the frame carries the scale columns (`udfs::plan::SCALE_COLUMNS`).
+    pub scale: bool,
+    /// `meta.publishedDate`, `YYYY-MM-DD`.
+    pub published_date: String,
+}

@@ -1,0 +1,176 @@
+//! Entry `values` per template (00-common §8).
+
+use super::frame::Frame;
+use super::spec::{HistoryBlock, Template};
+use crate::json::Json;
+use bydelsfakta_udfs::geo;
+
+/// Builds one entry's `values` from its rows, or says why the original would have failed.
+pub fn values(template: &Template, frame: &Frame, rows: &[usize]) -> Result<Json, String> {
+    match template {
+        Template::A { series } => Ok(Json::Array(
+            series
+                .iter()
+                .flat_map(|s| rows.iter().map(move |&r| value(frame, s, r)))
+                .collect(),
+        )),
+        Template::C { series } => Ok(Json::Array(
+            series
+                .iter()
+                .map(|s| Json::Array(rows.iter().map(|&r| value(frame, s, r)).collect()))
+                .collect(),
+        )),
+        Template::E { ages } => age_distribution(frame, rows, ages),
+        Template::G { series, history } => key_numbers(frame, rows, series, history),
+        Template::H { blocks } => Ok(Json::Array(
+            blocks
+                .iter()
+                .map(|b| history_block(frame, rows, b))
+                .collect(),
+        )),
+        Template::K { series } => Ok(Json::Array(
+            series
+                .iter()
+                .flat_map(|s| {
+                    rows.iter().map(move |&r| {
+                        Json::object([
+                            ("date", frame.number(geo::DATE, r)),
+                            (
+                                "districtRatio",
+                                frame.number(&format!("{s}_ratio_district"), r),
+                            ),
+                            ("osloRatio", frame.number(&format!("{s}_ratio_oslo"), r)),
+                        ])
+                    })
+                })
+                .collect(),
+        )),
+    }
+}
+
+/// `{"value", ["ratio",] "date"}`: the ratio is there whenever the frame has `<s>_ratio`.
+fn value(frame: &Frame, series: &str, row: usize) -> Json {
+    let ratio = format!("{series}_ratio");
+    let mut pairs = vec![("value", frame.number(series, row))];
+    if frame.has_column(&ratio) {
+        pairs.push(("ratio", frame.number(&ratio, row)));
+    }
+    pairs.push(("date", frame.number(geo::DATE, row)));
+    Json::object(pairs)
+}
+
+fn add(a: &Json, b: &Json) -> Json {
+    match (a, b) {
+        (Json::Int(a), Json::Int(b)) => Json::Int(a + b),
+        _ => Json::Float(as_f64(a) + as_f64(b)),
+    }
+}
+
+fn as_f64(v: &Json) -> f64 {
+    match v {
+        Json::Int(i) => *i as f64,
+        Json::Float(f) => *f,
+        _ => f64::NAN,
+    }
+}
+
+/// TemplateE: one object per age with both genders, their sum and its share of the total.
+fn age_distribution(frame: &Frame, rows: &[usize], ages: &[String]) -> Result<Json, String> {
+    let total = rows
+        .iter()
+        .map(|&r| frame.number("total", r))
+        .fold(Json::Int(0), |acc, v| add(&acc, &v));
+    let mut dates: Vec<Json> = vec![];
+    for &r in rows {
+        let d = frame.number(geo::DATE, r);
+        if !dates.contains(&d) {
+            dates.push(d);
+        }
+    }
+    let date = match dates.as_slice() {
+        [d] => match d {
+            Json::Float(f) => Json::Int(*f as i64),
+            other => other.clone(),
+        },
+        _ => return Err(format!("expected one year, found {}", dates.len())),
+    };
+    let last_of = |gender: i64| {
+        rows.iter()
+            .rev()
+            .copied()
+            .find(|&r| as_f64(&frame.number("kjonn", r)) == gender as f64)
+            .ok_or_else(|| format!("no row for kjonn {gender}"))
+    };
+    let (men, women) = (last_of(1)?, last_of(2)?);
+    Ok(Json::Array(
+        ages.iter()
+            .map(|age| {
+                let mann = frame.number(age, men);
+                let kvinne = frame.number(age, women);
+                let sum = add(&mann, &kvinne);
+                let ratio = Json::Float(as_f64(&sum) / as_f64(&total));
+                Json::object([
+                    ("age", Json::str(age.clone())),
+                    ("mann", mann),
+                    ("kvinne", kvinne),
+                    ("value", sum),
+                    ("ratio", ratio),
+                    ("date", date.clone()),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// TemplateG: `[s1, s2, ..., history, year]` at the latest year; each series must have
+/// exactly one row there (pandas' `.item()`).
+fn key_numbers(
+    frame: &Frame,
+    rows: &[usize],
+    series: &[String],
+    history: &str,
+) -> Result<Json, String> {
+    let latest = rows
+        .iter()
+        .map(|&r| as_f64(&frame.number(geo::DATE, r)))
+        .fold(f64::NAN, f64::max);
+    let status: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&r| as_f64(&frame.number(geo::DATE, r)) == latest)
+        .collect();
+    let [row] = status.as_slice() else {
+        return Err(format!(
+            "expected one row in the latest year, found {}",
+            status.len()
+        ));
+    };
+    let mut values: Vec<Json> = series.iter().map(|s| frame.number(s, *row)).collect();
+    values.push(frame.cell(history, rows[0]));
+    values.push(frame.number(geo::DATE, *row));
+    Ok(Json::Array(values))
+}
+
+/// TemplateH: per row, `date` and the block's non-missing columns; rows with nothing but
+/// the date are left out.
+fn history_block(frame: &Frame, rows: &[usize], block: &HistoryBlock) -> Json {
+    let kind = |v: Json| match (block.as_float, v) {
+        (true, Json::Int(i)) => Json::Float(i as f64),
+        (_, v) => v,
+    };
+    Json::Array(
+        rows.iter()
+            .filter_map(|&r| {
+                let mut pairs = vec![(geo::DATE.to_string(), kind(frame.cell(geo::DATE, r)))];
+                for c in &block.columns {
+                    match frame.cell(c, r) {
+                        Json::Null => {}
+                        Json::Float(f) if f.is_nan() => {}
+                        v => pairs.push((c.clone(), kind(v))),
+                    }
+                }
+                (pairs.len() > 1).then_some(Json::Object(pairs))
+            })
+            .collect(),
+    )
+}

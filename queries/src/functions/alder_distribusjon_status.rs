@@ -1,0 +1,64 @@
+//! `alder_distribusjon_status`: age distribution by gender at the latest year
+//! (spec `alder_distribusjon_status.md`).
+
+use datafusion::prelude::*;
+use serde_json::json;
+
+use crate::Result;
+use crate::document::Template;
+use crate::function::{DatasetType, Function, Inputs, Output};
+use bydelsfakta_udfs::geo::{KEYS, ROW};
+use bydelsfakta_udfs::plan::{Agg, age_columns, c, rollup, rollup_order, status};
+use bydelsfakta_udfs::row_sum;
+
+pub const FUNCTION: Function = Function {
+    name: "alder_distribusjon_status",
+    inputs: &[("df", "befolkning-etter-kjonn-og-alder")],
+    // The original ignores the type; "status" is the one its pipeline sends (DEVIATIONS D3).
+    types: &[DatasetType {
+        name: "status",
+        output_dataset: "alder-distribusjon-status",
+    }],
+    plan,
+};
+
+fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
+    let df = status(vec![inputs.get("df")?])?.remove(0);
+    let ages = age_columns(df.schema());
+    let labels: Vec<String> = (0..=120).map(|a| a.to_string()).collect();
+    let in_total: Vec<Expr> = ages
+        .iter()
+        .skip_while(|a| *a != "0")
+        .take_while(|a| a.parse::<u32>().is_ok_and(|a| a <= 120))
+        .map(|a| c(a))
+        .collect();
+    let df = df.with_column("total", row_sum().call(in_total))?;
+    // "sum" aggregates every numeric column that is not a key.
+    let summed: Vec<(&str, Agg)> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .filter(|name| !KEYS.contains(name) && *name != "kjonn" && *name != ROW)
+        .filter(|name| {
+            df.schema()
+                .field_with_unqualified_name(name)
+                .is_ok_and(|f| f.data_type().is_numeric())
+        })
+        .map(|name| (name, Agg::Sum))
+        .collect();
+    let summed: Vec<(String, Agg)> = summed
+        .into_iter()
+        .map(|(n, a)| (n.to_string(), a))
+        .collect();
+    let summed: Vec<(&str, Agg)> = summed.iter().map(|(n, a)| (n.as_str(), *a)).collect();
+    let frame = rollup(df, &summed, &["kjonn"])?;
+    Ok(Output {
+        frame,
+        order: rollup_order(&["kjonn"]),
+        template: Template::E { ages: labels },
+        heading: "Aldersdistribusjon fordelt på kjønn".into(),
+        series: json!([{"heading": "Aldersdistribusjon fordelt på kjønn", "subheading": ""}]),
+        scale: None,
+    })
+}

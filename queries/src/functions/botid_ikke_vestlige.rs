@@ -1,0 +1,124 @@
+//! `botid_ikke_vestlige`: share of residents who are immigrants from Asia, Africa, Latin
+//! America and Eastern Europe outside the EU with at most five years of residence
+//! (spec `botid_ikke_vestlige.md`). Steps 1-7 are shared with `levekar_totalt`.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::JoinType;
+use datafusion::functions::expr_fn::coalesce;
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::prelude::*;
+use serde_json::json;
+
+use crate::Result;
+use crate::document::Template;
+use crate::function::{DatasetType, Function, Inputs, Output, names};
+use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, ROW};
+use bydelsfakta_udfs::plan::{
+    Agg, c, merge, population, require_any, rollup, rollup_order, scale, status,
+};
+use bydelsfakta_udfs::ratio;
+
+pub const FUNCTION: Function = Function {
+    name: "botid_ikke_vestlige",
+    inputs: &[
+        ("botid_ikke_vestlige_raw", "botid-ikke-vestlige"),
+        ("befolkning_raw", "befolkning-etter-kjonn-og-alder"),
+    ],
+    types: &[
+        DatasetType {
+            name: "status",
+            output_dataset: "levekar-innvandrere-ikke-vestlige-kort-status",
+        },
+        DatasetType {
+            name: "historisk",
+            output_dataset: "levekar-innvandrere-ikke-vestlige-kort-historisk",
+        },
+    ],
+    plan,
+};
+
+const SHORT_RESIDENCE: &str = "Innvandrer, kort botid (<=5 år)";
+const NON_WESTERN: &str = "asia_afrika_latin_amerika_og_ost_europa_utenfor_eu";
+pub const VALUE: &str = "ikke_vestlig_kort";
+
+/// Steps 1-7: `ikke_vestlig_kort` (the pivoted short-residence count, a float) and its
+/// ratio to the total population, at the three levels.
+pub fn short_residence_ratio(botid: DataFrame, befolkning: DataFrame) -> Result<DataFrame> {
+    // The pivot keeps every other column as a key (extra landbakgrunn columns included).
+    let keys: Vec<String> = botid
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !["botid", NON_WESTERN, "norge", ROW].contains(&n.as_str()))
+        .collect();
+    let botid = require_any(
+        botid,
+        c("botid").eq(lit(SHORT_RESIDENCE)),
+        lit(format!(
+            "botid-ikke-vestlige: the category '{SHORT_RESIDENCE}' never occurs"
+        )),
+    )?;
+    let complete = keys
+        .iter()
+        .map(|k| c(k).is_not_null())
+        .reduce(Expr::and)
+        .expect("keys");
+    let short = when(
+        c("botid").eq(lit(SHORT_RESIDENCE)),
+        coalesce(vec![cast(c(NON_WESTERN), DataType::Float64), lit(0.0f64)]),
+    )
+    .otherwise(lit(0.0f64))?;
+    let pivoted = botid.filter(complete)?.aggregate(
+        keys.iter().map(|k| c(k)).collect(),
+        vec![sum(short).alias(VALUE)],
+    )?;
+    let counts = rollup(pivoted, &[(VALUE, Agg::Sum)], &[])?;
+    let population = rollup(
+        population(befolkning, 0, 200)?,
+        &[("population", Agg::Sum)],
+        &[],
+    )?
+    .select(vec![
+        c(DATE).alias("__p_date"),
+        c(BYDEL_ID).alias("__p_bydel_id"),
+        c(DELBYDEL_ID).alias("__p_delbydel_id"),
+        c("population"),
+    ])?;
+    let merged = merge(
+        counts,
+        population,
+        JoinType::Inner,
+        &[BYDEL_ID, DATE, DELBYDEL_ID],
+        &["__p_bydel_id", "__p_date", "__p_delbydel_id"],
+    )?;
+    Ok(merged.with_column(
+        &format!("{VALUE}_ratio"),
+        ratio().call(vec![c(VALUE), c("population")]),
+    )?)
+}
+
+fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+    let df = short_residence_ratio(
+        inputs.get("botid_ikke_vestlige_raw")?,
+        inputs.get("befolkning_raw")?,
+    )?;
+    let (frame, scale) = if dataset_type == "status" {
+        (status(vec![df.clone()])?.remove(0), Some(scale(df, VALUE)?))
+    } else {
+        (df, None)
+    };
+    Ok(Output {
+        frame,
+        order: rollup_order(&[]),
+        template: Template::A {
+            series: names(&[VALUE]),
+        },
+        heading: "Ikke-vestlige innvandrere korttid".into(),
+        series: json!([{
+            "heading": "Innvandrere fra Asia, Afrika, Latin-Amerika og Øst-Europa utenfor EU med botid kortere enn fem år",
+            "subheading": ""
+        }]),
+        scale,
+    })
+}

@@ -1,0 +1,111 @@
+//! `husholdningstyper`: households by type (spec `husholdningstyper.md`).
+
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::prelude::*;
+use serde_json::json;
+
+use crate::Result;
+use crate::document::Template;
+use crate::function::{DatasetType, Function, Inputs, Output, names};
+use bydelsfakta_udfs::geo::KEYS;
+use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup, rollup_order, scale, status};
+
+pub const FUNCTION: Function = Function {
+    name: "husholdningstyper",
+    inputs: &[("source", "husholdningstyper")],
+    types: &[
+        DatasetType {
+            name: "status",
+            output_dataset: "husholdningstyper-status",
+        },
+        DatasetType {
+            name: "historisk",
+            output_dataset: "husholdningstyper-historisk",
+        },
+    ],
+    plan,
+};
+
+const SERIES: [&str; 6] = [
+    "aleneboende",
+    "par_uten_barn",
+    "par_med_barn",
+    "mor_far_med_barn",
+    "flerfamiliehusholdninger",
+    "total",
+];
+
+fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+    let df = inputs
+        .get("source")?
+        .with_column("par_uten_barn", c("par_uten_hjemmeboende_barn"))?
+        .with_column(
+            "par_med_barn",
+            c("par_med_smaa_barn") + c("par_med_store_barn"),
+        )?
+        .with_column(
+            "mor_far_med_barn",
+            c("mor_eller_far_med_smaa_barn") + c("mor_eller_far_med_store_barn"),
+        )?
+        .with_column(
+            "flerfamiliehusholdninger",
+            c("enfamiliehusholdninger_med_voksne_barn")
+                + c("flerfamiliehusholdninger_med_smaa_barn")
+                + c("flerfamiliehusholdninger_med_store_barn")
+                + c("flerfamiliehusholdninger_uten_barn_0_til_17_aar"),
+        )?
+        .with_column(
+            "total",
+            c("par_uten_barn")
+                + c("par_med_barn")
+                + c("mor_far_med_barn")
+                + c("flerfamiliehusholdninger")
+                + c("aleneboende"),
+        )?;
+    // The original first collapses duplicate rows per complete geography (dropping rows with
+    // a missing key), then aggregates.
+    let complete = KEYS
+        .iter()
+        .map(|k| c(k).is_not_null())
+        .reduce(Expr::and)
+        .expect("keys");
+    let collapsed = df.filter(complete)?.aggregate(
+        KEYS.iter().map(|k| c(k)).collect(),
+        SERIES.iter().map(|s| sum(c(s)).alias(*s)).collect(),
+    )?;
+    let summed: Vec<(&str, Agg)> = SERIES.iter().map(|s| (*s, Agg::Sum)).collect();
+    let aggregated = add_ratios(rollup(collapsed, &summed, &[])?, &SERIES, &["total"])?;
+    let scale = Some(scale(aggregated.clone(), "aleneboende")?);
+
+    let mut series = vec![
+        json!({"heading": "Énpersonshusholdninger", "subheading": ""}),
+        json!({"heading": "Par uten barn", "subheading": ""}),
+        json!({"heading": "Par med barn", "subheading": ""}),
+        json!({"heading": "Mor eller far", "subheading": "med barn"}),
+        json!({"heading": "Flerfamiliehusholdninger", "subheading": ""}),
+    ];
+    let (frame, template) = if dataset_type == "status" {
+        (
+            status(vec![aggregated])?.remove(0),
+            Template::A {
+                series: names(&SERIES[..5]),
+            },
+        )
+    } else {
+        series.push(json!({"heading": "Totalt", "subheading": ""}));
+        (
+            aggregated,
+            Template::C {
+                series: names(&SERIES),
+            },
+        )
+    };
+    Ok(Output {
+        frame,
+        order: rollup_order(&[]),
+        template,
+        heading: "Husholdninger etter husholdningstype".into(),
+        series: serde_json::Value::Array(series),
+        scale,
+    })
+}

@@ -1,0 +1,110 @@
+//! `levekar_ikke_sysselsatte`: non-employed persons aged 30-59
+//! (spec `levekar_ikke_sysselsatte.md`). The steps are shared with `levekar_totalt`, which
+//! matches the years the other way round.
+
+use datafusion::common::JoinType;
+use datafusion::prelude::*;
+use serde_json::json;
+
+use crate::Result;
+use crate::document::Template;
+use crate::function::{DatasetType, Function, Inputs, Output, names};
+use bydelsfakta_udfs::geo::{DATE, DELBYDEL_ID};
+use bydelsfakta_udfs::plan::{
+    Agg, add_ratios, c, population, rollup, rollup_order, scale, status, without_pseudo_districts,
+};
+
+pub const FUNCTION: Function = Function {
+    name: "levekar_ikke_sysselsatte",
+    inputs: &[
+        ("sysselsatte_raw", "sysselsatte"),
+        ("befolkning_raw", "befolkning-etter-kjonn-og-alder"),
+    ],
+    types: &[
+        DatasetType {
+            name: "status",
+            output_dataset: "levekar-ikke-sysselsatte-status",
+        },
+        DatasetType {
+            name: "historisk",
+            output_dataset: "levekar-ikke-sysselsatte-historisk",
+        },
+    ],
+    plan,
+};
+
+pub const VALUE: &str = "antall_ikke_sysselsatte";
+
+/// Which year a row carries: population on 1 January of Y goes with employment in Q4 of
+/// Y-1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YearOf {
+    /// The employment year (this function: population date - 1).
+    Employment,
+    /// The population year (levekar_totalt: employment date + 1).
+    Population,
+}
+
+/// `population - antall_sysselsatte` at the three levels with its ratio to the population;
+/// pseudo districts are left out before aggregating, so Oslo excludes them.
+pub fn non_employed(
+    sysselsatte: DataFrame,
+    befolkning: DataFrame,
+    year_of: YearOf,
+) -> Result<DataFrame> {
+    let mut befolkning = population(befolkning, 30, 59)?;
+    let mut sysselsatte = sysselsatte;
+    match year_of {
+        YearOf::Employment => befolkning = befolkning.with_column(DATE, c(DATE) - lit(1i64))?,
+        YearOf::Population => sysselsatte = sysselsatte.with_column(DATE, c(DATE) + lit(1i64))?,
+    }
+    let befolkning = befolkning.select(vec![
+        c(DATE).alias("__b_date"),
+        c(DELBYDEL_ID).alias("__b_delbydel_id"),
+        c("population"),
+    ])?;
+    let sub_districts = befolkning
+        .clone()
+        .select(vec![c("__b_delbydel_id").alias("__s_delbydel_id")])?;
+    let sysselsatte = sysselsatte.join(
+        sub_districts,
+        JoinType::LeftSemi,
+        &[DELBYDEL_ID],
+        &["__s_delbydel_id"],
+        None,
+    )?;
+    let merged = sysselsatte.join(
+        befolkning,
+        JoinType::Inner,
+        &[DATE, DELBYDEL_ID],
+        &["__b_date", "__b_delbydel_id"],
+        None,
+    )?;
+    let merged = without_pseudo_districts(merged)?
+        .with_column(VALUE, c("population") - c("antall_sysselsatte"))?;
+    let rolled = rollup(merged, &[("population", Agg::Sum), (VALUE, Agg::Sum)], &[])?;
+    Ok(add_ratios(rolled, &[VALUE], &["population"])?)
+}
+
+fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+    let df = non_employed(
+        inputs.get("sysselsatte_raw")?,
+        inputs.get("befolkning_raw")?,
+        YearOf::Employment,
+    )?;
+    let (frame, scale) = if dataset_type == "status" {
+        (status(vec![df.clone()])?.remove(0), Some(scale(df, VALUE)?))
+    } else {
+        (df, None)
+    };
+    Ok(Output {
+        frame,
+        order: rollup_order(&[]),
+        template: Template::A {
+            series: names(&[VALUE]),
+        },
+        heading: "Antall ikke-sysselsatte personer mellom 30-59 år".into(),
+        series: json!([{"heading": "Ikke sysselsatte", "subheading": ""}]),
+        scale,
+    })
+}

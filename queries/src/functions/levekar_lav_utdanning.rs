@@ -1,0 +1,70 @@
+//! `levekar_lav_utdanning`: persons 30-59 with only primary school or unknown education
+//! (spec `levekar_lav_utdanning.md`). Steps 1-2 are shared with `levekar_totalt`.
+
+use datafusion::prelude::*;
+use serde_json::json;
+
+use crate::Result;
+use crate::document::Template;
+use crate::function::{DatasetType, Function, Inputs, Output, names};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup, rollup_order, scale, status};
+use bydelsfakta_udfs::row_sum;
+
+pub const FUNCTION: Function = Function {
+    name: "levekar_lav_utdanning",
+    inputs: &[("lav_utdanning_raw", "lav-utdanning")],
+    types: &[
+        DatasetType {
+            name: "status",
+            output_dataset: "levekar-lav-utdanning-status",
+        },
+        DatasetType {
+            name: "historisk",
+            output_dataset: "levekar-lav-utdanning-historisk",
+        },
+    ],
+    plan,
+};
+
+pub const VALUE: &str = "lav_utdanning";
+
+/// Steps 1-2: `lav_utdanning` and `total` at the three levels, with `lav_utdanning_ratio`.
+pub fn low_education(df: DataFrame) -> Result<DataFrame> {
+    let categories = [
+        "ingen_utdanning_uoppgitt",
+        "grunnskole",
+        "videregaende",
+        "universitet_hogskole_kort",
+        "universitet_hogskole_lang",
+    ];
+    let df = df
+        .with_column(
+            "total",
+            row_sum().call(categories.iter().map(|k| c(k)).collect()),
+        )?
+        .with_column(
+            VALUE,
+            row_sum().call(vec![c(categories[0]), c(categories[1])]),
+        )?;
+    let rolled = rollup(df, &[(VALUE, Agg::Sum), ("total", Agg::Sum)], &[])?;
+    Ok(add_ratios(rolled, &[VALUE], &["total"])?)
+}
+
+fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+    let df = low_education(inputs.get("lav_utdanning_raw")?)?;
+    let (frame, scale) = if dataset_type == "status" {
+        (status(vec![df.clone()])?.remove(0), Some(scale(df, VALUE)?))
+    } else {
+        (df, None)
+    };
+    Ok(Output {
+        frame,
+        order: rollup_order(&[]),
+        template: Template::A {
+            series: names(&[VALUE]),
+        },
+        heading: "Personer mellom 30-59 år med lav utdanning".into(),
+        series: json!([{"heading": "Kun grunnskole eller ingen utdanning oppgitt", "subheading": ""}]),
+        scale,
+    })
+}

@@ -1,0 +1,72 @@
+//! From a function, its type and its input prefixes to the physical plan that writes the
+//! documents: read inputs, plan, attach the scale, sort, wrap in the writer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::*;
+
+use crate::bucket::Bucket;
+use crate::document::DocumentSpec;
+use crate::error::Result;
+use crate::function::{Function, Inputs};
+use crate::reader::read_input;
+use crate::writer::{DocumentWriterExec, WriteJob};
+use bydelsfakta_udfs::plan::cross_join;
+
+/// One run of one function type: everything the plan needs besides the engine.
+#[derive(Debug, Clone)]
+pub struct RunRequest<'a> {
+    pub function: &'a Function,
+    pub dataset_type: &'a str,
+    pub bucket: &'a Bucket,
+    /// Prefix per input dataset id.
+    pub input_prefixes: &'a HashMap<String, String>,
+    pub output_prefix: &'a str,
+    pub published_date: &'a str,
+}
+
+/// Reads the inputs and plans the documents; returns the physical plan whose execution
+/// writes them (one row: dataset, documents, bytes).
+pub async fn writer_plan(
+    ctx: &SessionContext,
+    req: &RunRequest<'_>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let dataset_type = req.function.dataset_type(req.dataset_type)?;
+    // Each input dataset is read once, even when several arguments name it.
+    let mut by_dataset: HashMap<&str, DataFrame> = HashMap::new();
+    for id in req.function.input_datasets() {
+        let prefix = req
+            .input_prefixes
+            .get(id)
+            .expect("the event contract checked every input prefix");
+        by_dataset.insert(id, read_input(ctx, req.bucket, id, prefix).await?);
+    }
+    let tables = req
+        .function
+        .inputs
+        .iter()
+        .map(|(arg, id)| (*arg, by_dataset[id].clone()))
+        .collect();
+    let output = (req.function.plan)(&Inputs::new(tables), dataset_type.name)?;
+    let frame = match &output.scale {
+        Some(scale) => cross_join(output.frame, scale.clone())?,
+        None => output.frame,
+    };
+    let frame = frame.sort(output.order)?;
+    let job = WriteJob {
+        bucket: req.bucket.clone(),
+        output_prefix: req.output_prefix.to_string(),
+        spec: DocumentSpec {
+            output_dataset: dataset_type.output_dataset.to_string(),
+            template: output.template,
+            heading: output.heading,
+            series: output.series,
+            scale: output.scale.is_some(),
+            published_date: req.published_date.to_string(),
+        },
+    };
+    let plan = frame.create_physical_plan().await?;
+    Ok(Arc::new(DocumentWriterExec::new(plan, job)))
+}

@@ -1,0 +1,340 @@
+//! Reads the one CSV object under an input prefix into a typed DataFrame (00-common §1.3, §2).
+//!
+//! 1. List the prefix (S3 prefix semantics): no object or more than one is an error.
+//! 2. Read the header and check it against the catalog: an explicit schema maps columns by
+//!    position, so a file with other columns must fail here, naming what differs.
+//! 3. Scan with DataFusion's CSV reader (`;`, header, pandas' missing-value spellings), every
+//!    column as a string, and probe each number column in one small aggregate: does it parse,
+//!    has it a missing cell or a decimal (then it is float, as pandas would make it)?
+//! 4. Cast each column to its kind; `aar` becomes the integer column `date`; `__row` keeps the
+//!    file's line order.
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use datafusion::functions::regex::expr_fn::regexp_like;
+use datafusion::functions_aggregate::expr_fn::{min, sum};
+use datafusion::functions_window::expr_fn::row_number;
+use datafusion::prelude::*;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::bucket::Bucket;
+use crate::catalog::{self, Kind, YEAR_COLUMN};
+use crate::error::{Error, Result};
+use bydelsfakta_udfs::geo;
+use bydelsfakta_udfs::plan::c;
+
+/// pandas' default missing-value spellings (`read_csv` `na_values`), plus the empty cell.
+const PANDAS_NA: &str = "^(|#N/A|#N/A N/A|#NA|-1\\.#IND|-1\\.#QNAN|-NaN|-nan|1\\.#IND|1\\.#QNAN|<NA>|N/A|NA|NULL|NaN|n/a|nan|null)$";
+
+const INTEGER: &str = "^[+-]?[0-9]+$";
+
+/// The key of the single object under `prefix`, with S3 prefix semantics (`a/b` also
+/// matches `a/bc/...`).
+pub async fn locate_single_object(
+    store: &dyn ObjectStore,
+    bucket: &Bucket,
+    dataset: &str,
+    prefix: &str,
+) -> Result<String> {
+    let (dir, partial) = match prefix.rfind('/') {
+        Some(i) => (&prefix[..i], &prefix[i + 1..]),
+        None => ("", prefix),
+    };
+    let listed: Vec<_> = store
+        .list(Some(&bucket.path(dir)))
+        .try_collect()
+        .await
+        .or_else(|e| match e {
+            object_store::Error::NotFound { .. } => Ok(vec![]),
+            e => Err(e),
+        })?;
+    let mut keys: Vec<String> = listed
+        .iter()
+        .map(|meta| bucket.key(&meta.location))
+        .filter(|key| {
+            let rest = key.strip_prefix(dir).unwrap_or(key).trim_start_matches('/');
+            rest.starts_with(partial)
+        })
+        .collect();
+    keys.sort();
+    match keys.len() {
+        0 => Err(Error::EmptyPrefix {
+            dataset: dataset.into(),
+            prefix: prefix.into(),
+        }),
+        1 => Ok(keys.remove(0)),
+        _ => Err(Error::MultipleFiles {
+            dataset: dataset.into(),
+            prefix: prefix.into(),
+            objects: keys,
+        }),
+    }
+}
+
+async fn read_header(store: &dyn ObjectStore, path: &Path) -> Result<Vec<String>> {
+    let meta = store.head(path).await?;
+    let mut end = meta.size.min(64 * 1024);
+    loop {
+        let bytes = store.get_range(path, 0..end).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        if let Some(line) = text
+            .lines()
+            .next()
+            .filter(|_| text.contains('\n') || end == meta.size)
+        {
+            let line = line.trim_start_matches('\u{feff}').trim_end_matches('\r');
+            return Ok(line
+                .split(';')
+                .map(|c| c.trim_matches('"').to_string())
+                .collect());
+        }
+        if end == meta.size {
+            return Ok(vec![]);
+        }
+        end = meta.size.min(end * 4);
+    }
+}
+
+fn check_header(dataset: &catalog::InputDataset, file: &str, found: &[String]) -> Result<()> {
+    let expected = dataset.column_names();
+    let header_error = |problem: String| Error::Header {
+        dataset: dataset.id.into(),
+        file: file.into(),
+        problem,
+        expected: expected.clone(),
+        found: found.to_vec(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = found.iter().find(|c| !seen.insert(c.as_str())) {
+        return Err(header_error(format!("column '{dup}' appears twice")));
+    }
+    let missing: Vec<&str> = expected
+        .iter()
+        .filter(|c| !found.contains(c))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(header_error(format!(
+            "missing columns [{}]",
+            missing.join(", ")
+        )));
+    }
+    if dataset.exact_order && found != expected.as_slice() {
+        return Err(header_error(
+            "the columns must be exactly these, in this order".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What the probe found about one number column.
+struct Probe {
+    missing: i64,
+    non_integer: i64,
+    first_unparsable_row: Option<i64>,
+}
+
+/// Reads input `dataset_id` from the single object under `prefix` of `bucket`.
+pub async fn read_input(
+    ctx: &SessionContext,
+    bucket: &Bucket,
+    dataset_id: &str,
+    prefix: &str,
+) -> Result<DataFrame> {
+    let dataset = catalog::input_dataset(dataset_id)
+        .ok_or_else(|| Error::UnknownDataset(dataset_id.into()))?;
+    let store = ctx.runtime_env().object_store(bucket.store_url())?;
+    let key = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
+    let header = read_header(store.as_ref(), &bucket.path(&key)).await?;
+    check_header(dataset, &key, &header)?;
+
+    let schema = Schema::new(
+        header
+            .iter()
+            .map(|name| Field::new(name, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    );
+    let options = CsvReadOptions::new()
+        .delimiter(b';')
+        .has_header(true)
+        .schema(&schema)
+        .file_extension("")
+        .null_regex(Some(PANDAS_NA.to_string()));
+    let raw = ctx
+        .read_csv(bucket.object_url(&key), options)
+        .await?
+        .window(vec![row_number().alias(geo::ROW)])?;
+
+    // Columns the catalog declares as text stay strings; all others are probed.
+    let candidates: Vec<&String> = header
+        .iter()
+        .filter(|h| dataset.kind_of(h) != Some(Kind::Text))
+        .collect();
+    let probes = probe(&raw, &candidates).await?;
+
+    let mut columns = vec![];
+    for name in &header {
+        let declared = dataset.kind_of(name);
+        let expr = match (declared, probes.iter().find(|(n, _)| n == name)) {
+            (Some(Kind::Text), _) | (_, None) => c(name),
+            (_, Some((_, p))) => {
+                if let Some(row) = p.first_unparsable_row {
+                    if declared.is_none() {
+                        // An extra column that is not numeric: a string, as pandas infers.
+                        columns.push(c(name));
+                        continue;
+                    }
+                    let value = cell_value(&raw, name, row).await?;
+                    return Err(cell_error(
+                        dataset_id,
+                        &key,
+                        row,
+                        name,
+                        "not a number",
+                        value,
+                    ));
+                }
+                let float = p.missing > 0 || p.non_integer > 0;
+                if name == YEAR_COLUMN {
+                    if float {
+                        let row = first_bad_year(&raw).await?;
+                        let value = cell_value(&raw, name, row).await?;
+                        return Err(cell_error(
+                            dataset_id,
+                            &key,
+                            row,
+                            name,
+                            "not a whole year",
+                            value,
+                        ));
+                    }
+                    columns.push(cast(c(name), DataType::Int64).alias(geo::DATE));
+                    continue;
+                }
+                let kind = if float {
+                    DataType::Float64
+                } else {
+                    DataType::Int64
+                };
+                cast(c(name), kind).alias(name.as_str())
+            }
+        };
+        columns.push(expr);
+    }
+    columns.push(cast(c(geo::ROW), DataType::Int64).alias(geo::ROW));
+    Ok(raw.select(columns)?)
+}
+
+fn cell_error(
+    dataset: &str,
+    file: &str,
+    row: i64,
+    column: &str,
+    problem: &str,
+    value: String,
+) -> Error {
+    Error::Cell {
+        dataset: dataset.into(),
+        file: file.into(),
+        // Line 1 is the header; data row n is line n + 1.
+        line: row as u64 + 1,
+        column: column.into(),
+        problem: problem.into(),
+        value,
+    }
+}
+
+async fn probe(raw: &DataFrame, columns: &[&String]) -> Result<Vec<(String, Probe)>> {
+    if columns.is_empty() {
+        return Ok(vec![]);
+    }
+    let one = lit(1i64);
+    let zero = lit(0i64);
+    let mut aggregates = vec![];
+    for name in columns {
+        let v = c(name);
+        aggregates.push(sum(
+            when(v.clone().is_null(), one.clone()).otherwise(zero.clone())?
+        ));
+        aggregates.push(sum(when(
+            v.clone()
+                .is_not_null()
+                .and(not(regexp_like(v.clone(), lit(INTEGER), None))),
+            one.clone(),
+        )
+        .otherwise(zero.clone())?));
+        aggregates.push(min(when(
+            v.clone()
+                .is_not_null()
+                .and(try_cast(v.clone(), DataType::Float64).is_null()),
+            cast(c(geo::ROW), DataType::Int64),
+        )
+        .end()?));
+    }
+    let aggregates = aggregates
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| e.alias(format!("__p{i}")))
+        .collect();
+    let batches = raw.clone().aggregate(vec![], aggregates)?.collect().await?;
+    let batch = &batches[0];
+    let int = |i: usize| {
+        let a = datafusion::arrow::compute::cast(batch.column(i), &DataType::Int64)
+            .expect("probe aggregates are integers");
+        let a = a.as_primitive::<Int64Type>();
+        (!a.is_null(0)).then(|| a.value(0))
+    };
+    Ok(columns
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            (
+                name.to_string(),
+                Probe {
+                    missing: int(3 * i).unwrap_or(0),
+                    non_integer: int(3 * i + 1).unwrap_or(0),
+                    first_unparsable_row: int(3 * i + 2),
+                },
+            )
+        })
+        .collect())
+}
+
+async fn first_bad_year(raw: &DataFrame) -> Result<i64> {
+    let v = c(YEAR_COLUMN);
+    let batches = raw
+        .clone()
+        .filter(
+            v.clone()
+                .is_null()
+                .or(not(regexp_like(v, lit(INTEGER), None))),
+        )?
+        .aggregate(vec![], vec![min(cast(c(geo::ROW), DataType::Int64))])?
+        .collect()
+        .await?;
+    Ok(batches[0].column(0).as_primitive::<Int64Type>().value(0))
+}
+
+async fn cell_value(raw: &DataFrame, column: &str, row: i64) -> Result<String> {
+    let batches = raw
+        .clone()
+        .filter(cast(c(geo::ROW), DataType::Int64).eq(lit(row)))?
+        .select(vec![c(column)])?
+        .collect()
+        .await?;
+    let value = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .map(|b| {
+            let a = b.column(0).as_string::<i32>();
+            if a.is_null(0) {
+                String::new()
+            } else {
+                a.value(0).to_string()
+            }
+        })
+        .unwrap_or_default();
+    Ok(value)
+}

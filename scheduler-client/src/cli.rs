@@ -1,0 +1,182 @@
+//! The `bydelsfakta` command line.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::demo::{SAMPLE_BUCKET, run_demo};
+use crate::engine::Engine;
+use crate::run::{RunOptions, run_event};
+use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_queries::functions;
+
+/// Turns Oslo's processed district statistics into the JSON documents of the Bydelsfakta
+/// website, with DataFusion (embedded) or a Ballista cluster.
+#[derive(Debug, Parser)]
+#[command(name = "bydelsfakta", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one pipeline event: write its documents and print the step output JSON.
+    Run {
+        /// The event file, or `-` for standard input.
+        #[arg(long)]
+        event: String,
+        /// The bucket: `file:///absolute/folder` (or a folder path).
+        #[arg(long, env = "BYDELSFAKTA_BUCKET")]
+        bucket: String,
+        /// `meta.publishedDate` of the documents, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, value_parser = parse_date)]
+        published_date: Option<String>,
+        /// Run this function instead of the one the event names.
+        #[arg(long)]
+        function: Option<String>,
+    },
+    /// Run every implemented output dataset on the sample bucket and show the timings.
+    Demo {
+        /// Where the bucket and its documents go.
+        #[arg(long, default_value = "./bydelsfakta-demo")]
+        out: PathBuf,
+        /// The sample bucket to copy from.
+        #[arg(long, default_value = SAMPLE_BUCKET, hide_default_value = true)]
+        sample: PathBuf,
+        /// `meta.publishedDate` of the documents, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, value_parser = parse_date)]
+        published_date: Option<String>,
+    },
+    /// List the functions, their types, output datasets and input datasets.
+    List,
+}
+
+fn parse_date(s: &str) -> Result<String, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map_err(|_| format!("'{s}' is not a date in the form YYYY-MM-DD"))
+}
+
+fn today() -> String {
+    chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A bucket URL, or a folder path turned into one.
+pub fn bucket_from_arg(arg: &str) -> anyhow::Result<Bucket> {
+    if arg.contains("://") {
+        return Ok(Bucket::parse(arg)?);
+    }
+    let path =
+        std::fs::canonicalize(arg).map_err(|e| anyhow::anyhow!("bucket folder '{arg}': {e}"))?;
+    Ok(Bucket::parse(&format!("file://{}", path.display()))?)
+}
+
+/// Runs the command; what it prints on stdout is the result, logs go to stderr.
+pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run {
+            event,
+            bucket,
+            published_date,
+            function,
+        } => {
+            let text = if event == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text)?;
+                text
+            } else {
+                std::fs::read_to_string(&event)
+                    .map_err(|e| anyhow::anyhow!("event file '{event}': {e}"))?
+            };
+            let bucket = bucket_from_arg(&bucket)?;
+            let engine = Engine::embedded(&bucket).await?;
+            let options = RunOptions {
+                published_date: published_date.unwrap_or_else(today),
+                function,
+            };
+            let outcome = run_event(&engine, &bucket, &text, &options).await?;
+            eprintln!(
+                "wrote {} documents ({} bytes) of {} under {} in {:.0} ms",
+                outcome.summary.documents,
+                outcome.summary.bytes,
+                outcome.summary.output_dataset,
+                outcome.output_prefix,
+                outcome.elapsed.as_secs_f64() * 1000.0
+            );
+            println!("{}", outcome.step_output.to_python_string());
+        }
+        Command::Demo {
+            out,
+            sample,
+            published_date,
+        } => {
+            let rows = run_demo(&out, &sample, &published_date.unwrap_or_else(today)).await?;
+            let width = rows
+                .iter()
+                .map(|r| r.output_dataset.len())
+                .max()
+                .unwrap_or(14)
+                .max(14);
+            println!(
+                "{:<width$}  {:>9}  {:>9}",
+                "output dataset", "documents", "ms"
+            );
+            let mut total = 0.0;
+            for row in &rows {
+                total += row.millis;
+                println!(
+                    "{:<width$}  {:>9}  {:>9.1}",
+                    row.output_dataset, row.documents, row.millis
+                );
+            }
+            println!(
+                "{:<width$}  {:>9}  {:>9.1}",
+                format!("total ({} outputs)", rows.len()),
+                rows.iter().map(|r| r.documents).sum::<usize>(),
+                total
+            );
+            println!("documents are under {}/intermediate/", out.display());
+        }
+        Command::List => {
+            println!(
+                "{:<34} {:<24} {:<52} inputs",
+                "function", "type", "output dataset"
+            );
+            for f in functions::all() {
+                for t in f.types {
+                    println!(
+                        "{:<34} {:<24} {:<52} {}",
+                        f.name,
+                        t.name,
+                        t.output_dataset,
+                        f.input_datasets().join(", ")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dates_are_checked() {
+        assert_eq!(parse_date("2026-11-28").unwrap(), "2026-11-28");
+        assert!(parse_date("28.11.2026").unwrap_err().contains("28.11.2026"));
+    }
+}

@@ -1,0 +1,173 @@
+//! Events built from a bucket: the latest edition of every input under `processed/`, and
+//! the demo that runs every implemented output on the sample bucket.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use futures::TryStreamExt;
+use serde_json::json;
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::run::{RunOptions, run_event};
+use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_queries::{DatasetType, Function, functions};
+
+/// The sample bucket shipped in the repository (the original's fixture inputs).
+pub const SAMPLE_BUCKET: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/public/input"
+);
+
+/// For every input dataset under `processed/<confidentiality>/<id>/version=<v>/edition=<e>/`,
+/// the prefix of its latest version and edition.
+pub async fn latest_input_prefixes(
+    engine: &Engine,
+    bucket: &Bucket,
+) -> Result<HashMap<String, String>> {
+    let store = engine
+        .context()
+        .runtime_env()
+        .object_store(bucket.store_url())?;
+    let objects: Vec<_> = store
+        .list(Some(&bucket.path("processed")))
+        .try_collect()
+        .await
+        .map_err(bydelsfakta_queries::Error::from)?;
+    let mut latest: HashMap<String, (String, String, String)> = HashMap::new();
+    for meta in objects {
+        let key = bucket.key(&meta.location);
+        let parts: Vec<&str> = key.split('/').collect();
+        let [_, _, id, version, edition, _file] = parts.as_slice() else {
+            continue;
+        };
+        let (Some(v), Some(e)) = (
+            version.strip_prefix("version="),
+            edition.strip_prefix("edition="),
+        ) else {
+            continue;
+        };
+        let prefix = parts[..5].join("/") + "/";
+        let candidate = (v.to_string(), e.to_string(), prefix);
+        let newer = latest
+            .get(*id)
+            .is_none_or(|(lv, le, _)| (version_key(v), e) > (version_key(lv), le.as_str()));
+        if newer {
+            latest.insert(id.to_string(), candidate);
+        }
+    }
+    Ok(latest
+        .into_iter()
+        .map(|(id, (_, _, prefix))| (id, prefix))
+        .collect())
+}
+
+fn version_key(v: &str) -> (u64, String) {
+    (v.parse().unwrap_or(0), v.to_string())
+}
+
+/// A pipeline event for `function`/`dataset_type` as the data platform would send it.
+pub fn event_for(
+    function: &Function,
+    dataset_type: &DatasetType,
+    input_prefixes: &HashMap<String, String>,
+    edition: &str,
+) -> String {
+    let inputs: serde_json::Map<String, serde_json::Value> = function
+        .input_datasets()
+        .into_iter()
+        .map(|id| {
+            (
+                id.to_string(),
+                json!(input_prefixes.get(id).cloned().unwrap_or_default()),
+            )
+        })
+        .collect();
+    let output = dataset_type.output_dataset;
+    json!({
+        "execution_name": format!("bydelsfakta-{}-{}", function.name, dataset_type.name),
+        "task": "lambda_invoker",
+        "payload": {
+            "pipeline": {
+                "id": output,
+                "task_config": {"lambda_invoker": {
+                    "arn": format!("bydelsfakta-data-processing-{}", function.name.replace('_', "-")),
+                    "type": dataset_type.name
+                }}
+            },
+            "output_dataset": {
+                "id": output,
+                "version": "1",
+                "edition": edition,
+                "s3_prefix": format!("%stage%/yellow/bydelsfakta-grafdata/{output}/version=1/edition={edition}/")
+            },
+            "step_data": {"s3_input_prefixes": inputs, "status": "PENDING", "errors": []}
+        }
+    })
+    .to_string()
+}
+
+/// One line of the demo's table.
+#[derive(Debug, Clone)]
+pub struct DemoRow {
+    pub output_dataset: String,
+    pub documents: usize,
+    pub millis: f64,
+}
+
+/// Copies the sample bucket into `out` (unless it is already there) and runs every
+/// implemented output dataset on it.
+pub async fn run_demo(
+    out: &Path,
+    sample: &Path,
+    published_date: &str,
+) -> anyhow::Result<Vec<DemoRow>> {
+    copy_dir(sample, out)?;
+    let out = std::fs::canonicalize(out)?;
+    let bucket = Bucket::parse(&format!("file://{}", out.display()))?;
+    let engine = Engine::embedded(&bucket).await?;
+    let prefixes = latest_input_prefixes(&engine, &bucket).await?;
+    let runs: Vec<(&Function, &DatasetType)> = functions::all()
+        .iter()
+        .flat_map(|f| f.types.iter().map(move |t| (f, t)))
+        .collect();
+    let bar = indicatif::ProgressBar::new(runs.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("template"),
+    );
+    let options = RunOptions {
+        published_date: published_date.into(),
+        function: None,
+    };
+    let mut rows = vec![];
+    for (function, dataset_type) in runs {
+        bar.set_message(dataset_type.output_dataset);
+        let event = event_for(function, dataset_type, &prefixes, "demo");
+        let started = Instant::now();
+        let outcome = run_event(&engine, &bucket, &event, &options)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dataset_type.output_dataset))?;
+        rows.push(DemoRow {
+            output_dataset: dataset_type.output_dataset.into(),
+            documents: outcome.summary.documents,
+            millis: started.elapsed().as_secs_f64() * 1000.0,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(rows)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target: PathBuf = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if !target.exists() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! The client's error type: the event contract's errors with the original's names, and
+//! everything the queries crate reports, with a stable kind for the Lambda shim.
+
+use bydelsfakta_queries::Error as QueryError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The event's JSON does not have the shape of a pipeline event.
+    #[error("invalid pipeline event: {0}")]
+    InvalidEvent(String),
+
+    /// `payload.pipeline.task_config[task]` or its `type` is absent.
+    #[error("invalid pipeline event: {0}")]
+    TaskConfig(String),
+
+    #[error("cannot tell which function handles this event: {0}")]
+    UnknownFunction(String),
+
+    #[error("function {function}: unknown dataset type '{got}'; valid types: {}", valid.join(", "))]
+    UnknownType {
+        function: String,
+        got: String,
+        valid: Vec<String>,
+    },
+
+    #[error("function {function}: input prefixes missing from step_data.s3_input_prefixes: [{}]", missing.join(", "))]
+    PrefixNotInInput {
+        function: String,
+        missing: Vec<String>,
+    },
+
+    #[error("function {function}: unexpected input prefixes in step_data.s3_input_prefixes: [{}]", extra.join(", "))]
+    ExtraPrefixesInInput {
+        function: String,
+        extra: Vec<String>,
+    },
+
+    #[error("scheduler {url}: {problem}")]
+    Scheduler { url: String, problem: String },
+
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Error::Query(QueryError::from(e))
+    }
+}
+
+impl Error {
+    /// A stable name for the kind of error (the original's exception names where they exist).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidEvent(_) => "InvalidEventError",
+            Error::TaskConfig(_) => "TaskConfigError",
+            Error::UnknownFunction(_) => "UnknownFunctionError",
+            Error::UnknownType { .. } => "UnknownDatasetTypeError",
+            Error::PrefixNotInInput { .. } => "PrefixNotInInputError",
+            Error::ExtraPrefixesInInput { .. } => "ExtraPrefixesInInputError",
+            Error::Scheduler { .. } => "SchedulerUnavailableError",
+            Error::Query(e) => e.kind(),
+        }
+    }
+
+    /// Whether retrying the same event could succeed (infrastructure, not input).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Scheduler { .. }
+                | Error::Query(QueryError::Write { .. })
+                | Error::Query(QueryError::ObjectStore(_))
+        )
+    }
+}

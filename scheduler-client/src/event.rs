@@ -1,0 +1,240 @@
+//! The pipeline event contract (spec 00-common §1): parse strictly, route to a function and
+//! dataset type, derive the output prefix, validate the input prefixes, and build the step
+//! output.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use bydelsfakta_queries::Function;
+use bydelsfakta_queries::functions;
+use bydelsfakta_queries::json::Json;
+
+/// The event as the data platform sends it. Extra top-level keys are ignored (the original
+/// only reads these three); the four nested objects must have exactly their keys.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineEvent {
+    pub execution_name: String,
+    pub task: String,
+    pub payload: Payload,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    pub pipeline: Pipeline,
+    pub output_dataset: OutputDataset,
+    pub step_data: StepData,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    pub id: String,
+    pub task_config: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputDataset {
+    pub id: String,
+    pub version: Value,
+    pub edition: Value,
+    pub s3_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepData {
+    /// Input dataset id -> prefix, in the event's key order.
+    pub s3_input_prefixes: Map<String, Value>,
+    pub status: Value,
+    pub errors: Value,
+}
+
+impl PipelineEvent {
+    /// Parses the event text; a missing or extra key names itself.
+    pub fn parse(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::InvalidEvent(e.to_string()))
+    }
+
+    /// `payload.pipeline.task_config[task]`.
+    fn task_config(&self) -> Result<&Map<String, Value>> {
+        self.payload
+            .pipeline
+            .task_config
+            .get(&self.task)
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                Error::TaskConfig(format!(
+                    "payload.pipeline.task_config has no object for task '{}' (keys: [{}])",
+                    self.task,
+                    self.payload
+                        .pipeline
+                        .task_config
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+
+    /// `task_config[task]["type"]`.
+    pub fn dataset_type(&self) -> Result<String> {
+        match self.task_config()?.get("type") {
+            Some(Value::String(t)) => Ok(t.clone()),
+            Some(other) => Err(Error::TaskConfig(format!(
+                "task_config.{}.type must be a string, got {other}",
+                self.task
+            ))),
+            None => Err(Error::TaskConfig(format!(
+                "task_config.{} has no 'type'",
+                self.task
+            ))),
+        }
+    }
+
+    /// `s3_prefix` with every `%stage%` replaced by `intermediate`, plus the task name.
+    pub fn output_prefix(&self) -> String {
+        format!(
+            "{}{}/",
+            self.payload
+                .output_dataset
+                .s3_prefix
+                .replace("%stage%", "intermediate"),
+            self.task
+        )
+    }
+
+    /// Which function handles the event: the one named, else the Lambda the task config
+    /// names (`bydelsfakta-data-processing-<function>`), else the one producing the output
+    /// dataset.
+    pub fn function(&self, named: Option<&str>) -> Result<&'static Function> {
+        if let Some(name) = named {
+            return functions::by_name(name).ok_or_else(|| {
+                Error::UnknownFunction(format!(
+                    "no function '{name}'; functions: {}",
+                    functions::all()
+                        .iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            });
+        }
+        let arn = self
+            .task_config()?
+            .get("arn")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let lambda = arn.rsplit(':').next().unwrap_or(arn);
+        if let Some(f) = lambda
+            .strip_prefix("bydelsfakta-data-processing-")
+            .and_then(|name| functions::by_name(&name.replace('-', "_")))
+        {
+            return Ok(f);
+        }
+        functions::by_output_dataset(&self.payload.output_dataset.id)
+            .map(|(f, _)| f)
+            .ok_or_else(|| {
+                Error::UnknownFunction(format!(
+                    "neither task_config.{}.arn ('{arn}') nor output dataset '{}' belongs to a function",
+                    self.task, self.payload.output_dataset.id
+                ))
+            })
+    }
+
+    /// The prefix of every declared input, checked as the original's decorator does:
+    /// missing inputs first (in declaration order), then unexpected ones (in event order).
+    pub fn input_prefixes(&self, function: &Function) -> Result<HashMap<String, String>> {
+        let given = &self.payload.step_data.s3_input_prefixes;
+        let declared = function.input_datasets();
+        let missing: Vec<String> = declared
+            .iter()
+            .filter(|id| !given.contains_key(**id))
+            .map(|id| id.to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::PrefixNotInInput {
+                function: function.name.into(),
+                missing,
+            });
+        }
+        let extra: Vec<String> = given
+            .keys()
+            .filter(|k| !declared.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        if !extra.is_empty() {
+            return Err(Error::ExtraPrefixesInInput {
+                function: function.name.into(),
+                extra,
+            });
+        }
+        declared
+            .iter()
+            .map(|id| match &given[*id] {
+                Value::String(prefix) => Ok((id.to_string(), prefix.clone())),
+                other => Err(Error::InvalidEvent(format!(
+                    "s3_input_prefixes.{id} must be a string, got {other}"
+                ))),
+            })
+            .collect()
+    }
+
+    /// The step output: `{"s3_input_prefixes": {<output id>: <prefix>}, "status": "OK",
+    /// "errors": <as received>}` in that key order.
+    pub fn step_output(&self) -> Json {
+        Json::object([
+            (
+                "s3_input_prefixes",
+                Json::object([(
+                    self.payload.output_dataset.id.clone(),
+                    Json::str(self.output_prefix()),
+                )]),
+            ),
+            ("status", Json::str("OK")),
+            ("errors", Json::from(&self.payload.step_data.errors)),
+        ])
+    }
+}
+
+/// Everything a run needs, resolved from an event before any input is read.
+#[derive(Debug, Clone)]
+pub struct ResolvedEvent {
+    pub event: PipelineEvent,
+    pub function: &'static Function,
+    pub dataset_type: String,
+    pub output_dataset: String,
+    pub output_prefix: String,
+    pub input_prefixes: HashMap<String, String>,
+}
+
+impl ResolvedEvent {
+    /// Applies the whole contract: function, type (D3), prefixes.
+    pub fn resolve(event: PipelineEvent, function: Option<&str>) -> Result<Self> {
+        let function = event.function(function)?;
+        let dataset_type = event.dataset_type()?;
+        let input_prefixes = event.input_prefixes(function)?;
+        let ty = function
+            .types
+            .iter()
+            .find(|t| t.name == dataset_type)
+            .ok_or_else(|| Error::UnknownType {
+                function: function.name.into(),
+                got: dataset_type.clone(),
+                valid: function.types.iter().map(|t| t.name.to_string()).collect(),
+            })?;
+        Ok(Self {
+            output_dataset: ty.output_dataset.to_string(),
+            output_prefix: event.output_prefix(),
+            event,
+            function,
+            dataset_type,
+            input_prefixes,
+        })
+    }
+}

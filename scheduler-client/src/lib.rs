@@ -1,0 +1,14 @@
+//! The Bydelsfakta client: sessions (embedded or Ballista), object stores, the pipeline
+//! event contract, and the `bydelsfakta` command line.
+
+pub mod cli;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod run;
+pub mod stores;
+
+pub use engine::{Engine, WriteSummary};
+pub use error::{Error, Result};
+pub use run::{RunOptions, RunOutcome, run_event};

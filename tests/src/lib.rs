@@ -1,0 +1,151 @@
+//! Shared test support: fixture locations, fresh buckets, running events, and the
+//! comparison rules of `tests/fixtures/README.md` (same bytes apart from `publishedDate`;
+//! floats may differ in their last digits, at most 1e-12 relative).
+
+use std::path::{Path, PathBuf};
+
+use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_scheduler_client::{Engine, RunOptions, RunOutcome, run_event};
+
+/// The copy of the original's fixtures in this repository.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/public")
+}
+
+/// A fresh bucket folder holding a copy of `input` (a fixture bucket).
+pub fn bucket_copy(input: &Path) -> (tempfile::TempDir, Bucket) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(input, dir.path());
+    let bucket = Bucket::parse(&format!("file://{}", dir.path().display())).expect("bucket");
+    (dir, bucket)
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Runs the event text on an embedded engine over `bucket`.
+pub async fn run(bucket: &Bucket, event: &str) -> bydelsfakta_scheduler_client::Result<RunOutcome> {
+    let engine = Engine::embedded(bucket).await?;
+    let options = RunOptions {
+        published_date: "2026-11-28".into(),
+        function: None,
+    };
+    run_event(&engine, bucket, event, &options).await
+}
+
+/// The `.json` files of a folder, by name.
+pub fn documents(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn blank_date(text: &str) -> String {
+    match text.find("\"publishedDate\": \"") {
+        Some(start) => {
+            let value = start + "\"publishedDate\": \"".len();
+            let end = text[value..].find('"').map_or(text.len(), |e| value + e);
+            format!("{}{}", &text[..value], &text[end..])
+        }
+        None => text.to_string(),
+    }
+}
+
+/// Compares two documents by the fixture rules; `Err` says where they differ.
+pub fn compare_documents(expected: &str, actual: &str) -> Result<(), String> {
+    let (expected, actual) = (blank_date(expected), blank_date(actual));
+    if expected == actual {
+        return Ok(());
+    }
+    let e: serde_json::Value = serde_json::from_str(&expected).map_err(|e| e.to_string())?;
+    let a: serde_json::Value =
+        serde_json::from_str(&actual).map_err(|e| format!("actual is not JSON: {e}"))?;
+    let mut diffs = vec![];
+    diff(&e, &a, "$", &mut diffs);
+    if diffs.is_empty() {
+        // Equal structure and values within tolerance; the text must still follow the
+        // same key order, which serde_json (preserve_order) keeps.
+        Ok(())
+    } else {
+        Err(diffs.into_iter().take(5).collect::<Vec<_>>().join("\n"))
+    }
+}
+
+fn diff(e: &serde_json::Value, a: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value::*;
+    if out.len() >= 5 {
+        return;
+    }
+    match (e, a) {
+        (Object(em), Object(am)) => {
+            let ek: Vec<_> = em.keys().collect();
+            let ak: Vec<_> = am.keys().collect();
+            if ek != ak {
+                out.push(format!("{path} keys: expected {ek:?}, got {ak:?}"));
+                return;
+            }
+            for (k, v) in em {
+                diff(v, &am[k], &format!("{path}.{k}"), out);
+            }
+        }
+        (Array(ev), Array(av)) => {
+            if ev.len() != av.len() {
+                out.push(format!(
+                    "{path}: expected {} items, got {}",
+                    ev.len(),
+                    av.len()
+                ));
+                return;
+            }
+            for (i, (x, y)) in ev.iter().zip(av).enumerate() {
+                diff(x, y, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Number(x), Number(y)) => {
+            let same_kind = x.is_f64() == y.is_f64();
+            let close = match (x.as_f64(), y.as_f64()) {
+                (Some(p), Some(q)) if x.is_f64() => {
+                    p == q || ((p - q).abs() / p.abs().max(q.abs())) <= 1e-12
+                }
+                _ => x == y,
+            };
+            if !same_kind || !close {
+                out.push(format!("{path}: expected {x}, got {y}"));
+            }
+        }
+        _ if e == a => {}
+        _ => out.push(format!("{path}: expected {e}, got {a}")),
+    }
+}
+
+/// Compares every expected document of a folder with the actual folder.
+pub fn compare_folders(expected: &Path, actual: &Path) -> Result<usize, String> {
+    let wanted = documents(expected);
+    let got = documents(actual);
+    if wanted != got {
+        return Err(format!("documents: expected {wanted:?}, got {got:?}"));
+    }
+    for name in &wanted {
+        let e = std::fs::read_to_string(expected.join(name)).expect("expected document");
+        let a = std::fs::read_to_string(actual.join(name)).expect("actual document");
+        compare_documents(&e, &a).map_err(|d| format!("{name}:\n{d}"))?;
+    }
+    Ok(wanted.len())
+}
