@@ -284,3 +284,176 @@ impl PhysicalExtensionCodec for DocumentWriterCodec {
             .map_err(|e| DataFusionError::Internal(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures::TryStreamExt;
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
+        PutMultipartOptions, PutOptions, PutResult,
+    };
+
+    use super::*;
+    use crate::document::Template;
+    use crate::json::Json;
+
+    /// An in-memory store whose copies fail after `copies_allowed` succeeded.
+    #[derive(Debug)]
+    struct FailingCopies {
+        inner: InMemory,
+        copies_allowed: usize,
+        copies: AtomicUsize,
+    }
+
+    impl std::fmt::Display for FailingCopies {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "FailingCopies")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for FailingCopies {
+        async fn put_opts(
+            &self,
+            location: &Path,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &Path,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.inner.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &Path,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&Path>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&Path>,
+        ) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &Path,
+            to: &Path,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            if self.copies.fetch_add(1, Ordering::SeqCst) >= self.copies_allowed {
+                return Err(object_store::Error::Generic {
+                    store: "FailingCopies",
+                    source: "injected copy failure".into(),
+                });
+            }
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    fn job() -> WriteJob {
+        WriteJob {
+            bucket: Bucket::parse("memory://test").unwrap(),
+            output_prefix: "out/edition=1/lambda_invoker/".into(),
+            spec: DocumentSpec {
+                output_dataset: "test-output".into(),
+                template: Template::A { series: vec![] },
+                heading: String::new(),
+                series: serde_json::json!([]),
+                scale: false,
+                published_date: "2026-11-28".into(),
+            },
+        }
+    }
+
+    fn documents(n: usize) -> Vec<Document> {
+        (0..n)
+            .map(|i| Document {
+                file_name: format!("{i:02}.json"),
+                json: Json::Int(i as i64),
+            })
+            .collect()
+    }
+
+    async fn keys(store: &dyn ObjectStore) -> Vec<String> {
+        let mut keys: Vec<String> = store
+            .list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        keys.sort();
+        keys
+    }
+
+    #[tokio::test]
+    async fn publishes_every_document_and_leaves_no_staging() {
+        let store = FailingCopies {
+            inner: InMemory::new(),
+            copies_allowed: usize::MAX,
+            copies: AtomicUsize::new(0),
+        };
+        let bytes = publish(&store, &job(), &documents(3)).await.unwrap();
+        assert_eq!(bytes, 3);
+        assert_eq!(
+            keys(&store).await,
+            vec![
+                "out/edition=1/lambda_invoker/00.json",
+                "out/edition=1/lambda_invoker/01.json",
+                "out/edition=1/lambda_invoker/02.json"
+            ]
+        );
+    }
+
+    // DEVIATIONS D2: a failure while publishing takes back what was published.
+    #[tokio::test]
+    async fn a_failed_publish_leaves_nothing_behind() {
+        let store = FailingCopies {
+            inner: InMemory::new(),
+            copies_allowed: 2,
+            copies: AtomicUsize::new(0),
+        };
+        let err = publish(&store, &job(), &documents(5)).await.unwrap_err();
+        assert!(err.to_string().contains("injected copy failure"), "{err}");
+        assert!(err.to_string().contains("test-output"), "{err}");
+        assert_eq!(keys(&store).await, Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_codec_round_trips_the_job() {
+        use datafusion::physical_plan::empty::EmptyExec;
+        let input: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(summary_schema()));
+        let writer: Arc<dyn ExecutionPlan> =
+            Arc::new(DocumentWriterExec::new(Arc::clone(&input), job()));
+        let codec = DocumentWriterCodec;
+        let mut buf = vec![];
+        let converter = datafusion_proto::physical_plan::DefaultPhysicalProtoConverter {};
+        codec.try_encode(writer, &mut buf, &converter).unwrap();
+        let ctx = TaskContext::default();
+        let decoded = codec.try_decode(&buf, &[input], &ctx, &converter).unwrap();
+        let decoded = decoded.downcast_ref::<DocumentWriterExec>().unwrap();
+        assert_eq!(decoded.job(), &job());
+    }
+}

@@ -78,6 +78,17 @@ pub fn bucket_from_arg(arg: &str) -> anyhow::Result<Bucket> {
 
 /// Runs the command; what it prints on stdout is the result, logs go to stderr.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let mut out = String::new();
+    run_command(cli, &mut out).await?;
+    // A closed pipe (`bydelsfakta list | head`) is not an error.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
+    use std::fmt::Write;
     match cli.command {
         Command::Run {
             event,
@@ -108,54 +119,63 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 outcome.output_prefix,
                 outcome.elapsed.as_secs_f64() * 1000.0
             );
-            println!("{}", outcome.step_output.to_python_string());
+            writeln!(out, "{}", outcome.step_output.to_python_string())?;
         }
         Command::Demo {
-            out,
+            out: out_dir,
             sample,
             published_date,
         } => {
-            let rows = run_demo(&out, &sample, &published_date.unwrap_or_else(today)).await?;
+            let rows = run_demo(&out_dir, &sample, &published_date.unwrap_or_else(today)).await?;
             let width = rows
                 .iter()
                 .map(|r| r.output_dataset.len())
                 .max()
                 .unwrap_or(14)
                 .max(14);
-            println!(
+            writeln!(
+                out,
                 "{:<width$}  {:>9}  {:>9}",
                 "output dataset", "documents", "ms"
-            );
+            )?;
             let mut total = 0.0;
             for row in &rows {
                 total += row.millis;
-                println!(
+                writeln!(
+                    out,
                     "{:<width$}  {:>9}  {:>9.1}",
                     row.output_dataset, row.documents, row.millis
-                );
+                )?;
             }
-            println!(
+            writeln!(
+                out,
                 "{:<width$}  {:>9}  {:>9.1}",
                 format!("total ({} outputs)", rows.len()),
                 rows.iter().map(|r| r.documents).sum::<usize>(),
                 total
-            );
-            println!("documents are under {}/intermediate/", out.display());
+            )?;
+            writeln!(
+                out,
+                "documents are under {}/intermediate/",
+                out_dir.display()
+            )?;
         }
         Command::List => {
-            println!(
+            writeln!(
+                out,
                 "{:<34} {:<24} {:<52} inputs",
                 "function", "type", "output dataset"
-            );
+            )?;
             for f in functions::all() {
                 for t in f.types {
-                    println!(
+                    writeln!(
+                        out,
                         "{:<34} {:<24} {:<52} {}",
                         f.name,
                         t.name,
                         t.output_dataset,
                         f.input_datasets().join(", ")
-                    );
+                    )?;
                 }
             }
         }

@@ -149,3 +149,63 @@ pub fn compare_folders(expected: &Path, actual: &Path) -> Result<usize, String> 
     }
     Ok(wanted.len())
 }
+
+/// The fixture event `<function>__<type>` as JSON, to modify.
+pub fn fixture_event(name: &str) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(fixtures().join(format!("events/{name}.json"))).expect("event");
+    serde_json::from_str(&text).expect("event JSON")
+}
+
+/// The one CSV file of input `dataset` in a bucket folder.
+pub fn input_csv(bucket_dir: &Path, dataset: &str) -> PathBuf {
+    let mut found = vec![];
+    for conf in ["green", "yellow", "red"] {
+        let dir = bucket_dir.join("processed").join(conf).join(dataset);
+        if dir.exists() {
+            collect_files(&dir, &mut found);
+        }
+    }
+    assert_eq!(found.len(), 1, "{dataset}: {found:?}");
+    found.remove(0)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// Rewrites the lines of input `dataset`'s CSV (header included) with `edit`, which may
+/// return `None` to drop a line.
+pub fn edit_csv(bucket_dir: &Path, dataset: &str, edit: impl Fn(usize, &str) -> Option<String>) {
+    let path = input_csv(bucket_dir, dataset);
+    let text = std::fs::read_to_string(&path).expect("csv");
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(line) = edit(i, line) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    std::fs::write(&path, out).expect("write csv");
+}
+
+/// Every file below `dir`, relative, sorted (to show that nothing was written).
+pub fn files_below(dir: &Path) -> Vec<String> {
+    let mut found = vec![];
+    if dir.exists() {
+        collect_files(dir, &mut found);
+    }
+    let mut names: Vec<String> = found
+        .iter()
+        .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
+        .collect();
+    names.sort();
+    names
+}
