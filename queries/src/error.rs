@@ -5,7 +5,7 @@ use datafusion::error::DataFusionError;
 /// Result with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum Error {
     #[error("input {dataset}: no object under prefix '{prefix}'")]
     EmptyPrefix { dataset: String, prefix: String },
@@ -84,8 +84,49 @@ pub enum Error {
     #[error(transparent)]
     ObjectStore(#[from] object_store::Error),
 
+    /// One of our errors that crossed a process boundary (a Ballista executor) as text.
+    #[error("{message}")]
+    Remote { kind: &'static str, message: String },
+
     #[error("{}", describe_datafusion(.0))]
     DataFusion(DataFusionError),
+}
+
+/// `Kind: message`, so that engines that report errors with `{:?}` (Ballista's task
+/// failures) carry a readable, recognisable text.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind(), self)
+    }
+}
+
+/// Kinds that can be recognised again in a remote error's text.
+const REMOTE_KINDS: [&str; 8] = [
+    "EmptyPrefixError",
+    "MultipleFilesInPrefixError",
+    "InputHeaderError",
+    "InputCellError",
+    "NonFiniteValueError",
+    "DocumentError",
+    "WriteError",
+    "BucketError",
+];
+
+/// Finds `Kind: message` of one of our errors inside a remote error's text.
+fn remote(text: &str) -> Option<Error> {
+    REMOTE_KINDS.iter().find_map(|kind| {
+        let start = text.find(&format!("{kind}: "))?;
+        let message = &text[start + kind.len() + 2..];
+        // The message ends where the remote wrapper's closing brackets begin.
+        let end = message
+            .find(" })")
+            .or_else(|| message.find("))"))
+            .unwrap_or(message.len());
+        Some(Error::Remote {
+            kind,
+            message: message[..end].trim_end_matches(['"', ')']).to_string(),
+        })
+    })
 }
 
 impl Error {
@@ -104,6 +145,7 @@ impl Error {
             Error::Bucket { .. } => "BucketError",
             Error::Plan(_) => "DataError",
             Error::ObjectStore(_) => "StorageError",
+            Error::Remote { kind, .. } => kind,
             Error::DataFusion(_) => "DataError",
         }
     }
@@ -137,7 +179,7 @@ impl From<DataFusionError> for Error {
                 Ok(inner) => Error::from(inner),
                 Err(shared) => Error::DataFusion(DataFusionError::Shared(shared)),
             },
-            other => Error::DataFusion(other),
+            other => remote(&other.to_string()).unwrap_or(Error::DataFusion(other)),
         }
     }
 }

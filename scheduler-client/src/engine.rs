@@ -13,9 +13,17 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use ballista_core::execution_plans::execute_physical_plan;
+use ballista_core::extension::SessionConfigExt;
+use ballista_core::serde::BallistaPhysicalExtensionCodec;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalExtensionCodec};
+use datafusion_proto::protobuf::PhysicalPlanNode;
+
 use crate::error::Result;
 use crate::stores::register_bucket;
 use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_queries::writer::DocumentWriterCodec;
 
 /// What one writer plan reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +57,20 @@ pub fn session_config() -> SessionConfig {
         .with_information_schema(true)
 }
 
+/// Where an engine runs its plans.
+#[derive(Debug, Clone)]
+enum Mode {
+    /// DataFusion's executor in this process.
+    Embedded,
+    /// A Ballista scheduler (in this process for standalone) that receives each physical
+    /// plan, encoded with our codec.
+    Ballista { scheduler_url: String },
+}
+
 /// A session that plans and runs our plans.
 pub struct Engine {
     ctx: SessionContext,
+    mode: Mode,
 }
 
 impl Engine {
@@ -66,7 +85,46 @@ impl Engine {
             .build();
         let mut ctx = SessionContext::new_with_state(state);
         bydelsfakta_udfs::register_all(&mut ctx)?;
-        Ok(Self { ctx })
+        Ok(Self {
+            ctx,
+            mode: Mode::Embedded,
+        })
+    }
+
+    /// Ballista standalone: a scheduler and one executor in this process, sharing the
+    /// runtime (object stores) and knowing our functions and the writer's codec.
+    pub async fn ballista_standalone(bucket: &Bucket) -> Result<Self> {
+        let runtime = RuntimeEnvBuilder::new().build_arc()?;
+        register_bucket(&runtime, bucket)?;
+        let parallelism = session_config().target_partitions();
+        let config = ballista_session_config().with_ballista_standalone_parallelism(parallelism);
+        let mut state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .build();
+        // The scheduler clones this state and the executor snapshots its functions, so
+        // they are registered before either starts.
+        bydelsfakta_udfs::register_all(&mut state)?;
+        let address = ballista_scheduler::standalone::new_standalone_scheduler_from_state(&state)
+            .await
+            .map_err(|e| scheduler_error("in-process", e))?;
+        let scheduler_url = format!("http://localhost:{}", address.port());
+        let scheduler = loop {
+            match SchedulerGrpcClient::connect(scheduler_url.clone()).await {
+                Ok(client) => break client,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        };
+        ballista_executor::new_standalone_executor_from_state(scheduler, parallelism, &state)
+            .await
+            .map_err(|e| scheduler_error(&scheduler_url, e))?;
+        let mut ctx = SessionContext::new_with_state(state);
+        bydelsfakta_udfs::register_all(&mut ctx)?;
+        Ok(Self {
+            ctx,
+            mode: Mode::Ballista { scheduler_url },
+        })
     }
 
     /// The context plans are built on.
@@ -76,7 +134,47 @@ impl Engine {
 
     /// Runs a writer plan to completion and returns its summary.
     pub async fn execute(&self, plan: Arc<dyn ExecutionPlan>) -> Result<WriteSummary> {
-        let batches = collect(plan, self.ctx.task_ctx()).await?;
+        let batches = match &self.mode {
+            Mode::Embedded => collect(plan, self.ctx.task_ctx()).await?,
+            Mode::Ballista { scheduler_url } => {
+                let config = self.ctx.copied_config();
+                let stream = execute_physical_plan::<PhysicalPlanNode>(
+                    scheduler_url.clone(),
+                    &config.ballista_config(),
+                    plan,
+                    config.ballista_physical_extension_codec().as_ref(),
+                    self.ctx.session_id(),
+                    config,
+                )
+                .await?;
+                datafusion::physical_plan::common::collect(stream).await?
+            }
+        };
         Ok(WriteSummary::from_batches(&batches))
+    }
+}
+
+/// Ballista's session settings with ours on top, and the codec that carries our writer
+/// next to Ballista's own operators.
+pub fn ballista_session_config() -> SessionConfig {
+    let ours = session_config();
+    SessionConfig::new_with_ballista()
+        .with_target_partitions(ours.target_partitions())
+        .with_repartition_file_scans(false)
+        .with_ballista_physical_extension_codec(physical_codec())
+}
+
+/// Ballista's physical codec composed with the document writer's.
+pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
+    Arc::new(ComposedPhysicalExtensionCodec::new(vec![
+        Arc::new(BallistaPhysicalExtensionCodec::default()),
+        Arc::new(DocumentWriterCodec),
+    ]))
+}
+
+fn scheduler_error(url: &str, e: impl std::fmt::Display) -> crate::error::Error {
+    crate::error::Error::Scheduler {
+        url: url.into(),
+        problem: e.to_string(),
     }
 }

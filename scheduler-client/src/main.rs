@@ -17,9 +17,13 @@ fn main() -> ExitCode {
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Encoding and optimizing deep plans (levekar_totalt joins nine inputs) recurses.
+        .thread_stack_size(16 * 1024 * 1024)
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(execute(cli)) {
+    // On a worker thread, with the larger stack.
+    let result = runtime.block_on(async { tokio::spawn(execute(cli)).await });
+    match result.unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}"))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

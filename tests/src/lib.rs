@@ -209,3 +209,16 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Runs the event text on `engine`, with the fixtures' publication date.
+pub async fn run_on(
+    engine: &Engine,
+    bucket: &Bucket,
+    event: &str,
+) -> bydelsfakta_scheduler_client::Result<RunOutcome> {
+    let options = RunOptions {
+        published_date: "2026-11-28".into(),
+        function: None,
+    };
+    run_event(engine, bucket, event, &options).await
+}
