@@ -40,7 +40,7 @@ pub enum Error {
         file: String,
         line: u64,
         column: String,
-        problem: String,
+        problem: &'static str,
         value: String,
     },
 
@@ -89,7 +89,7 @@ pub enum Error {
     Remote { kind: &'static str, message: String },
 
     #[error("{}", describe_datafusion(.0))]
-    DataFusion(DataFusionError),
+    DataFusion(Box<DataFusionError>),
 }
 
 /// `Kind: message`, so that engines that report errors with `{:?}` (Ballista's task
@@ -167,19 +167,19 @@ impl From<DataFusionError> for Error {
         match e {
             DataFusionError::External(inner) => match inner.downcast::<Error>() {
                 Ok(ours) => *ours,
-                Err(other) => Error::DataFusion(DataFusionError::External(other)),
+                Err(other) => Error::DataFusion(Box::new(DataFusionError::External(other))),
             },
             DataFusionError::Context(context, inner) => match Error::from(*inner) {
                 Error::DataFusion(inner) => {
-                    Error::DataFusion(DataFusionError::Context(context, Box::new(inner)))
+                    Error::DataFusion(Box::new(DataFusionError::Context(context, inner)))
                 }
                 ours => ours,
             },
             DataFusionError::Shared(shared) => match std::sync::Arc::try_unwrap(shared) {
                 Ok(inner) => Error::from(inner),
-                Err(shared) => Error::DataFusion(DataFusionError::Shared(shared)),
+                Err(shared) => Error::DataFusion(Box::new(DataFusionError::Shared(shared))),
             },
-            other => remote(&other.to_string()).unwrap_or(Error::DataFusion(other)),
+            other => remote(&other.to_string()).unwrap_or(Error::DataFusion(Box::new(other))),
         }
     }
 }
@@ -187,7 +187,7 @@ impl From<DataFusionError> for Error {
 impl From<Error> for DataFusionError {
     fn from(e: Error) -> Self {
         match e {
-            Error::DataFusion(inner) => inner,
+            Error::DataFusion(inner) => *inner,
             ours => DataFusionError::External(Box::new(ours)),
         }
     }

@@ -232,7 +232,7 @@ fn cell_error(
     file: &str,
     row: i64,
     column: &str,
-    problem: &str,
+    problem: &'static str,
     value: String,
 ) -> Error {
     Error::Cell {
@@ -241,7 +241,7 @@ fn cell_error(
         // Line 1 is the header; data row n is line n + 1.
         line: row as u64 + 1,
         column: column.into(),
-        problem: problem.into(),
+        problem,
         value,
     }
 }

@@ -41,12 +41,18 @@ pub enum Error {
     Scheduler { url: String, problem: String },
 
     #[error(transparent)]
-    Query(#[from] QueryError),
+    Query(Box<QueryError>),
+}
+
+impl From<QueryError> for Error {
+    fn from(e: QueryError) -> Self {
+        Error::Query(Box::new(e))
+    }
 }
 
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
-        Error::Query(QueryError::from(e))
+        Error::from(QueryError::from(e))
     }
 }
 
@@ -67,11 +73,10 @@ impl Error {
 
     /// Whether retrying the same event could succeed (infrastructure, not input).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Error::Scheduler { .. }
-                | Error::Query(QueryError::Write { .. })
-                | Error::Query(QueryError::ObjectStore(_))
-        )
+        match self {
+            Error::Scheduler { .. } => true,
+            Error::Query(e) => matches!(**e, QueryError::Write { .. } | QueryError::ObjectStore(_)),
+            _ => false,
+        }
     }
 }

@@ -84,10 +84,10 @@ struct Layout<'a> {
 fn distinct(frame: &Frame, column: &str, rows: impl IntoIterator<Item = usize>) -> Vec<String> {
     let mut seen: Vec<String> = vec![];
     for r in rows {
-        if let Some(v) = frame.text(column, r) {
-            if !seen.contains(&v) {
-                seen.push(v);
-            }
+        if let Some(v) = frame.text(column, r)
+            && !seen.contains(&v)
+        {
+            seen.push(v);
         }
     }
     seen

@@ -194,7 +194,7 @@ fn key_numbers(frame: DataFrame) -> Result<DataFrame> {
         .clone()
         .aggregate(vec![], vec![max(c(DATE)).alias("__latest")])?;
     let frame = cross_join(frame, latest)?;
-    let geography = vec![c(BYDEL_ID), coalesce_sub(c(DELBYDEL_ID))];
+    let geography = [c(BYDEL_ID), coalesce_sub(c(DELBYDEL_ID))];
     let history = frame
         .clone()
         .filter(c(DATE).gt(c("__latest") - lit(10i64)))?

@@ -1,0 +1,135 @@
+//! The `bydelsfakta` binary as a user runs it: stdout carries results, stderr messages,
+//! and the exit code tells success from failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bydelsfakta");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/public")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn list_names_every_function_type_and_its_datasets() {
+    let out = Command::new(BIN).arg("list").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("folkemengde") && text.contains("nokkeltall-om-befolkningen"),
+        "{text}"
+    );
+    assert!(
+        text.contains("levekar-totalt-status")
+            && text.contains("redusert-funksjonsevne, botid-ikke-vestlige"),
+        "{text}"
+    );
+}
+
+#[test]
+fn run_prints_the_step_output_and_writes_the_documents() {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    let event = fixtures().join("events/husholdningstyper__status.json");
+    let out = Command::new(BIN)
+        .args(["run", "--event"])
+        .arg(&event)
+        .arg("--bucket")
+        .arg(format!("file://{}", bucket.path().display()))
+        .args(["--published-date", "2026-11-28"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("returns/husholdningstyper__status.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, expected);
+    let prefix = expected["s3_input_prefixes"]["husholdningstyper-status"]
+        .as_str()
+        .unwrap();
+    let written = std::fs::read_to_string(bucket.path().join(prefix).join("00.json")).unwrap();
+    let original =
+        std::fs::read_to_string(fixtures().join("expected/husholdningstyper/status/00.json"))
+            .unwrap();
+    assert_eq!(written, original);
+}
+
+#[test]
+fn a_failing_run_exits_non_zero_with_the_reason() {
+    let bucket = tempfile::tempdir().unwrap();
+    let event = fixtures().join("events/husholdningstyper__status.json");
+    let out = Command::new(BIN)
+        .args(["run", "--event"])
+        .arg(&event)
+        .arg("--bucket")
+        .arg(bucket.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no object under prefix 'processed/green/husholdningstyper/"),
+        "{stderr}"
+    );
+
+    let out = Command::new(BIN)
+        .args(["run", "--event", "-", "--bucket"])
+        .arg(bucket.path())
+        .args(["--published-date", "28.11.2026"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
+}
+
+#[test]
+fn demo_runs_every_output_on_the_sample_bucket() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["demo", "--published-date", "2026-11-28", "--out"])
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let outputs: usize = bydelsfakta_queries::functions::all()
+        .iter()
+        .map(|f| f.types.len())
+        .sum();
+    assert!(
+        text.contains(&format!("total ({outputs} outputs)")),
+        "{text}"
+    );
+    assert!(text.contains("levekar-totalt-status"), "{text}");
+    let written = out_dir
+        .path()
+        .join("intermediate/yellow/bydelsfakta-grafdata/levekar-totalt-status/version=1/edition=demo/lambda_invoker/00.json");
+    let original =
+        std::fs::read_to_string(fixtures().join("expected/levekar_totalt/status/00.json")).unwrap();
+    assert_eq!(std::fs::read_to_string(written).unwrap(), original);
+}
