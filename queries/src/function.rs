@@ -98,3 +98,34 @@ pub struct Output {
 pub fn names(columns: &[&str]) -> Vec<String> {
     columns.iter().map(|c| c.to_string()).collect()
 }
+
+impl Output {
+    /// The most common shape: one series of a rolled-up frame, template A (B), sorted in
+    /// rollup order. `status` restricts the frame to the latest year and attaches the scale
+    /// of the series computed on the whole frame; otherwise every year, no scale.
+    pub fn one_series(
+        frame: DataFrame,
+        series: &str,
+        status: bool,
+        heading: &str,
+        meta_series: serde_json::Value,
+    ) -> Result<Self> {
+        use bydelsfakta_udfs::plan;
+        let (frame, scale) = if status {
+            let latest = plan::status(vec![frame.clone()])?.remove(0);
+            (latest, Some(plan::scale(frame, series)?))
+        } else {
+            (frame, None)
+        };
+        Ok(Output {
+            frame,
+            order: plan::rollup_order(&[]),
+            template: Template::A {
+                series: names(&[series]),
+            },
+            heading: heading.into(),
+            series: meta_series,
+            scale,
+        })
+    }
+}

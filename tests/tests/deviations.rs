@@ -1,26 +1,16 @@
 //! The deliberate deviations (spec DEVIATIONS.md): D1 non-finite numbers fail the whole run
 //! with a located error and nothing written; D5 the previous year of the same geography.
 
-use bydelsfakta_tests::{bucket_copy, edit_csv, files_below, fixture_event, fixtures, run};
+use bydelsfakta_tests::{
+    bucket_copy, edit_csv, files_below, fixture_event, fixtures, run, zero_households_in_0501,
+};
 
 // D1/D2: a sub-district whose four categories are all zero gives 0/0; the original wrote
 // the documents before the failing one; we write none.
 #[tokio::test]
 async fn a_zero_denominator_fails_the_run_and_writes_nothing() {
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
-    edit_csv(
-        dir.path(),
-        "husholdninger-etter-rom-per-person",
-        |i, line| {
-            let mut cells: Vec<String> = line.split(';').map(String::from).collect();
-            if i > 0 && cells[1] == "0501" && cells[0] == "2024" {
-                for cell in &mut cells[5..] {
-                    *cell = "0".into();
-                }
-            }
-            Some(cells.join(";"))
-        },
-    );
+    zero_households_in_0501(dir.path());
     let err = run(
         &bucket,
         &fixture_event("trangboddhet__over-2_status").to_string(),

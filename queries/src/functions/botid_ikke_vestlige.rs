@@ -10,12 +10,9 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use crate::Result;
-use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Output, names};
+use crate::function::{DatasetType, Function, Inputs, Output};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, ROW};
-use bydelsfakta_udfs::plan::{
-    Agg, c, merge, population, require_any, rollup, rollup_order, scale, status,
-};
+use bydelsfakta_udfs::plan::{Agg, c, merge, population, require_any, rollup};
 use bydelsfakta_udfs::ratio;
 
 pub const FUNCTION: Function = Function {
@@ -103,22 +100,14 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         inputs.get("botid_ikke_vestlige_raw")?,
         inputs.get("befolkning_raw")?,
     )?;
-    let (frame, scale) = if dataset_type == "status" {
-        (status(vec![df.clone()])?.remove(0), Some(scale(df, VALUE)?))
-    } else {
-        (df, None)
-    };
-    Ok(Output {
-        frame,
-        order: rollup_order(&[]),
-        template: Template::A {
-            series: names(&[VALUE]),
-        },
-        heading: "Ikke-vestlige innvandrere korttid".into(),
-        series: json!([{
+    Output::one_series(
+        df,
+        VALUE,
+        dataset_type == "status",
+        "Ikke-vestlige innvandrere korttid",
+        json!([{
             "heading": "Innvandrere fra Asia, Afrika, Latin-Amerika og Øst-Europa utenfor EU med botid kortere enn fem år",
             "subheading": ""
         }]),
-        scale,
-    })
+    )
 }

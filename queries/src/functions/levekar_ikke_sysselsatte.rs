@@ -7,12 +7,9 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use crate::Result;
-use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Output, names};
+use crate::function::{DatasetType, Function, Inputs, Output};
 use bydelsfakta_udfs::geo::{DATE, DELBYDEL_ID};
-use bydelsfakta_udfs::plan::{
-    Agg, add_ratios, c, population, rollup, rollup_order, scale, status, without_pseudo_districts,
-};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, c, population, rollup, without_pseudo_districts};
 
 pub const FUNCTION: Function = Function {
     name: "levekar_ikke_sysselsatte",
@@ -92,19 +89,11 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         inputs.get("befolkning_raw")?,
         YearOf::Employment,
     )?;
-    let (frame, scale) = if dataset_type == "status" {
-        (status(vec![df.clone()])?.remove(0), Some(scale(df, VALUE)?))
-    } else {
-        (df, None)
-    };
-    Ok(Output {
-        frame,
-        order: rollup_order(&[]),
-        template: Template::A {
-            series: names(&[VALUE]),
-        },
-        heading: "Antall ikke-sysselsatte personer mellom 30-59 år".into(),
-        series: json!([{"heading": "Ikke sysselsatte", "subheading": ""}]),
-        scale,
-    })
+    Output::one_series(
+        df,
+        VALUE,
+        dataset_type == "status",
+        "Antall ikke-sysselsatte personer mellom 30-59 år",
+        json!([{"heading": "Ikke sysselsatte", "subheading": ""}]),
+    )
 }

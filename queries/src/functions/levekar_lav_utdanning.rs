@@ -5,9 +5,8 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use crate::Result;
-use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Output, names};
-use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup, rollup_order, scale, status};
+use crate::function::{DatasetType, Function, Inputs, Output};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup};
 use bydelsfakta_udfs::row_sum;
 
 pub const FUNCTION: Function = Function {
@@ -52,19 +51,11 @@ pub fn low_education(df: DataFrame) -> Result<DataFrame> {
 
 fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     let df = low_education(inputs.get("lav_utdanning_raw")?)?;
-    let (frame, scale) = if dataset_type == "status" {
-        (status(vec![df.clone()])?.remove(0), Some(scale(df, VALUE)?))
-    } else {
-        (df, None)
-    };
-    Ok(Output {
-        frame,
-        order: rollup_order(&[]),
-        template: Template::A {
-            series: names(&[VALUE]),
-        },
-        heading: "Personer mellom 30-59 år med lav utdanning".into(),
-        series: json!([{"heading": "Kun grunnskole eller ingen utdanning oppgitt", "subheading": ""}]),
-        scale,
-    })
+    Output::one_series(
+        df,
+        VALUE,
+        dataset_type == "status",
+        "Personer mellom 30-59 år med lav utdanning",
+        json!([{"heading": "Kun grunnskole eller ingen utdanning oppgitt", "subheading": ""}]),
+    )
 }
