@@ -99,6 +99,57 @@ pub fn names(columns: &[&str]) -> Vec<String> {
     columns.iter().map(|c| c.to_string()).collect()
 }
 
+/// How the series of an output become entry values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// TemplateA (and its aliases B, I, J): one flat list.
+    Flat,
+    /// TemplateC: one list per series.
+    Nested,
+}
+
+/// The common shapes of an output: series of a frame, optionally restricted to the latest
+/// year, optionally with the scale of one column computed on the whole frame.
+pub struct Shape<'a> {
+    pub series: &'a [&'a str],
+    pub layout: Layout,
+    /// Restrict the frame to the latest year (`status`), or keep every year.
+    pub latest_year_only: bool,
+    /// The column whose scale the metadata carries (the original's
+    /// `get_min_max_values_and_ratios`), if any.
+    pub scale: Option<&'a str>,
+    pub order: Vec<SortExpr>,
+    pub heading: &'a str,
+    pub meta_series: serde_json::Value,
+}
+
+impl Shape<'_> {
+    pub fn output(self, frame: DataFrame) -> Result<Output> {
+        use bydelsfakta_udfs::plan;
+        let scale = match self.scale {
+            Some(column) => Some(plan::scale(frame.clone(), column)?),
+            None => None,
+        };
+        let frame = if self.latest_year_only {
+            plan::status(vec![frame])?.remove(0)
+        } else {
+            frame
+        };
+        let series = names(self.series);
+        Ok(Output {
+            frame,
+            order: self.order,
+            template: match self.layout {
+                Layout::Flat => Template::A { series },
+                Layout::Nested => Template::C { series },
+            },
+            heading: self.heading.into(),
+            series: self.meta_series,
+            scale,
+        })
+    }
+}
+
 impl Output {
     /// The most common shape: one series of a rolled-up frame, template A (B), sorted in
     /// rollup order. `status` restricts the frame to the latest year and attaches the scale
@@ -110,22 +161,43 @@ impl Output {
         heading: &str,
         meta_series: serde_json::Value,
     ) -> Result<Self> {
-        use bydelsfakta_udfs::plan;
-        let (frame, scale) = if status {
-            let latest = plan::status(vec![frame.clone()])?.remove(0);
-            (latest, Some(plan::scale(frame, series)?))
-        } else {
-            (frame, None)
-        };
-        Ok(Output {
-            frame,
-            order: plan::rollup_order(&[]),
-            template: Template::A {
-                series: names(&[series]),
-            },
-            heading: heading.into(),
-            series: meta_series,
-            scale,
-        })
+        Shape {
+            series: &[series],
+            layout: Layout::Flat,
+            latest_year_only: status,
+            scale: status.then_some(series),
+            order: bydelsfakta_udfs::plan::rollup_order(&[]),
+            heading,
+            meta_series,
+        }
+        .output(frame)
+    }
+
+    /// A pre-aggregated rate dataset (sub-district, district and Oslo rows in the file):
+    /// `series` with `<series>_ratio = percent / 100`, in file order; `status` as in
+    /// [`Output::one_series`].
+    pub fn rate(
+        frame: DataFrame,
+        series: &str,
+        percent: &str,
+        status: bool,
+        heading: &str,
+        meta_series: serde_json::Value,
+    ) -> Result<Self> {
+        use bydelsfakta_udfs::plan::{ascending, c};
+        let frame = frame.with_column(
+            &format!("{series}_ratio"),
+            bydelsfakta_udfs::ratio().call(vec![c(percent), datafusion::prelude::lit(100.0f64)]),
+        )?;
+        Shape {
+            series: &[series],
+            layout: Layout::Flat,
+            latest_year_only: status,
+            scale: status.then_some(series),
+            order: ascending(&[bydelsfakta_udfs::geo::ROW]),
+            heading,
+            meta_series,
+        }
+        .output(frame)
     }
 }

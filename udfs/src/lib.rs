@@ -5,7 +5,7 @@
 //! Ballista scheduler's session builder and the executors' function registry, so a plan
 //! that uses them decodes everywhere.
 //!
-//! * scalar UDFs: [`ratio`], [`row_sum`], [`ensure`], [`required`];
+//! * scalar UDFs: [`ratio`], [`row_sum`], [`ensure`], [`required`], [`round_half_even`];
 //! * aggregate UDFs: [`sum_nans`];
 //! * plan helpers ([`plan`]): the three-level rollup sub-district -> district -> Oslo i alt,
 //!   ratio columns, population from the age columns and the historic/status year filters.
@@ -21,6 +21,7 @@ pub mod geo;
 pub mod plan;
 pub mod ratio;
 pub mod required;
+pub mod round_half_even;
 pub mod row_sum;
 pub mod sum_nans;
 
@@ -39,6 +40,7 @@ singleton_udf!(ratio::RatioFunc, ratio);
 singleton_udf!(row_sum::RowSumFunc, row_sum);
 singleton_udf!(ensure::EnsureFunc, ensure);
 singleton_udf!(required::RequiredFunc, required);
+singleton_udf!(round_half_even::RoundHalfEvenFunc, round_half_even);
 
 /// The `sum_nans` aggregate function.
 pub fn sum_nans() -> Arc<AggregateUDF> {
@@ -50,7 +52,7 @@ pub fn sum_nans() -> Arc<AggregateUDF> {
 
 /// Every scalar function of this crate.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![ratio(), row_sum(), ensure(), required()]
+    vec![ratio(), row_sum(), ensure(), required(), round_half_even()]
 }
 
 /// Every aggregate function of this crate.

@@ -3,12 +3,24 @@
 
 pub mod alder_distribusjon_status;
 pub mod befolkningsutvkl_forv_utvkl;
+pub mod boligpriser;
 pub mod botid_ikke_vestlige;
+pub mod bygningstyper;
+pub mod eieform;
+pub mod fattige_barnehusholdninger;
 pub mod folkemengde;
+pub mod husholdning_med_barn;
 pub mod husholdningstyper;
+pub mod ikke_fullfort_vgs;
+pub mod innvandrer_befolkning;
+pub mod innvandring_under16;
+pub mod kommunale_boliger;
+pub mod levekaar_dodsrate;
 pub mod levekar_ikke_sysselsatte;
 pub mod levekar_lav_utdanning;
+pub mod levekar_redusert_funksjonsevne;
 pub mod levekar_totalt;
+pub mod levekar_trangbodde;
 pub mod trangboddhet;
 
 use crate::function::Function;
@@ -18,12 +30,24 @@ pub fn all() -> &'static [Function] {
     &[
         alder_distribusjon_status::FUNCTION,
         befolkningsutvkl_forv_utvkl::FUNCTION,
+        boligpriser::FUNCTION,
         botid_ikke_vestlige::FUNCTION,
+        bygningstyper::FUNCTION,
+        eieform::FUNCTION,
+        fattige_barnehusholdninger::FUNCTION,
         folkemengde::FUNCTION,
+        husholdning_med_barn::FUNCTION,
         husholdningstyper::FUNCTION,
+        ikke_fullfort_vgs::FUNCTION,
+        innvandrer_befolkning::FUNCTION,
+        innvandring_under16::FUNCTION,
+        kommunale_boliger::FUNCTION,
+        levekaar_dodsrate::FUNCTION,
         levekar_ikke_sysselsatte::FUNCTION,
         levekar_lav_utdanning::FUNCTION,
+        levekar_redusert_funksjonsevne::FUNCTION,
         levekar_totalt::FUNCTION,
+        levekar_trangbodde::FUNCTION,
         trangboddhet::FUNCTION,
     ]
 }

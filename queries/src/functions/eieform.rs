@@ -1,0 +1,73 @@
+//! `eieform`: households by tenure, in percent (spec `eieform.md`).
+
+use datafusion::functions_aggregate::expr_fn::min;
+use datafusion::prelude::*;
+use serde_json::json;
+
+use crate::Result;
+use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
+use bydelsfakta_udfs::geo::{BYDEL_ID, KEYS, ROW};
+use bydelsfakta_udfs::plan::{ascending, c};
+use bydelsfakta_udfs::round_half_even;
+
+pub const FUNCTION: Function = Function {
+    name: "eieform",
+    inputs: &[("df", "eieform")],
+    types: &[
+        DatasetType {
+            name: "status",
+            output_dataset: "eieform-status",
+        },
+        DatasetType {
+            name: "historisk",
+            output_dataset: "eieform-historisk",
+        },
+    ],
+    plan,
+};
+
+const SERIES: [&str; 3] = ["leier", "andel", "selveier"];
+
+fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+    let df = inputs.get("df")?.select(
+        KEYS.iter()
+            .map(|k| c(k))
+            .chain([
+                c("leier_alle").alias("leier"),
+                c("borettslag_andel_alle").alias("andel"),
+                c("selveier_alle").alias("selveier"),
+                c(ROW),
+            ])
+            .collect::<Vec<_>>(),
+    )?;
+    // Legacy raw district ids; a missing id is kept, as pandas' `~isin` keeps it.
+    let legacy = vec![lit("15000"), lit("20000")];
+    let df = df.filter(c(BYDEL_ID).is_null().or(c(BYDEL_ID).in_list(legacy, true)))?;
+    // drop_duplicates(): identical rows collapse to the first one.
+    let data: Vec<&str> = KEYS.iter().copied().chain(SERIES).collect();
+    let df = df.aggregate(
+        data.iter().map(|k| c(k)).collect(),
+        vec![min(c(ROW)).alias(ROW)],
+    )?;
+    let df = SERIES.iter().try_fold(df, |df, s| {
+        df.with_column(
+            &format!("{s}_ratio"),
+            round_half_even().call(vec![c(s) / lit(100.0f64), lit(2i64)]),
+        )
+    })?;
+    let status = dataset_type == "status";
+    Shape {
+        series: &SERIES,
+        layout: if status { Layout::Flat } else { Layout::Nested },
+        latest_year_only: status,
+        scale: status.then_some("leier"),
+        order: ascending(&[ROW]),
+        heading: "Husholdninger fordelt etter eie-/leieforhold",
+        meta_series: json!([
+            {"heading": "Leier", "subheading": ""},
+            {"heading": "Andels-/aksjeeier", "subheading": ""},
+            {"heading": "Selveier", "subheading": ""}
+        ]),
+    }
+    .output(df)
+}

@@ -1,0 +1,211 @@
+//! `innvandrer_befolkning`: immigrant population by length of residence
+//! (spec `innvandrer_befolkning.md`).
+
+use datafusion::common::JoinType;
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::prelude::*;
+use serde_json::json;
+
+use crate::Result;
+use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
+use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, KEYS};
+use bydelsfakta_udfs::plan::{
+    Agg, add_ratios, age_columns, c, historic, rollup, rollup_order, status,
+};
+use bydelsfakta_udfs::row_sum;
+
+pub const FUNCTION: Function = Function {
+    name: "innvandrer_befolkning",
+    inputs: &[
+        ("livage", "botid"),
+        ("population_df", "befolkning-etter-kjonn-og-alder"),
+    ],
+    types: &[
+        DatasetType {
+            name: "alle_status",
+            output_dataset: "innvandring-befolkning-alle-status",
+        },
+        DatasetType {
+            name: "alle_historisk",
+            output_dataset: "innvandring-befolkning-alle-historisk",
+        },
+        DatasetType {
+            name: "kort_status",
+            output_dataset: "innvandring-befolkning-kort-status",
+        },
+        DatasetType {
+            name: "kort_historisk",
+            output_dataset: "innvandring-befolkning-kort-historisk",
+        },
+        DatasetType {
+            name: "lang_status",
+            output_dataset: "innvandring-befolkning-lang-status",
+        },
+        DatasetType {
+            name: "lang_historisk",
+            output_dataset: "innvandring-befolkning-lang-historisk",
+        },
+        DatasetType {
+            name: "to_foreldre_status",
+            output_dataset: "innvandring-befolkning-to-foreldre-status",
+        },
+        DatasetType {
+            name: "to_foreldre_historisk",
+            output_dataset: "innvandring-befolkning-to-foreldre-historisk",
+        },
+    ],
+    plan,
+};
+
+const CATEGORIES: [(&str, &str); 3] = [
+    ("Innvandrer, kort botid (<=5 år)", "short"),
+    ("Innvandrer, lang botid (>5 år)", "long"),
+    ("Øvrige befolkning", "two_parents"),
+];
+
+/// The original's `generate`: persons per residence category (immigrants plus Norwegian-born
+/// to immigrant parents) as shares of the whole population, at the three levels.
+fn generate(livage: DataFrame, population: DataFrame) -> Result<DataFrame> {
+    let population = population.aggregate(
+        vec![
+            c(DATE).alias("__p_date"),
+            c(BYDEL_ID).alias("__p_bydel_id"),
+            c(DELBYDEL_ID).alias("__p_delbydel_id"),
+        ],
+        vec![sum(c("total")).alias("total")],
+    )?;
+    // Group by geography and category, then pivot the categories into columns; a
+    // category a geography lacks counts as 0 (pandas' pivot_table then sum).
+    let persons = c("innvandrer") + c("norskfodt_med_innvandrerforeldre");
+    let complete = KEYS
+        .iter()
+        .chain(["botid"].iter())
+        .map(|k| c(k).is_not_null())
+        .reduce(Expr::and)
+        .expect("keys");
+    let pivoted = livage.filter(complete)?.aggregate(
+        KEYS.iter().map(|k| c(k)).collect(),
+        CATEGORIES
+            .iter()
+            .map(|(label, name)| {
+                Ok(
+                    sum(when(c("botid").eq(lit(*label)), persons.clone()).otherwise(lit(0i64))?)
+                        .alias(*name),
+                )
+            })
+            .collect::<datafusion::error::Result<Vec<_>>>()?,
+    )?;
+    let merged = pivoted.join(
+        population,
+        JoinType::Inner,
+        &[DATE, DELBYDEL_ID, BYDEL_ID],
+        &["__p_date", "__p_delbydel_id", "__p_bydel_id"],
+        None,
+    )?;
+    let rolled = rollup(
+        merged,
+        &[
+            ("two_parents", Agg::Sum),
+            ("short", Agg::Sum),
+            ("long", Agg::Sum),
+            ("total", Agg::Sum),
+        ],
+        &[],
+    )?
+    .with_column("total_cat", c("two_parents") + c("short") + c("long"))?;
+    Ok(add_ratios(
+        rolled,
+        &["two_parents", "short", "long", "total_cat"],
+        &["total"],
+    )?)
+}
+
+fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+    let livage = inputs.get("livage")?.filter(c(DELBYDEL_ID).is_not_null())?;
+    let population = inputs
+        .get("population_df")?
+        .filter(c(DELBYDEL_ID).is_not_null())?;
+    // `total`: every age column from "0" to the last one.
+    let ages = age_columns(population.schema());
+    let population = population.with_column(
+        "total",
+        row_sum().call(
+            ages.iter()
+                .skip_while(|a| *a != "0")
+                .map(|a| c(a))
+                .collect(),
+        ),
+    )?;
+    let (kind, period) = dataset_type.rsplit_once('_').unwrap_or((dataset_type, ""));
+    let is_status = period == "status";
+    let frames = vec![livage, population];
+    let [livage, population]: [DataFrame; 2] = if is_status {
+        status(frames)?
+    } else {
+        historic(frames)?
+    }
+    .try_into()
+    .expect("two frames");
+    let df = generate(livage, population)?;
+
+    let all_series = json!([
+        {"heading": "Innvandrer", "subheading": "kort botid (<=5 år)"},
+        {"heading": "Innvandrer", "subheading": "lang botid (>5 år)"},
+        {"heading": "Norskfødt", "subheading": "med innvandrerforeldre"}
+    ]);
+    let shape = |series, layout, scale, heading, meta_series| Shape {
+        series,
+        layout,
+        // The frame already is the status or historic one.
+        latest_year_only: false,
+        scale,
+        order: rollup_order(&[]),
+        heading,
+        meta_series,
+    };
+    let shape = match kind {
+        "alle" if is_status => shape(
+            &["short", "long", "two_parents"][..],
+            Layout::Flat,
+            None,
+            "Innvandring befolkning",
+            all_series,
+        ),
+        "alle" => {
+            let mut series = all_series;
+            series
+                .as_array_mut()
+                .expect("array")
+                .push(json!({"heading": "Totalt", "subheading": ""}));
+            shape(
+                &["short", "long", "two_parents", "total_cat"][..],
+                Layout::Nested,
+                None,
+                "Innvandring befolkning",
+                series,
+            )
+        }
+        "kort" => shape(
+            &["short"][..],
+            Layout::Flat,
+            is_status.then_some("short"),
+            "Innvandrer med kort botid (<=5 år)",
+            json!([]),
+        ),
+        "lang" => shape(
+            &["long"][..],
+            Layout::Flat,
+            is_status.then_some("long"),
+            "Innvandrer med lang botid (>5 år)",
+            json!([]),
+        ),
+        _ => shape(
+            &["two_parents"][..],
+            Layout::Flat,
+            is_status.then_some("two_parents"),
+            "Norskfødt med innvandrerforeldre",
+            json!([]),
+        ),
+    };
+    shape.output(df)
+}

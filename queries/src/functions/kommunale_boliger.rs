@@ -1,0 +1,81 @@
+//! `kommunale_boliger`: municipal dwellings as a share of all dwellings
+//! (spec `kommunale_boliger.md`).
+
+use datafusion::common::JoinType;
+use datafusion::prelude::*;
+use serde_json::json;
+
+use crate::Result;
+use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
+use bydelsfakta_udfs::geo::KEYS;
+use bydelsfakta_udfs::plan::{Agg, add_ratios, c, historic, merge, rollup, rollup_order, status};
+
+pub const FUNCTION: Function = Function {
+    name: "kommunale_boliger",
+    inputs: &[
+        ("df_municipal", "kommunale-boliger"),
+        ("df_housing", "boligmengde-etter-boligtype"),
+    ],
+    types: &[
+        DatasetType {
+            name: "status",
+            output_dataset: "kommunale-boliger-av-boligmassen-i-alt-status",
+        },
+        DatasetType {
+            name: "historisk",
+            output_dataset: "kommunale-boliger-av-boligmassen-i-alt-historisk",
+        },
+    ],
+    plan,
+};
+
+pub const HOUSING_TYPES: [&str; 5] = [
+    "blokk_leiegaard_el",
+    "forretningsgaard_bygg_for_felleshusholdning_el",
+    "frittliggende_enebolig_eller_vaaningshus",
+    "horisontaldelt_tomannsbolig_eller_annet_boligbygg_med_mindre_enn_3_etasjer",
+    "hus_i_kjede_rekkehus_terrasse_hus_vertikaldelt_tomannsbolig",
+];
+
+fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+    let total = HOUSING_TYPES
+        .iter()
+        .map(|t| c(t))
+        .reduce(|a, b| a + b)
+        .expect("types");
+    let housing = inputs.get("df_housing")?.with_column("total", total)?;
+    let frames = vec![inputs.get("df_municipal")?, housing];
+    let [municipal, housing]: [DataFrame; 2] = if dataset_type == "status" {
+        status(frames)?
+    } else {
+        historic(frames)?
+    }
+    .try_into()
+    .expect("two frames");
+    let housing = housing.select(
+        KEYS.iter()
+            .map(|k| c(k).alias(format!("__h_{k}")))
+            .chain([c("total")])
+            .collect::<Vec<_>>(),
+    )?;
+    let right_keys: Vec<String> = KEYS.iter().map(|k| format!("__h_{k}")).collect();
+    let right_keys: Vec<&str> = right_keys.iter().map(String::as_str).collect();
+    let merged = merge(municipal, housing, JoinType::Inner, &KEYS, &right_keys)?;
+    let rolled = rollup(
+        merged,
+        &[("antall_boliger", Agg::Sum), ("total", Agg::Sum)],
+        &[],
+    )?;
+    let df = add_ratios(rolled, &["antall_boliger"], &["total"])?;
+    Shape {
+        series: &["antall_boliger"],
+        layout: Layout::Flat,
+        // The frame is already restricted to the latest common year for status.
+        latest_year_only: false,
+        scale: Some("antall_boliger"),
+        order: rollup_order(&[]),
+        heading: "Kommunale boliger av boligmassen i alt",
+        meta_series: json!([]),
+    }
+    .output(df)
+}
