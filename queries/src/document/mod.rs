@@ -4,11 +4,12 @@
 mod frame;
 mod spec;
 mod templates;
+mod top_groups;
 
 use datafusion::arrow::array::RecordBatch;
 
 pub use frame::Frame;
-pub use spec::{DocumentSpec, HistoryBlock, Template};
+pub use spec::{DocumentSpec, HistoryBlock, MoveField, MoveValue, Template};
 
 use crate::error::{Error, Result};
 use crate::json::Json;
@@ -30,16 +31,28 @@ pub struct Document {
 /// (DEVIATIONS D1).
 pub fn build_documents(batch: RecordBatch, spec: &DocumentSpec) -> Result<Vec<Document>> {
     let frame = Frame::new(batch);
-    let layout = Layout {
-        frame: &frame,
-        spec,
+    let documents = match &spec.template {
+        Template::TopGroups {
+            group,
+            rank_by,
+            top,
+            data_points,
+            nested,
+        } => top_groups::build(&frame, spec, group, rank_by, *top, data_points, *nested),
+        _ => {
+            let layout = Layout {
+                frame: &frame,
+                spec,
+            };
+            let mut documents: Vec<Document> = layout
+                .district_ids()
+                .into_iter()
+                .map(|id| layout.district_document(&id))
+                .collect::<Result<_>>()?;
+            documents.push(layout.oslo_document()?);
+            documents
+        }
     };
-    let mut documents: Vec<Document> = layout
-        .district_ids()
-        .into_iter()
-        .map(|id| layout.district_document(&id))
-        .collect::<Result<_>>()?;
-    documents.push(layout.oslo_document()?);
     for doc in &documents {
         check_finite(spec, doc)?;
     }

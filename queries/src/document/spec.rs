@@ -21,6 +21,37 @@ pub enum Template {
     H { blocks: Vec<HistoryBlock> },
     /// District and Oslo ratios per series.
     K { series: Vec<String> },
+    /// Moves per year and age group (flyttehyppighet_*): per year
+    /// `{"year", "immigration": [...], "emigration": [...]}`; the latest year's object
+    /// alone when `latest_only`.
+    Moves {
+        immigration: Vec<MoveField>,
+        emigration: Vec<MoveField>,
+        latest_only: bool,
+    },
+    /// Not the district layout at all (landbakgrunn): one document per district with its
+    /// `top` largest groups by `rank_by` at the district's latest year, each with the
+    /// values of `data_points` (with `<dp>_ratio`), flat (status) or one list per data point.
+    TopGroups {
+        group: String,
+        rank_by: String,
+        top: usize,
+        data_points: Vec<String>,
+        nested: bool,
+    },
+}
+
+/// One field of a move object: a column, or an object of category -> column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MoveField {
+    pub key: String,
+    pub value: MoveValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MoveValue {
+    Column(String),
+    Categories(Vec<(String, String)>),
 }
 
 /// One list of TemplateH: the columns after `date`, and whether pandas' transpose upcast

@@ -1,7 +1,7 @@
 //! Entry `values` per template (00-common §8).
 
 use super::frame::Frame;
-use super::spec::{HistoryBlock, Template};
+use super::spec::{HistoryBlock, MoveField, MoveValue, Template};
 use crate::json::Json;
 use bydelsfakta_udfs::geo;
 
@@ -28,6 +28,14 @@ pub fn values(template: &Template, frame: &Frame, rows: &[usize]) -> Result<Json
                 .map(|b| history_block(frame, rows, b))
                 .collect(),
         )),
+        Template::Moves {
+            immigration,
+            emigration,
+            latest_only,
+        } => moves(frame, rows, immigration, emigration, *latest_only),
+        Template::TopGroups { .. } => {
+            Err("TopGroups is a document layout, not entry values".into())
+        }
         Template::K { series } => Ok(Json::Array(
             series
                 .iter()
@@ -173,4 +181,67 @@ fn history_block(frame: &Frame, rows: &[usize], block: &HistoryBlock) -> Json {
             })
             .collect(),
     )
+}
+
+/// The flytting templates: per year (ascending) the moves in and out per age group.
+fn moves(
+    frame: &Frame,
+    rows: &[usize],
+    immigration: &[MoveField],
+    emigration: &[MoveField],
+    latest_only: bool,
+) -> Result<Json, String> {
+    let mut years: Vec<i64> = rows
+        .iter()
+        .filter_map(|&r| match frame.number(geo::DATE, r) {
+            Json::Int(y) => Some(y),
+            _ => None,
+        })
+        .collect();
+    years.sort_unstable();
+    years.dedup();
+    let element = |r: usize, fields: &[MoveField]| {
+        let mut pairs = vec![("alder".to_string(), frame.cell("aldersgruppe_5_aar", r))];
+        for field in fields {
+            let value = match &field.value {
+                MoveValue::Column(column) => frame.number(column, r),
+                MoveValue::Categories(categories) => Json::Object(
+                    categories
+                        .iter()
+                        .map(|(key, column)| (key.clone(), frame.number(column, r)))
+                        .collect(),
+                ),
+            };
+            pairs.push((field.key.clone(), value));
+        }
+        Json::Object(pairs)
+    };
+    let mut objects: Vec<Json> = years
+        .iter()
+        .map(|&year| {
+            let in_year: Vec<usize> = rows
+                .iter()
+                .copied()
+                .filter(|&r| frame.number(geo::DATE, r) == Json::Int(year))
+                .collect();
+            Json::object([
+                ("year", Json::Int(year)),
+                (
+                    "immigration",
+                    Json::Array(in_year.iter().map(|&r| element(r, immigration)).collect()),
+                ),
+                (
+                    "emigration",
+                    Json::Array(in_year.iter().map(|&r| element(r, emigration)).collect()),
+                ),
+            ])
+        })
+        .collect();
+    if latest_only {
+        objects
+            .pop()
+            .ok_or_else(|| "no rows for the latest year".to_string())
+    } else {
+        Ok(Json::Array(objects))
+    }
 }

@@ -8,6 +8,8 @@ pub mod botid_ikke_vestlige;
 pub mod bygningstyper;
 pub mod eieform;
 pub mod fattige_barnehusholdninger;
+pub mod flyttehyppighet_inn_kat;
+pub mod flyttehyppighet_totalt;
 pub mod folkemengde;
 pub mod husholdning_med_barn;
 pub mod husholdningstyper;
@@ -15,6 +17,7 @@ pub mod ikke_fullfort_vgs;
 pub mod innvandrer_befolkning;
 pub mod innvandring_under16;
 pub mod kommunale_boliger;
+pub mod landbakgrunn_innvandringsgrupper;
 pub mod levekaar_dodsrate;
 pub mod levekar_ikke_sysselsatte;
 pub mod levekar_lav_utdanning;
@@ -35,6 +38,8 @@ pub fn all() -> &'static [Function] {
         bygningstyper::FUNCTION,
         eieform::FUNCTION,
         fattige_barnehusholdninger::FUNCTION,
+        flyttehyppighet_inn_kat::FUNCTION,
+        flyttehyppighet_totalt::FUNCTION,
         folkemengde::FUNCTION,
         husholdning_med_barn::FUNCTION,
         husholdningstyper::FUNCTION,
@@ -42,6 +47,7 @@ pub fn all() -> &'static [Function] {
         innvandrer_befolkning::FUNCTION,
         innvandring_under16::FUNCTION,
         kommunale_boliger::FUNCTION,
+        landbakgrunn_innvandringsgrupper::FUNCTION,
         levekaar_dodsrate::FUNCTION,
         levekar_ikke_sysselsatte::FUNCTION,
         levekar_lav_utdanning::FUNCTION,

@@ -1,0 +1,142 @@
+//! `flyttehyppighet_inn_kat`: moves by age group and immigration category
+//! (spec `flyttehyppighet_inn_kat.md`).
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::prelude::*;
+use serde_json::json;
+
+use super::flyttehyppighet_totalt::{AGE_GROUP, moves_in_and_out};
+use crate::Result;
+use crate::document::{MoveField, MoveValue, Template};
+use crate::function::{DatasetType, Function, Inputs, Output};
+use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN};
+use bydelsfakta_udfs::plan::{Agg, c, rollup, rollup_order, status};
+
+pub const FUNCTION: Function = Function {
+    name: "flyttehyppighet_inn_kat",
+    inputs: &[
+        ("flytting_fra_df", "flytting-fra-etter-inn-kat"),
+        ("flytting_til_df", "flytting-til-etter-inn-kat"),
+    ],
+    types: &[
+        DatasetType {
+            name: "status",
+            output_dataset: "flyttehyppighet-innvandringskategori-status",
+        },
+        DatasetType {
+            name: "historisk",
+            output_dataset: "flyttehyppighet-innvandringskategori-historisk",
+        },
+    ],
+    plan,
+};
+
+const CATEGORY: &str = "innvandringskategori";
+/// (category in the data, key in the documents, column suffix).
+const CATEGORIES: [(&str, &str, &str); 3] = [
+    ("Innvandrer", "innvandrer", "innvandrer"),
+    ("Norskfødte med innv.foreldre", "norskfødt", "norskfodt"),
+    ("Øvrige", "øvrige", "ovrige"),
+];
+/// (key in the documents, move in, move out).
+const MOVES: [(&str, &str, &str); 3] = [
+    (
+        "mellomBydel",
+        "innflytting_mellom_bydeler",
+        "utflytting_mellom_bydeler",
+    ),
+    ("tilFraOslo", "innflytting_til_oslo", "utflytting_fra_oslo"),
+    (
+        "innenforBydel",
+        "innflytting_innenfor_bydelen",
+        "utflytting_innenfor_bydelen",
+    ),
+];
+
+fn column(measure: &str, suffix: &str) -> String {
+    format!("{measure}__{suffix}")
+}
+
+fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+    let moves_in: Vec<&str> = MOVES.iter().map(|m| m.1).collect();
+    let measures: Vec<&str> = MOVES.iter().flat_map(|m| [m.2, m.1]).collect();
+    let merged = moves_in_and_out(
+        inputs.get("flytting_fra_df")?,
+        inputs.get("flytting_til_df")?,
+        &[DATE, BYDEL_ID, BYDEL_NAVN, AGE_GROUP, CATEGORY],
+        &moves_in,
+    )?;
+    // pandas' pivot (floats; a missing category counts 0), one row per key.
+    let keys = [DATE, BYDEL_ID, BYDEL_NAVN, AGE_GROUP];
+    let complete = keys
+        .iter()
+        .map(|k| c(k).is_not_null())
+        .reduce(Expr::and)
+        .expect("keys");
+    let mut pivot = vec![];
+    for measure in &measures {
+        for (label, _, suffix) in CATEGORIES {
+            let value = when(
+                c(CATEGORY).eq(lit(label)),
+                cast(c(measure), DataType::Float64),
+            )
+            .otherwise(lit(0.0f64))?;
+            pivot.push(sum(value).alias(column(measure, suffix)));
+        }
+    }
+    let pivoted = merged
+        .filter(complete)?
+        .aggregate(keys.iter().map(|k| c(k)).collect(), pivot)?
+        .with_column(DELBYDEL_ID, bydelsfakta_udfs::plan::null_str())?
+        .with_column(DELBYDEL_NAVN, bydelsfakta_udfs::plan::null_str())?;
+    let pivoted_columns: Vec<String> = measures
+        .iter()
+        .flat_map(|m| {
+            CATEGORIES
+                .iter()
+                .map(move |(_, _, suffix)| column(m, suffix))
+        })
+        .collect();
+    let summed: Vec<(&str, Agg)> = pivoted_columns
+        .iter()
+        .map(|c| (c.as_str(), Agg::Sum))
+        .collect();
+    let mut rolled = rollup(pivoted, &summed, &[AGE_GROUP])?;
+    for measure in &measures {
+        let total = CATEGORIES
+            .iter()
+            .map(|(_, _, suffix)| c(&column(measure, suffix)))
+            .reduce(|a, b| a + b)
+            .expect("categories");
+        rolled = rolled.with_column(&column(measure, "totalt"), total)?;
+    }
+    let latest_only = dataset_type == "status";
+    let frame = if latest_only {
+        status(vec![rolled])?.remove(0)
+    } else {
+        rolled
+    };
+    let field = |key: &str, measure: &str| MoveField {
+        key: key.into(),
+        value: MoveValue::Categories(
+            CATEGORIES
+                .iter()
+                .map(|(_, key, suffix)| (key.to_string(), column(measure, suffix)))
+                .chain([("totalt".to_string(), column(measure, "totalt"))])
+                .collect(),
+        ),
+    };
+    Ok(Output {
+        frame,
+        order: rollup_order(&[AGE_GROUP]),
+        template: Template::Moves {
+            immigration: MOVES.iter().map(|m| field(m.0, m.1)).collect(),
+            emigration: MOVES.iter().map(|m| field(m.0, m.2)).collect(),
+            latest_only,
+        },
+        heading: "Flytting med innvandringskategorier".into(),
+        series: json!([{"heading": "Flytting med innvandringskategorier", "subheading": ""}]),
+        scale: None,
+    })
+}

@@ -1,0 +1,129 @@
+//! `landbakgrunn_innvandringsgrupper`: the ten largest countries of origin per district,
+//! in its own document format (spec `landbakgrunn_innvandringsgrupper.md`).
+
+use datafusion::common::JoinType;
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::prelude::*;
+use serde_json::json;
+
+use crate::Result;
+use crate::document::Template;
+use crate::function::{DatasetType, Function, Inputs, Output, names};
+use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, OSLO_ID, OSLO_NAME, ROW};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, ascending, c, merge, population, rollup, status};
+use bydelsfakta_udfs::row_sum;
+
+pub const FUNCTION: Function = Function {
+    name: "landbakgrunn_innvandringsgrupper",
+    inputs: &[
+        (
+            "landbakgrunn_raw",
+            "landbakgrunn-storste-innvandringsgrupper",
+        ),
+        ("befolkning_raw", "befolkning-etter-kjonn-og-alder"),
+    ],
+    types: &[
+        DatasetType {
+            name: "status",
+            output_dataset: "landbakgrunn-innvandringsgrupper-status",
+        },
+        DatasetType {
+            name: "historisk",
+            output_dataset: "landbakgrunn-innvandringsgrupper-historisk",
+        },
+    ],
+    plan,
+};
+
+const COUNTRY: &str = "landbakgrunn";
+const COUNTS: [&str; 3] = ["innvandrer", "norskfodt_med_innvandrerforeldre", "total"];
+const PART: &str = "__part";
+
+fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+    // District and Oslo population; Sentrum and Marka are left out, 99 stays in Oslo.
+    let befolkning = population(inputs.get("befolkning_raw")?, 0, 200)?;
+    let outside = vec![lit("16"), lit("17")];
+    let befolkning =
+        befolkning.filter(c(BYDEL_ID).is_null().or(c(BYDEL_ID).in_list(outside, true)))?;
+    let befolkning = rollup(befolkning, &[("population", Agg::Sum)], &[])?
+        .filter(c(DELBYDEL_ID).is_null())?
+        .select(vec![
+            c(BYDEL_ID).alias("__p_bydel_id"),
+            c(DATE).alias("__p_date"),
+            c(BYDEL_NAVN).alias("__p_bydel_navn"),
+            c("population"),
+        ])?;
+
+    // Countries per district (file order), then Oslo per year and country (every district).
+    let countries = inputs
+        .get("landbakgrunn_raw")?
+        .with_column("total", row_sum().call(vec![c(COUNTS[0]), c(COUNTS[1])]))?;
+    let districts = countries.clone().select(
+        [c(BYDEL_ID), c(BYDEL_NAVN), c(DATE), c(COUNTRY)]
+            .into_iter()
+            .chain(COUNTS.iter().map(|k| c(k)))
+            .chain([lit(0i64).alias(PART), c(ROW)])
+            .collect::<Vec<_>>(),
+    )?;
+    let oslo = countries
+        .aggregate(
+            vec![c(DATE), c(COUNTRY)],
+            COUNTS.iter().map(|k| sum(c(k)).alias(*k)).collect(),
+        )?
+        .select(
+            [
+                lit(OSLO_ID).alias(BYDEL_ID),
+                lit(OSLO_NAME).alias(BYDEL_NAVN),
+                c(DATE),
+                c(COUNTRY),
+            ]
+            .into_iter()
+            .chain(COUNTS.iter().map(|k| c(k)))
+            .chain([lit(1i64).alias(PART), lit(0i64).alias(ROW)])
+            .collect::<Vec<_>>(),
+        )?;
+    let merged = merge(
+        districts.union(oslo)?,
+        befolkning,
+        JoinType::Inner,
+        &[BYDEL_ID, DATE, BYDEL_NAVN],
+        &["__p_bydel_id", "__p_date", "__p_bydel_navn"],
+    )?;
+    let df = add_ratios(merged, &COUNTS, &["population"])?;
+
+    let latest_only = dataset_type == "status";
+    let (frame, data_points, series) = if latest_only {
+        (
+            status(vec![df])?.remove(0),
+            names(&COUNTS[..2]),
+            json!([
+                {"heading": "Innvandrer", "subheading": ""},
+                {"heading": "Norskfødt med innvandrerforeldre", "subheading": ""}
+            ]),
+        )
+    } else {
+        (
+            df,
+            names(&["total", COUNTS[0], COUNTS[1]]),
+            json!([
+                {"heading": "Totalt", "subheading": ""},
+                {"heading": "Innvandrer", "subheading": ""},
+                {"heading": "Norskfødt med innvandrerforeldre", "subheading": ""}
+            ]),
+        )
+    };
+    Ok(Output {
+        frame,
+        order: ascending(&[PART, ROW, DATE, COUNTRY]),
+        template: Template::TopGroups {
+            group: COUNTRY.into(),
+            rank_by: "total".into(),
+            top: 10,
+            data_points,
+            nested: !latest_only,
+        },
+        heading: "10 største innvandringsgrupper".into(),
+        series,
+        scale: None,
+    })
+}
