@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::demo::{SAMPLE_BUCKET, run_demo};
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineKind};
 use crate::run::{RunOptions, run_event};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::functions;
@@ -16,6 +16,9 @@ use bydelsfakta_queries::functions;
 #[derive(Debug, Parser)]
 #[command(name = "bydelsfakta", version, about)]
 pub struct Cli {
+    /// Where the plans run.
+    #[arg(long, global = true, value_enum, default_value_t = EngineKind::Embedded, env = "BYDELSFAKTA_ENGINE")]
+    pub engine: EngineKind,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -105,7 +108,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("event file '{event}': {e}"))?
             };
             let bucket = bucket_from_arg(&bucket)?;
-            let engine = Engine::embedded(&bucket).await?;
+            let engine = Engine::new(cli.engine, &bucket).await?;
             let options = RunOptions {
                 published_date: published_date.unwrap_or_else(today),
                 function,
@@ -126,7 +129,13 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             sample,
             published_date,
         } => {
-            let rows = run_demo(&out_dir, &sample, &published_date.unwrap_or_else(today)).await?;
+            let rows = run_demo(
+                cli.engine,
+                &out_dir,
+                &sample,
+                &published_date.unwrap_or_else(today),
+            )
+            .await?;
             let width = rows
                 .iter()
                 .map(|r| r.output_dataset.len())

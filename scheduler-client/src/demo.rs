@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures::TryStreamExt;
 use serde_json::json;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineKind};
 use crate::error::Result;
 use crate::run::{RunOptions, run_event};
 use bydelsfakta_queries::bucket::Bucket;
@@ -119,6 +119,7 @@ pub struct DemoRow {
 /// Copies the sample bucket into `out` (unless it is already there) and runs every
 /// implemented output dataset on it.
 pub async fn run_demo(
+    engine: EngineKind,
     out: &Path,
     sample: &Path,
     published_date: &str,
@@ -126,7 +127,7 @@ pub async fn run_demo(
     copy_dir(sample, out)?;
     let out = std::fs::canonicalize(out)?;
     let bucket = Bucket::parse(&format!("file://{}", out.display()))?;
-    let engine = Engine::embedded(&bucket).await?;
+    let engine = Engine::new(engine, &bucket).await?;
     let prefixes = latest_input_prefixes(&engine, &bucket).await?;
     let runs: Vec<(&Function, &DatasetType)> = functions::all()
         .iter()

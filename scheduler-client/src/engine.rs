@@ -67,6 +67,16 @@ enum Mode {
     Ballista { scheduler_url: String },
 }
 
+/// Which engine runs the plans, as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EngineKind {
+    /// DataFusion in this process (the fastest for one machine).
+    #[default]
+    Embedded,
+    /// A Ballista scheduler and executor in this process (the distributed path, locally).
+    Standalone,
+}
+
 /// A session that plans and runs our plans.
 pub struct Engine {
     ctx: SessionContext,
@@ -74,6 +84,14 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// The engine of `kind` over `bucket`.
+    pub async fn new(kind: EngineKind, bucket: &Bucket) -> Result<Self> {
+        match kind {
+            EngineKind::Embedded => Self::embedded(bucket).await,
+            EngineKind::Standalone => Self::ballista_standalone(bucket).await,
+        }
+    }
+
     /// DataFusion in this process, reading and writing `bucket`.
     pub async fn embedded(bucket: &Bucket) -> Result<Self> {
         let runtime = RuntimeEnvBuilder::new().build_arc()?;

@@ -41,11 +41,20 @@ fn list_names_every_function_type_and_its_datasets() {
 
 #[test]
 fn run_prints_the_step_output_and_writes_the_documents() {
+    run_writes_the_original_documents("embedded");
+}
+
+#[test]
+fn run_on_ballista_standalone_writes_the_same_documents() {
+    run_writes_the_original_documents("standalone");
+}
+
+fn run_writes_the_original_documents(engine: &str) {
     let bucket = tempfile::tempdir().unwrap();
     copy_dir(&fixtures().join("input"), bucket.path());
     let event = fixtures().join("events/husholdningstyper__status.json");
     let out = Command::new(BIN)
-        .args(["run", "--event"])
+        .args(["--engine", engine, "run", "--event"])
         .arg(&event)
         .arg("--bucket")
         .arg(format!("file://{}", bucket.path().display()))
