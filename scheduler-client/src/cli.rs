@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::demo::{SAMPLE_BUCKET, run_demo};
+use crate::demo::{RunAllOptions, RunAllRow, SAMPLE_BUCKET, run_all, run_demo};
 use crate::engine::{Engine, EngineKind};
 use crate::run::{RunOptions, run_event};
 use bydelsfakta_queries::bucket::Bucket;
@@ -52,6 +52,21 @@ pub enum Command {
         #[arg(long, value_parser = parse_date)]
         published_date: Option<String>,
     },
+    /// Run every output dataset on the latest edition of each input in the bucket.
+    RunAll {
+        /// The bucket: `file:///absolute/folder` (or a folder path).
+        #[arg(long, env = "BYDELSFAKTA_BUCKET")]
+        bucket: String,
+        /// The output edition (default: the run's timestamp, YYYYMMDDTHHMMSS).
+        #[arg(long)]
+        edition: Option<String>,
+        /// Run only the outputs that read this input dataset.
+        #[arg(long)]
+        changed: Option<String>,
+        /// `meta.publishedDate` of the documents, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, value_parser = parse_date)]
+        published_date: Option<String>,
+    },
     /// List the functions, their types, output datasets and input datasets.
     List,
 }
@@ -79,15 +94,69 @@ pub fn bucket_from_arg(arg: &str) -> anyhow::Result<Bucket> {
     Ok(Bucket::parse(&format!("file://{}", path.display()))?)
 }
 
+/// The table of a run of many outputs: dataset, documents, milliseconds (or the failure).
+fn summary_table(rows: &[RunAllRow], out: &mut String) -> std::fmt::Result {
+    use std::fmt::Write;
+    let width = rows
+        .iter()
+        .map(|r| r.output_dataset.len())
+        .max()
+        .unwrap_or(0)
+        .max(20);
+    writeln!(
+        out,
+        "{:<width$}  {:>9}  {:>9}",
+        "output dataset", "documents", "ms"
+    )?;
+    let (mut documents, mut millis) = (0, 0.0);
+    for row in rows {
+        match &row.outcome {
+            Ok((docs, ms)) => {
+                documents += docs;
+                millis += ms;
+                writeln!(out, "{:<width$}  {docs:>9}  {ms:>9.1}", row.output_dataset)?;
+            }
+            Err(_) => writeln!(
+                out,
+                "{:<width$}  {:>9}  {:>9}",
+                row.output_dataset, "FAILED", "-"
+            )?,
+        }
+    }
+    let total = format!("total ({} outputs)", rows.len());
+    writeln!(out, "{total:<width$}  {documents:>9}  {millis:>9.1}")
+}
+
+/// An error naming every failed output, if any failed.
+fn failures(rows: &[RunAllRow]) -> anyhow::Result<()> {
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.outcome.is_err())
+        .map(|r| r.output_dataset.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} of {} outputs failed: {}",
+            failed.len(),
+            rows.len(),
+            failed.join(", ")
+        )
+    }
+}
+
 /// Runs the command; what it prints on stdout is the result, logs go to stderr.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     let mut out = String::new();
-    run_command(cli, &mut out).await?;
+    // What was printed stays printed when the command then fails (run-all's table).
+    let result = run_command(cli, &mut out).await;
     // A closed pipe (`bydelsfakta list | head`) is not an error.
     match std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
+    result
 }
 
 async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
@@ -136,38 +205,30 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 &published_date.unwrap_or_else(today),
             )
             .await?;
-            let width = rows
-                .iter()
-                .map(|r| r.output_dataset.len())
-                .max()
-                .unwrap_or(14)
-                .max(14);
-            writeln!(
-                out,
-                "{:<width$}  {:>9}  {:>9}",
-                "output dataset", "documents", "ms"
-            )?;
-            let mut total = 0.0;
-            for row in &rows {
-                total += row.millis;
-                writeln!(
-                    out,
-                    "{:<width$}  {:>9}  {:>9.1}",
-                    row.output_dataset, row.documents, row.millis
-                )?;
-            }
-            writeln!(
-                out,
-                "{:<width$}  {:>9}  {:>9.1}",
-                format!("total ({} outputs)", rows.len()),
-                rows.iter().map(|r| r.documents).sum::<usize>(),
-                total
-            )?;
+            summary_table(&rows, out)?;
             writeln!(
                 out,
                 "documents are under {}/intermediate/",
                 out_dir.display()
             )?;
+            failures(&rows)?;
+        }
+        Command::RunAll {
+            bucket,
+            edition,
+            changed,
+            published_date,
+        } => {
+            let bucket = bucket_from_arg(&bucket)?;
+            let engine = Engine::new(cli.engine, &bucket).await?;
+            let options = RunAllOptions {
+                edition,
+                changed,
+                published_date: published_date.unwrap_or_else(today),
+            };
+            let rows = run_all(&engine, &bucket, &options).await?;
+            summary_table(&rows, out)?;
+            failures(&rows)?;
         }
         Command::List => {
             writeln!(

@@ -1,5 +1,5 @@
-//! Events built from a bucket: the latest edition of every input under `processed/`, and
-//! the demo that runs every implemented output on the sample bucket.
+//! Events built from a bucket: the latest edition of every input under `processed/`;
+//! `run-all`, which runs every output (or those an input feeds) on them, and the demo.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -108,55 +108,124 @@ pub fn event_for(
     .to_string()
 }
 
-/// One line of the demo's table.
+/// What `run-all` does: which outputs, which edition, which publication date.
 #[derive(Debug, Clone)]
-pub struct DemoRow {
-    pub output_dataset: String,
-    pub documents: usize,
-    pub millis: f64,
+pub struct RunAllOptions {
+    /// The output edition (default: the run's timestamp, `YYYYMMDDTHHMMSS`).
+    pub edition: Option<String>,
+    /// Run only the outputs that read this input dataset.
+    pub changed: Option<String>,
+    pub published_date: String,
 }
 
-/// Copies the sample bucket into `out` (unless it is already there) and runs every
-/// implemented output dataset on it.
-pub async fn run_demo(
-    engine: EngineKind,
-    out: &Path,
-    sample: &Path,
-    published_date: &str,
-) -> anyhow::Result<Vec<DemoRow>> {
-    copy_dir(sample, out)?;
-    let out = std::fs::canonicalize(out)?;
-    let bucket = Bucket::parse(&format!("file://{}", out.display()))?;
-    let engine = Engine::new(engine, &bucket).await?;
-    let prefixes = latest_input_prefixes(&engine, &bucket).await?;
-    let runs: Vec<(&Function, &DatasetType)> = functions::all()
+/// One output of a `run-all`: documents and milliseconds, or why it failed.
+#[derive(Debug, Clone)]
+pub struct RunAllRow {
+    pub output_dataset: String,
+    pub outcome: std::result::Result<(usize, f64), String>,
+}
+
+/// The outputs `run-all` runs: every one, or those whose function reads `changed`.
+pub fn selected_outputs(
+    changed: Option<&str>,
+) -> anyhow::Result<Vec<(&'static Function, &'static DatasetType)>> {
+    if let Some(id) = changed
+        && bydelsfakta_queries::catalog::input_dataset(id).is_none()
+    {
+        let known: Vec<&str> = bydelsfakta_queries::catalog::input_datasets()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        anyhow::bail!(
+            "--changed: '{id}' is not an input dataset; input datasets: {}",
+            known.join(", ")
+        );
+    }
+    Ok(functions::all()
         .iter()
+        .filter(|f| changed.is_none_or(|id| f.input_datasets().contains(&id)))
         .flat_map(|f| f.types.iter().map(move |t| (f, t)))
-        .collect();
+        .collect())
+}
+
+/// Builds the event of every selected output from the latest edition of each input under
+/// `processed/`, runs them one after the other with a progress bar, and reports each; one
+/// output failing does not stop the others.
+pub async fn run_all(
+    engine: &Engine,
+    bucket: &Bucket,
+    options: &RunAllOptions,
+) -> anyhow::Result<Vec<RunAllRow>> {
+    let runs = selected_outputs(options.changed.as_deref())?;
+    let prefixes = latest_input_prefixes(engine, bucket).await?;
+    let edition = options
+        .edition
+        .clone()
+        .unwrap_or_else(|| chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string());
     let bar = indicatif::ProgressBar::new(runs.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("template"),
     );
-    let options = RunOptions {
-        published_date: published_date.into(),
+    let run_options = RunOptions {
+        published_date: options.published_date.clone(),
         function: None,
     };
     let mut rows = vec![];
     for (function, dataset_type) in runs {
         bar.set_message(dataset_type.output_dataset);
-        let event = event_for(function, dataset_type, &prefixes, "demo");
         let started = Instant::now();
-        let outcome = run_event(&engine, &bucket, &event, &options)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}: {e}", dataset_type.output_dataset))?;
-        rows.push(DemoRow {
+        let missing: Vec<&str> = function
+            .input_datasets()
+            .into_iter()
+            .filter(|id| !prefixes.contains_key(*id))
+            .collect();
+        let outcome = if missing.is_empty() {
+            let event = event_for(function, dataset_type, &prefixes, &edition);
+            run_event(engine, bucket, &event, &run_options)
+                .await
+                .map(|o| {
+                    (
+                        o.summary.documents,
+                        started.elapsed().as_secs_f64() * 1000.0,
+                    )
+                })
+                .map_err(|e| e.to_string())
+        } else {
+            Err(format!(
+                "no edition under processed/ of input {}",
+                missing.join(", ")
+            ))
+        };
+        if let Err(e) = &outcome {
+            bar.suspend(|| eprintln!("{}: {e}", dataset_type.output_dataset));
+        }
+        rows.push(RunAllRow {
             output_dataset: dataset_type.output_dataset.into(),
-            documents: outcome.summary.documents,
-            millis: started.elapsed().as_secs_f64() * 1000.0,
+            outcome,
         });
         bar.inc(1);
     }
     bar.finish_and_clear();
     Ok(rows)
+}
+
+/// Copies the sample bucket into `out` (unless it is already there) and runs every
+/// implemented output dataset on it, as edition `demo`.
+pub async fn run_demo(
+    engine: EngineKind,
+    out: &Path,
+    sample: &Path,
+    published_date: &str,
+) -> anyhow::Result<Vec<RunAllRow>> {
+    copy_dir(sample, out)?;
+    let out = std::fs::canonicalize(out)?;
+    let bucket = Bucket::parse(&format!("file://{}", out.display()))?;
+    let engine = Engine::new(engine, &bucket).await?;
+    let options = RunAllOptions {
+        edition: Some("demo".into()),
+        changed: None,
+        published_date: published_date.into(),
+    };
+    run_all(&engine, &bucket, &options).await
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -142,3 +142,117 @@ fn demo_runs_every_output_on_the_sample_bucket() {
         std::fs::read_to_string(fixtures().join("expected/levekar_totalt/status/00.json")).unwrap();
     assert_eq!(std::fs::read_to_string(written).unwrap(), original);
 }
+
+fn run_all(bucket: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(["run-all", "--published-date", "2026-11-28", "--bucket"])
+        .arg(bucket)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn table_outputs(stdout: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(stdout);
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("total"))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+// The fan-out of spec 99-index: dodsrater feeds levekaar_dodsrate and levekar_totalt.
+#[test]
+fn run_all_changed_runs_exactly_the_outputs_that_read_the_input() {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    let out = run_all(
+        bucket.path(),
+        &["--changed", "dodsrater", "--edition", "e1"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut outputs = table_outputs(&out.stdout);
+    outputs.sort();
+    assert_eq!(
+        outputs,
+        vec![
+            "levekaar-dodsrate-historisk",
+            "levekaar-dodsrate-status",
+            "levekar-totalt-status"
+        ]
+    );
+    let written = bucket
+        .path()
+        .join("intermediate/yellow/bydelsfakta-grafdata/levekar-totalt-status/version=1/edition=e1/lambda_invoker/00.json");
+    let original =
+        std::fs::read_to_string(fixtures().join("expected/levekar_totalt/status/00.json")).unwrap();
+    assert_eq!(std::fs::read_to_string(written).unwrap(), original);
+
+    let out = run_all(bucket.path(), &["--changed", "no-such-input"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("input datasets: befolkning-etter-kjonn-og-alder")
+    );
+}
+
+#[test]
+fn run_all_reads_the_latest_edition_and_reports_every_failure() {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    // A newer edition of dodsrater where Lodalen's 2023 rate is 99.9.
+    let dataset = bucket.path().join("processed/green/dodsrater/version=1");
+    let old = std::fs::read_dir(&dataset)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let new = dataset.join("edition=20991231T000000");
+    std::fs::create_dir_all(&new).unwrap();
+    let text = std::fs::read_to_string(old.join("dodsrater.csv")).unwrap();
+    let edited: String = text
+        .lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split(';').collect();
+            if cells[0] == "2023" && cells[1] == "0101" {
+                format!("{};99.9\n", cells[..cells.len() - 1].join(";"))
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    assert!(edited.contains(";99.9\n"));
+    std::fs::write(new.join("dodsrater.csv"), edited).unwrap();
+    // levekar_totalt cannot run without its ikke-fullfort-vgs input.
+    std::fs::remove_dir_all(bucket.path().join("processed/green/ikke-fullfort-vgs")).unwrap();
+
+    let out = run_all(
+        bucket.path(),
+        &["--changed", "dodsrater", "--edition", "e2"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 of 3 outputs failed: levekar-totalt-status"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("no edition under processed/ of input ikke-fullfort-vgs"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
+    let doc = std::fs::read_to_string(bucket.path().join(
+        "intermediate/yellow/bydelsfakta-grafdata/levekaar-dodsrate-status/version=1/edition=e2/lambda_invoker/01.json",
+    ))
+    .unwrap();
+    assert!(
+        doc.contains("\"value\": 99.9, \"ratio\": 0.9990000000000001"),
+        "{}",
+        &doc[..400]
+    );
+}
