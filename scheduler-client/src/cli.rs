@@ -67,6 +67,22 @@ pub enum Command {
         #[arg(long, value_parser = parse_date)]
         published_date: Option<String>,
     },
+    /// Write a bucket of inputs shaped like the sample, with every sub-district copied
+    /// `scale` times and its counts varied (seeded).
+    Synth {
+        /// How many sub-districts per sample sub-district.
+        #[arg(long, default_value_t = 4)]
+        scale: usize,
+        /// Seed of the variation.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The folder to write the bucket to.
+        #[arg(long)]
+        out: PathBuf,
+        /// The sample bucket to scale.
+        #[arg(long, default_value = SAMPLE_BUCKET, hide_default_value = true)]
+        sample: PathBuf,
+    },
     /// List the functions, their types, output datasets and input datasets.
     List,
 }
@@ -229,6 +245,19 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             let rows = run_all(&engine, &bucket, &options).await?;
             summary_table(&rows, out)?;
             failures(&rows)?;
+        }
+        Command::Synth {
+            scale,
+            seed,
+            out: out_dir,
+            sample,
+        } => {
+            let files = crate::synth::synthesize(&sample, &out_dir, scale, seed)?;
+            writeln!(
+                out,
+                "wrote {files} input files at {scale}x the sub-districts to {}",
+                out_dir.display()
+            )?;
         }
         Command::List => {
             writeln!(

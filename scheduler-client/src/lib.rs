@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod run;
 pub mod stores;
+pub mod synth;
 
 pub use engine::{Engine, WriteSummary};
 pub use error::{Error, Result};
