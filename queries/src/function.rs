@@ -201,3 +201,73 @@ impl Output {
         .output(frame)
     }
 }
+
+/// One single-category type of a [`Family`]: `<kind>_status` / `<kind>_historisk`.
+pub struct Single<'a> {
+    pub kind: &'a str,
+    pub column: &'a str,
+    pub heading: &'a str,
+    /// The column the status scale is computed on; the column itself unless the original
+    /// asked for another (bygningstyper's `totalt`).
+    pub scale: &'a str,
+}
+
+/// The family of types the original builds over a set of categories (bygningstyper,
+/// husholdning_med_barn, innvandrer_befolkning): `alle_status` shows the categories
+/// (template A), `alle_historisk` the categories and their total (template C, with a
+/// "Totalt" series), and each `<kind>_status|historisk` one category (A with the scale of
+/// the whole frame, or B).
+pub struct Family<'a> {
+    pub categories: &'a [&'a str],
+    pub total: &'a str,
+    pub heading: &'a str,
+    /// `meta.series` of the categories.
+    pub meta_series: serde_json::Value,
+    pub singles: &'a [Single<'a>],
+    /// Whether the frame still holds every year (then status types keep the latest).
+    pub filter_status: bool,
+}
+
+impl Family<'_> {
+    pub fn output(self, frame: DataFrame, dataset_type: &str) -> Result<Output> {
+        let (kind, period) = dataset_type.rsplit_once('_').unwrap_or((dataset_type, ""));
+        let status = period == "status";
+        let order = bydelsfakta_udfs::plan::rollup_order(&[]);
+        let shape = if kind == "alle" {
+            let mut series: Vec<&str> = self.categories.to_vec();
+            let mut meta_series = self.meta_series;
+            if !status {
+                series.push(self.total);
+                if let Some(list) = meta_series.as_array_mut() {
+                    list.push(serde_json::json!({"heading": "Totalt", "subheading": ""}));
+                }
+            }
+            return Shape {
+                series: &series,
+                layout: if status { Layout::Flat } else { Layout::Nested },
+                latest_year_only: status && self.filter_status,
+                scale: None,
+                order,
+                heading: self.heading,
+                meta_series,
+            }
+            .output(frame);
+        } else {
+            let single = self
+                .singles
+                .iter()
+                .find(|s| s.kind == kind)
+                .ok_or_else(|| Error::Plan(format!("no single type '{kind}'")))?;
+            Shape {
+                series: std::slice::from_ref(&single.column),
+                layout: Layout::Flat,
+                latest_year_only: status && self.filter_status,
+                scale: status.then_some(single.scale),
+                order,
+                heading: single.heading,
+                meta_series: serde_json::json!([]),
+            }
+        };
+        shape.output(frame)
+    }
+}

@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
-use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup, rollup_order};
+use crate::function::{DatasetType, Family, Function, Inputs, Output, Single};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup};
 
 pub const FUNCTION: Function = Function {
     name: "bygningstyper",
@@ -73,64 +73,44 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     let summed: Vec<(&str, Agg)> = SERIES.iter().map(|s| (*s, Agg::Sum)).collect();
     let df = add_ratios(rollup(df, &summed, &[])?, &SERIES, &["total"])?;
 
-    let (kind, period) = dataset_type.split_once('_').unwrap_or((dataset_type, ""));
-    let status = period == "status";
-    let all_series = json!([
-        {"heading": "Blokk, leiegård o.l", "subheading": ""},
-        {"heading": "Rekkehus, tomannsboliger o.l", "subheading": ""},
-        {"heading": "Enebolig", "subheading": ""}
-    ]);
-    let shape = |series, layout, scale, heading, meta_series| Shape {
-        series,
-        layout,
-        latest_year_only: status,
-        scale,
-        order: rollup_order(&[]),
-        heading,
-        meta_series,
-    };
-    let single = |series: &'static [&'static str], heading| {
-        // The original asks totalt_status for the scale of "totalt", a column it does not
-        // have, and so writes [0.0, 0.0]; kept.
-        let column = if series[0] == "total" {
-            "totalt"
-        } else {
-            series[0]
-        };
-        shape(
-            series,
-            Layout::Flat,
-            status.then_some(column),
-            heading,
-            json!([]),
-        )
-    };
-    let shape = match (kind, status) {
-        ("alle", true) => shape(
-            &SERIES[..3],
-            Layout::Flat,
-            None,
-            "Boliger etter bygningstype",
-            all_series,
-        ),
-        ("alle", false) => {
-            let mut series = all_series;
-            series
-                .as_array_mut()
-                .expect("array")
-                .push(json!({"heading": "Totalt", "subheading": ""}));
-            shape(
-                &SERIES,
-                Layout::Nested,
-                None,
-                "Boliger etter bygningstype",
-                series,
-            )
-        }
-        ("blokk", _) => single(&["blokk"], "Blokker og leiegårder"),
-        ("enebolig", _) => single(&["enebolig"], "Eneboliger"),
-        ("rekkehus", _) => single(&["rekkehus"], "Rekkehus/tomannsboliger"),
-        _ => single(&["total"], "Antall boliger"),
-    };
-    shape.output(df)
+    Family {
+        categories: &SERIES[..3],
+        total: "total",
+        heading: "Boliger etter bygningstype",
+        meta_series: json!([
+            {"heading": "Blokk, leiegård o.l", "subheading": ""},
+            {"heading": "Rekkehus, tomannsboliger o.l", "subheading": ""},
+            {"heading": "Enebolig", "subheading": ""}
+        ]),
+        singles: &[
+            Single {
+                kind: "blokk",
+                column: "blokk",
+                heading: "Blokker og leiegårder",
+                scale: "blokk",
+            },
+            Single {
+                kind: "enebolig",
+                column: "enebolig",
+                heading: "Eneboliger",
+                scale: "enebolig",
+            },
+            Single {
+                kind: "rekkehus",
+                column: "rekkehus",
+                heading: "Rekkehus/tomannsboliger",
+                scale: "rekkehus",
+            },
+            // The original asks for the scale of "totalt", a column it does not have, and so
+            // writes [0.0, 0.0]; kept.
+            Single {
+                kind: "totalt",
+                column: "total",
+                heading: "Antall boliger",
+                scale: "totalt",
+            },
+        ],
+        filter_status: true,
+    }
+    .output(df, dataset_type)
 }

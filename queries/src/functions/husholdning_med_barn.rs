@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
-use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup, rollup_order};
+use crate::function::{DatasetType, Family, Function, Inputs, Output, Single};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup};
 
 pub const FUNCTION: Function = Function {
     name: "husholdning_med_barn",
@@ -71,65 +71,36 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     let summed: Vec<(&str, Agg)> = SERIES.iter().map(|s| (*s, Agg::Sum)).collect();
     let df = add_ratios(rollup(df, &summed, &[])?, &SERIES, &["total"])?;
 
-    let (kind, period) = dataset_type.split_once('_').unwrap_or((dataset_type, ""));
-    let status = period == "status";
-    let all_series = json!([
-        {"heading": "Husholdninger", "subheading": "med 1 barn"},
-        {"heading": "Husholdninger", "subheading": "med 2 barn"},
-        {"heading": "Husholdninger", "subheading": "med 3 barn eller flere"}
-    ]);
-    let shape = |series, layout, scale, heading, meta_series| Shape {
-        series,
-        layout,
-        latest_year_only: status,
-        scale,
-        order: rollup_order(&[]),
-        heading,
-        meta_series,
-    };
-    let shape = match kind {
-        "alle" if status => shape(
-            &["one_child", "two_child", "three_or_more"][..],
-            Layout::Flat,
-            None,
-            "Husholdninger med barn",
-            all_series,
-        ),
-        "alle" => {
-            let mut series = all_series;
-            series
-                .as_array_mut()
-                .expect("array")
-                .push(json!({"heading": "Totalt", "subheading": ""}));
-            shape(
-                &["one_child", "two_child", "three_or_more", "total"][..],
-                Layout::Nested,
-                None,
-                "Husholdninger med barn",
-                series,
-            )
-        }
-        "1barn" => shape(
-            &["one_child"][..],
-            Layout::Flat,
-            status.then_some("one_child"),
-            "Husholdninger med 1 barn",
-            json!([]),
-        ),
-        "2barn" => shape(
-            &["two_child"][..],
-            Layout::Flat,
-            status.then_some("two_child"),
-            "Husholdninger med 2 barn",
-            json!([]),
-        ),
-        _ => shape(
-            &["three_or_more"][..],
-            Layout::Flat,
-            status.then_some("three_or_more"),
-            "Husholdninger med 3 barn",
-            json!([]),
-        ),
-    };
-    shape.output(df)
+    Family {
+        categories: &["one_child", "two_child", "three_or_more"],
+        total: "total",
+        heading: "Husholdninger med barn",
+        meta_series: json!([
+            {"heading": "Husholdninger", "subheading": "med 1 barn"},
+            {"heading": "Husholdninger", "subheading": "med 2 barn"},
+            {"heading": "Husholdninger", "subheading": "med 3 barn eller flere"}
+        ]),
+        singles: &[
+            Single {
+                kind: "1barn",
+                column: "one_child",
+                heading: "Husholdninger med 1 barn",
+                scale: "one_child",
+            },
+            Single {
+                kind: "2barn",
+                column: "two_child",
+                heading: "Husholdninger med 2 barn",
+                scale: "two_child",
+            },
+            Single {
+                kind: "3barn",
+                column: "three_or_more",
+                heading: "Husholdninger med 3 barn",
+                scale: "three_or_more",
+            },
+        ],
+        filter_status: true,
+    }
+    .output(df, dataset_type)
 }

@@ -7,11 +7,9 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
+use crate::function::{DatasetType, Family, Function, Inputs, Output, Single};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, KEYS};
-use bydelsfakta_udfs::plan::{
-    Agg, add_ratios, age_columns, c, historic, rollup, rollup_order, status,
-};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, age_columns, c, historic, rollup, status};
 use bydelsfakta_udfs::row_sum;
 
 pub const FUNCTION: Function = Function {
@@ -136,8 +134,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
                 .collect(),
         ),
     )?;
-    let (kind, period) = dataset_type.rsplit_once('_').unwrap_or((dataset_type, ""));
-    let is_status = period == "status";
+    let is_status = dataset_type.ends_with("_status");
     let frames = vec![livage, population];
     let [livage, population]: [DataFrame; 2] = if is_status {
         status(frames)?
@@ -148,64 +145,37 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     .expect("two frames");
     let df = generate(livage, population)?;
 
-    let all_series = json!([
-        {"heading": "Innvandrer", "subheading": "kort botid (<=5 år)"},
-        {"heading": "Innvandrer", "subheading": "lang botid (>5 år)"},
-        {"heading": "Norskfødt", "subheading": "med innvandrerforeldre"}
-    ]);
-    let shape = |series, layout, scale, heading, meta_series| Shape {
-        series,
-        layout,
-        // The frame already is the status or historic one.
-        latest_year_only: false,
-        scale,
-        order: rollup_order(&[]),
-        heading,
-        meta_series,
-    };
-    let shape = match kind {
-        "alle" if is_status => shape(
-            &["short", "long", "two_parents"][..],
-            Layout::Flat,
-            None,
-            "Innvandring befolkning",
-            all_series,
-        ),
-        "alle" => {
-            let mut series = all_series;
-            series
-                .as_array_mut()
-                .expect("array")
-                .push(json!({"heading": "Totalt", "subheading": ""}));
-            shape(
-                &["short", "long", "two_parents", "total_cat"][..],
-                Layout::Nested,
-                None,
-                "Innvandring befolkning",
-                series,
-            )
-        }
-        "kort" => shape(
-            &["short"][..],
-            Layout::Flat,
-            is_status.then_some("short"),
-            "Innvandrer med kort botid (<=5 år)",
-            json!([]),
-        ),
-        "lang" => shape(
-            &["long"][..],
-            Layout::Flat,
-            is_status.then_some("long"),
-            "Innvandrer med lang botid (>5 år)",
-            json!([]),
-        ),
-        _ => shape(
-            &["two_parents"][..],
-            Layout::Flat,
-            is_status.then_some("two_parents"),
-            "Norskfødt med innvandrerforeldre",
-            json!([]),
-        ),
-    };
-    shape.output(df)
+    Family {
+        categories: &["short", "long", "two_parents"],
+        total: "total_cat",
+        heading: "Innvandring befolkning",
+        meta_series: json!([
+            {"heading": "Innvandrer", "subheading": "kort botid (<=5 år)"},
+            {"heading": "Innvandrer", "subheading": "lang botid (>5 år)"},
+            {"heading": "Norskfødt", "subheading": "med innvandrerforeldre"}
+        ]),
+        singles: &[
+            Single {
+                kind: "kort",
+                column: "short",
+                heading: "Innvandrer med kort botid (<=5 år)",
+                scale: "short",
+            },
+            Single {
+                kind: "lang",
+                column: "long",
+                heading: "Innvandrer med lang botid (>5 år)",
+                scale: "long",
+            },
+            Single {
+                kind: "to_foreldre",
+                column: "two_parents",
+                heading: "Norskfødt med innvandrerforeldre",
+                scale: "two_parents",
+            },
+        ],
+        // The inputs were already restricted to the status or historic years.
+        filter_status: false,
+    }
+    .output(df, dataset_type)
 }
