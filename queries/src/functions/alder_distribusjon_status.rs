@@ -34,24 +34,15 @@ fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
         .collect();
     let df = df.with_column("total", row_sum().call(in_total))?;
     // "sum" aggregates every numeric column that is not a key.
-    let summed: Vec<(&str, Agg)> = df
+    let numeric: Vec<String> = df
         .schema()
         .fields()
         .iter()
-        .map(|f| f.name().as_str())
-        .filter(|name| !KEYS.contains(name) && *name != "kjonn" && *name != ROW)
-        .filter(|name| {
-            df.schema()
-                .field_with_unqualified_name(name)
-                .is_ok_and(|f| f.data_type().is_numeric())
-        })
-        .map(|name| (name, Agg::Sum))
+        .filter(|f| f.data_type().is_numeric())
+        .map(|f| f.name().clone())
+        .filter(|name| !KEYS.contains(&name.as_str()) && name != "kjonn" && name != ROW)
         .collect();
-    let summed: Vec<(String, Agg)> = summed
-        .into_iter()
-        .map(|(n, a)| (n.to_string(), a))
-        .collect();
-    let summed: Vec<(&str, Agg)> = summed.iter().map(|(n, a)| (n.as_str(), *a)).collect();
+    let summed: Vec<(&str, Agg)> = numeric.iter().map(|n| (n.as_str(), Agg::Sum)).collect();
     let frame = rollup(df, &summed, &["kjonn"])?;
     Ok(Output {
         frame,
