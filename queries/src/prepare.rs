@@ -11,7 +11,7 @@ use crate::bucket::Bucket;
 use crate::document::DocumentSpec;
 use crate::error::Result;
 use crate::function::{Function, Inputs};
-use crate::reader::read_input;
+use crate::reader::{InputCache, read_input};
 use crate::writer::{DocumentWriterExec, WriteJob};
 use bydelsfakta_udfs::plan::cross_join;
 
@@ -25,6 +25,9 @@ pub struct RunRequest<'a> {
     pub input_prefixes: &'a HashMap<String, String>,
     pub output_prefix: &'a str,
     pub published_date: &'a str,
+    /// Typed inputs in memory shared by the runs of a batch; `None` scans the objects
+    /// where the plan runs (the distributed engines, which must not pull data here).
+    pub input_cache: Option<&'a InputCache>,
 }
 
 /// Reads the inputs and plans the documents; returns the physical plan whose execution
@@ -41,7 +44,10 @@ pub async fn writer_plan(
             .input_prefixes
             .get(id)
             .expect("the event contract checked every input prefix");
-        by_dataset.insert(id, read_input(ctx, req.bucket, id, prefix).await?);
+        by_dataset.insert(
+            id,
+            read_input(ctx, req.bucket, id, prefix, req.input_cache).await?,
+        );
     }
     let tables = req
         .function

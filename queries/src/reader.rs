@@ -9,8 +9,12 @@
 //! 4. Cast each column to its kind; `aar` becomes the integer column `date`; `__row` keeps the
 //!    file's line order.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use datafusion::datasource::MemTable;
 use datafusion::functions::regex::expr_fn::regexp_like;
 use datafusion::functions_aggregate::expr_fn::{min, sum};
 use datafusion::functions_window::expr_fn::row_number;
@@ -18,6 +22,7 @@ use datafusion::prelude::*;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
+use tokio::sync::OnceCell;
 
 use crate::bucket::Bucket;
 use crate::catalog::{self, Kind, YEAR_COLUMN};
@@ -137,18 +142,68 @@ struct Probe {
 }
 
 /// Reads input `dataset_id` from the single object under `prefix` of `bucket`.
+///
+/// With a cache, the typed table is read into memory once and shared by every plan that
+/// names the same object; without one, the plan scans the object where it runs.
 pub async fn read_input(
     ctx: &SessionContext,
     bucket: &Bucket,
     dataset_id: &str,
     prefix: &str,
+    cache: Option<&InputCache>,
 ) -> Result<DataFrame> {
     let dataset = catalog::input_dataset(dataset_id)
         .ok_or_else(|| Error::UnknownDataset(dataset_id.into()))?;
     let store = ctx.runtime_env().object_store(bucket.store_url())?;
     let key = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
-    let header = read_header(store.as_ref(), &bucket.path(&key)).await?;
-    check_header(dataset, &key, &header)?;
+    let Some(cache) = cache else {
+        return typed_input(ctx, bucket, dataset, &key, false).await;
+    };
+    let url = bucket.object_url(&key);
+    let cell = cache.cell(&url);
+    let table = cell
+        .get_or_try_init(|| async {
+            let started = std::time::Instant::now();
+            let frame = typed_input(ctx, bucket, dataset, &key, true).await?;
+            let schema = frame.schema().inner().clone();
+            let batches = frame.collect().await?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            tracing::debug!(
+                dataset = dataset_id,
+                rows,
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                "input read into memory"
+            );
+            Ok::<_, Error>(Arc::new(MemTable::try_new(schema, vec![batches])?))
+        })
+        .await?;
+    Ok(ctx.read_table(table.clone())?)
+}
+
+/// Typed input tables in memory, by object URL, for the plans of one batch of runs.
+#[derive(Debug, Default)]
+pub struct InputCache {
+    tables: Mutex<HashMap<String, Arc<OnceCell<Arc<MemTable>>>>>,
+}
+
+impl InputCache {
+    fn cell(&self, url: &str) -> Arc<OnceCell<Arc<MemTable>>> {
+        let mut tables = self.tables.lock().expect("input cache lock");
+        tables.entry(url.to_string()).or_default().clone()
+    }
+}
+
+async fn typed_input(
+    ctx: &SessionContext,
+    bucket: &Bucket,
+    dataset: &catalog::InputDataset,
+    key: &str,
+    in_memory: bool,
+) -> Result<DataFrame> {
+    let dataset_id = dataset.id;
+    let store = ctx.runtime_env().object_store(bucket.store_url())?;
+    let header = read_header(store.as_ref(), &bucket.path(key)).await?;
+    check_header(dataset, key, &header)?;
 
     let schema = Schema::new(
         header
@@ -163,9 +218,15 @@ pub async fn read_input(
         .file_extension("")
         .null_regex(Some(PANDAS_NA.to_string()));
     let raw = ctx
-        .read_csv(bucket.object_url(&key), options)
+        .read_csv(bucket.object_url(key), options)
         .await?
         .window(vec![row_number().alias(geo::ROW)])?;
+    // In memory, the probe and the cast read the parsed strings instead of parsing again.
+    let raw = if in_memory {
+        ctx.read_batches(raw.collect().await?)?
+    } else {
+        raw
+    };
 
     // Columns the catalog declares as text stay strings; all others are probed.
     let candidates: Vec<&String> = header
@@ -189,7 +250,7 @@ pub async fn read_input(
                     let value = cell_value(&raw, name, row).await?;
                     return Err(cell_error(
                         dataset_id,
-                        &key,
+                        key,
                         row,
                         name,
                         "not a number",
@@ -203,7 +264,7 @@ pub async fn read_input(
                         let value = cell_value(&raw, name, row).await?;
                         return Err(cell_error(
                             dataset_id,
-                            &key,
+                            key,
                             row,
                             name,
                             "not a whole year",

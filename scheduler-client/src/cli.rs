@@ -2,9 +2,11 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+use crate::bench::{BenchOptions, REFERENCE_TIMINGS, Reference, peak_rss_bytes, report, run_bench};
 use crate::demo::{RunAllOptions, RunAllRow, SAMPLE_BUCKET, run_all, run_demo};
 use crate::engine::{Engine, EngineKind};
 use crate::run::{RunOptions, run_event};
@@ -66,6 +68,31 @@ pub enum Command {
         /// `meta.publishedDate` of the documents, YYYY-MM-DD (default: today, UTC).
         #[arg(long, value_parser = parse_date)]
         published_date: Option<String>,
+        /// How to print the summary.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Measure every output on the sample bucket and on synthesized larger ones (one
+    /// `run-all` process per batch), against the original's timings. Build with --release.
+    Bench {
+        /// Sub-district multipliers to run; 1 is the sample bucket itself.
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        scales: Vec<usize>,
+        /// Seed of the synthesized buckets.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Runs per scale (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Where the buckets go (reused by later runs).
+        #[arg(long, default_value = "./bydelsfakta-bench")]
+        dir: PathBuf,
+        /// The sample bucket to scale.
+        #[arg(long, default_value = SAMPLE_BUCKET, hide_default_value = true)]
+        sample: PathBuf,
+        /// The original's timings (markdown table).
+        #[arg(long, default_value = REFERENCE_TIMINGS, hide_default_value = true)]
+        reference: PathBuf,
     },
     /// Write a bucket of inputs shaped like the sample, with every sub-district copied
     /// `scale` times and its counts varied (seeded).
@@ -85,6 +112,16 @@ pub enum Command {
     },
     /// List the functions, their types, output datasets and input datasets.
     List,
+}
+
+/// How `run-all` prints its summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// One JSON object: every output with its documents and milliseconds (or its error),
+    /// the batch's wall time and the process's peak memory.
+    Json,
 }
 
 fn parse_date(s: &str) -> Result<String, String> {
@@ -141,6 +178,24 @@ fn summary_table(rows: &[RunAllRow], out: &mut String) -> std::fmt::Result {
     }
     let total = format!("total ({} outputs)", rows.len());
     writeln!(out, "{total:<width$}  {documents:>9}  {millis:>9.1}")
+}
+
+/// `run-all --format json`.
+fn json_summary(rows: &[RunAllRow], wall_ms: f64) -> serde_json::Value {
+    let outputs: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| match &row.outcome {
+            Ok((documents, ms)) => serde_json::json!({
+                "output_dataset": row.output_dataset, "documents": documents, "ms": ms
+            }),
+            Err(e) => serde_json::json!({"output_dataset": row.output_dataset, "error": e}),
+        })
+        .collect();
+    serde_json::json!({
+        "outputs": outputs,
+        "wall_ms": wall_ms,
+        "peak_rss_bytes": peak_rss_bytes(),
+    })
 }
 
 /// An error naming every failed output, if any failed.
@@ -234,6 +289,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             edition,
             changed,
             published_date,
+            format,
         } => {
             let bucket = bucket_from_arg(&bucket)?;
             let engine = Engine::new(cli.engine, &bucket).await?;
@@ -242,9 +298,40 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 changed,
                 published_date: published_date.unwrap_or_else(today),
             };
+            let started = Instant::now();
             let rows = run_all(&engine, &bucket, &options).await?;
-            summary_table(&rows, out)?;
+            let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+            match format {
+                Format::Table => {
+                    summary_table(&rows, out)?;
+                    writeln!(out, "wall time {wall_ms:.1} ms")?;
+                }
+                Format::Json => writeln!(out, "{}", json_summary(&rows, wall_ms))?,
+            }
             failures(&rows)?;
+        }
+        Command::Bench {
+            scales,
+            seed,
+            repeat,
+            dir,
+            sample,
+            reference,
+        } => {
+            anyhow::ensure!(repeat >= 1, "--repeat must be at least 1");
+            if cfg!(debug_assertions) {
+                eprintln!("warning: a debug build; measure with `cargo run --release`");
+            }
+            let reference = Reference::read(&reference)?;
+            let options = BenchOptions {
+                scales,
+                seed,
+                repeat,
+                dir,
+                sample,
+            };
+            let results = tokio::task::spawn_blocking(move || run_bench(&options)).await??;
+            out.push_str(&report(&results, &reference));
         }
         Command::Synth {
             scale,

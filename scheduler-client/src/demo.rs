@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::TryStreamExt;
@@ -149,15 +150,15 @@ pub fn selected_outputs(
 }
 
 /// Builds the event of every selected output from the latest edition of each input under
-/// `processed/`, runs them one after the other with a progress bar, and reports each; one
-/// output failing does not stop the others.
+/// `processed/`, runs them (as many at once as the machine has cores) with a progress bar,
+/// and reports each in the selection's order; one output failing does not stop the others.
 pub async fn run_all(
     engine: &Engine,
     bucket: &Bucket,
     options: &RunAllOptions,
 ) -> anyhow::Result<Vec<RunAllRow>> {
     let runs = selected_outputs(options.changed.as_deref())?;
-    let prefixes = latest_input_prefixes(engine, bucket).await?;
+    let prefixes = Arc::new(latest_input_prefixes(engine, bucket).await?);
     let edition = options
         .edition
         .clone()
@@ -169,40 +170,55 @@ pub async fn run_all(
         published_date: options.published_date.clone(),
         function: None,
     };
+    let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let slots = Arc::new(tokio::sync::Semaphore::new(parallelism));
+    // A task each, so that plans are built and run on every core; the semaphore keeps as
+    // many running as there are cores, so that each one's time is its own.
+    let tasks: Vec<_> = runs
+        .into_iter()
+        .map(|(function, dataset_type)| {
+            let (engine, bucket, prefixes) = (engine.clone(), bucket.clone(), prefixes.clone());
+            let (run_options, edition) = (run_options.clone(), edition.clone());
+            let slots = slots.clone();
+            tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await.expect("never closed");
+                let started = Instant::now();
+                let missing: Vec<&str> = function
+                    .input_datasets()
+                    .into_iter()
+                    .filter(|id| !prefixes.contains_key(*id))
+                    .collect();
+                let outcome = if missing.is_empty() {
+                    let event = event_for(function, dataset_type, &prefixes, &edition);
+                    run_event(&engine, &bucket, &event, &run_options)
+                        .await
+                        .map(|o| {
+                            let ms = started.elapsed().as_secs_f64() * 1000.0;
+                            (o.summary.documents, ms)
+                        })
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err(format!(
+                        "no edition under processed/ of input {}",
+                        missing.join(", ")
+                    ))
+                };
+                RunAllRow {
+                    output_dataset: dataset_type.output_dataset.into(),
+                    outcome,
+                }
+            })
+        })
+        .collect();
     let mut rows = vec![];
-    for (function, dataset_type) in runs {
-        bar.set_message(dataset_type.output_dataset);
-        let started = Instant::now();
-        let missing: Vec<&str> = function
-            .input_datasets()
-            .into_iter()
-            .filter(|id| !prefixes.contains_key(*id))
-            .collect();
-        let outcome = if missing.is_empty() {
-            let event = event_for(function, dataset_type, &prefixes, &edition);
-            run_event(engine, bucket, &event, &run_options)
-                .await
-                .map(|o| {
-                    (
-                        o.summary.documents,
-                        started.elapsed().as_secs_f64() * 1000.0,
-                    )
-                })
-                .map_err(|e| e.to_string())
-        } else {
-            Err(format!(
-                "no edition under processed/ of input {}",
-                missing.join(", ")
-            ))
-        };
-        if let Err(e) = &outcome {
-            bar.suspend(|| eprintln!("{}: {e}", dataset_type.output_dataset));
+    for task in tasks {
+        let row = task.await.expect("a run-all task panicked");
+        bar.set_message(row.output_dataset.clone());
+        if let Err(e) = &row.outcome {
+            bar.suspend(|| eprintln!("{}: {e}", row.output_dataset));
         }
-        rows.push(RunAllRow {
-            output_dataset: dataset_type.output_dataset.into(),
-            outcome,
-        });
         bar.inc(1);
+        rows.push(row);
     }
     bar.finish_and_clear();
     Ok(rows)
@@ -228,7 +244,8 @@ pub async fn run_demo(
     run_all(&engine, &bucket, &options).await
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copies a folder tree, keeping files that are already there.
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;

@@ -23,6 +23,7 @@ use datafusion_proto::protobuf::PhysicalPlanNode;
 use crate::error::Result;
 use crate::stores::register_bucket;
 use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_queries::reader::InputCache;
 use bydelsfakta_queries::writer::DocumentWriterCodec;
 
 /// What one writer plan reported.
@@ -77,10 +78,14 @@ pub enum EngineKind {
     Standalone,
 }
 
-/// A session that plans and runs our plans.
+/// A session that plans and runs our plans; clones share the session and the inputs.
+#[derive(Clone)]
 pub struct Engine {
     ctx: SessionContext,
     mode: Mode,
+    /// Embedded only: each input object is read and typed once for all the runs of this
+    /// engine (the distributed engines scan inputs where their tasks run).
+    input_cache: Option<Arc<InputCache>>,
 }
 
 impl Engine {
@@ -98,7 +103,7 @@ impl Engine {
         register_bucket(&runtime, bucket)?;
         let state = SessionStateBuilder::new()
             .with_default_features()
-            .with_config(session_config())
+            .with_config(session_config().with_target_partitions(1))
             .with_runtime_env(runtime)
             .build();
         let mut ctx = SessionContext::new_with_state(state);
@@ -106,6 +111,7 @@ impl Engine {
         Ok(Self {
             ctx,
             mode: Mode::Embedded,
+            input_cache: Some(Arc::default()),
         })
     }
 
@@ -142,12 +148,18 @@ impl Engine {
         Ok(Self {
             ctx,
             mode: Mode::Ballista { scheduler_url },
+            input_cache: None,
         })
     }
 
     /// The context plans are built on.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// Where plans get their inputs from memory, if this engine keeps them there.
+    pub fn input_cache(&self) -> Option<&InputCache> {
+        self.input_cache.as_deref()
     }
 
     /// Runs a writer plan to completion and returns its summary.

@@ -1,6 +1,7 @@
 //! The Bydelsfakta client: sessions (embedded or Ballista), object stores, the pipeline
 //! event contract, and the `bydelsfakta` command line.
 
+pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod engine;

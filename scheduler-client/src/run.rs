@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::engine::{Engine, WriteSummary};
 use crate::error::Result;
@@ -52,9 +52,17 @@ pub async fn run_event(
         input_prefixes: &resolved.input_prefixes,
         output_prefix: &resolved.output_prefix,
         published_date: &options.published_date,
+        input_cache: engine.input_cache(),
     };
     let plan = writer_plan(engine.context(), &request).await?;
+    let planned = started.elapsed();
     let summary = engine.execute(plan).await?;
+    debug!(
+        output = %resolved.output_dataset,
+        plan_ms = planned.as_secs_f64() * 1000.0,
+        execute_ms = (started.elapsed() - planned).as_secs_f64() * 1000.0,
+        "documents written"
+    );
     Ok(RunOutcome {
         step_output: resolved.event.step_output(),
         summary,

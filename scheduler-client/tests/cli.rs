@@ -156,7 +156,7 @@ fn table_outputs(stdout: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(stdout);
     text.lines()
         .skip(1)
-        .filter(|l| !l.starts_with("total"))
+        .filter(|l| !l.starts_with("total") && !l.starts_with("wall time"))
         .filter_map(|l| l.split_whitespace().next().map(String::from))
         .collect()
 }
@@ -168,15 +168,26 @@ fn run_all_changed_runs_exactly_the_outputs_that_read_the_input() {
     copy_dir(&fixtures().join("input"), bucket.path());
     let out = run_all(
         bucket.path(),
-        &["--changed", "dodsrater", "--edition", "e1"],
+        &["--changed", "dodsrater", "--edition", "e1", "--format", "json"],
     );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut outputs = table_outputs(&out.stdout);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut outputs: Vec<&str> = report["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["documents"], 16, "{o}");
+            o["output_dataset"].as_str().unwrap()
+        })
+        .collect();
     outputs.sort();
+    assert!(report["wall_ms"].as_f64().unwrap() > 0.0);
+    assert!(report["peak_rss_bytes"].as_u64().unwrap() > 1 << 20);
     assert_eq!(
         outputs,
         vec![

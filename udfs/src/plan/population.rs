@@ -50,10 +50,12 @@ pub fn population(df: DataFrame, min_age: u32, max_age: u32) -> Result<DataFrame
         .map(|k| c(k).is_not_null())
         .reduce(Expr::and)
         .expect("keys");
-    df.with_column("population", crate::row_sum().call(selected))?
-        .filter(complete)?
-        .aggregate(
-            keys.iter().map(|k| c(k)).collect(),
-            vec![sum(c("population")).alias("population")],
-        )
+    // Only the keys and the sum go on: the wide age columns end at the first projection,
+    // which keeps every later step (and its planning) narrow.
+    let mut columns: Vec<Expr> = keys.iter().map(|k| c(k)).collect();
+    columns.push(crate::row_sum().call(selected).alias("population"));
+    df.select(columns)?.filter(complete)?.aggregate(
+        keys.iter().map(|k| c(k)).collect(),
+        vec![sum(c("population")).alias("population")],
+    )
 }

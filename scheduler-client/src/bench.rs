@@ -1,0 +1,295 @@
+//! `bench`: every output on the sample bucket and on synthesized buckets at larger scales,
+//! each batch in a fresh `run-all` process (so that its peak memory is its own), against
+//! the original's reference timings.
+//!
+//! The original's figures (the fixtures' `reference-timings.md`) are one process per
+//! output, the handler call alone; ours are one process per batch, the whole `run-all`
+//! (listing, reading, planning, running, writing) timed from inside, engine start excluded.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::demo::copy_dir;
+use bydelsfakta_queries::functions;
+
+/// The original's timings shipped beside the sample bucket.
+pub const REFERENCE_TIMINGS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/reference-timings.md"
+);
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Sub-district multipliers; 1 is the sample itself.
+    pub scales: Vec<usize>,
+    pub seed: u64,
+    /// Runs per scale; the median is reported.
+    pub repeat: usize,
+    /// Where the scaled buckets go (kept for later runs).
+    pub dir: PathBuf,
+    pub sample: PathBuf,
+}
+
+/// One `run-all` process: per-output milliseconds, the batch's wall time and peak memory.
+#[derive(Debug, Clone)]
+struct BatchRun {
+    outputs: HashMap<String, f64>,
+    wall_ms: f64,
+    peak_rss_bytes: Option<u64>,
+}
+
+/// The median of the repeats at one scale.
+#[derive(Debug, Clone)]
+pub struct ScaleResult {
+    pub scale: usize,
+    pub outputs: HashMap<String, f64>,
+    pub wall_ms: f64,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// The original's seconds per output dataset: scale 1 with the production pins (pandas
+/// 1.0.1), and scale 4 (pandas 1.5.3, the only scale-4 figures there are).
+#[derive(Debug, Clone, Default)]
+pub struct Reference {
+    pub scale1: HashMap<String, f64>,
+    pub scale4: HashMap<String, f64>,
+}
+
+impl Reference {
+    /// Reads the markdown table of `reference-timings.md`.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reference timings {}", path.display()))?;
+        let mut reference = Self::default();
+        for line in text.lines().filter(|l| l.starts_with("| ")) {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let [function, dataset_type, _, _, s4, _, s1_production] = cells[..] else {
+                continue;
+            };
+            let Some(output) = functions::by_name(function)
+                .and_then(|f| f.dataset_type(dataset_type).ok())
+                .map(|t| t.output_dataset.to_string())
+            else {
+                continue;
+            };
+            if let (Ok(s1), Ok(s4)) = (s1_production.parse(), s4.parse()) {
+                reference.scale1.insert(output.clone(), s1);
+                reference.scale4.insert(output, s4);
+            }
+        }
+        anyhow::ensure!(
+            !reference.scale1.is_empty(),
+            "no timings found in {}",
+            path.display()
+        );
+        Ok(reference)
+    }
+}
+
+/// Prepares each scale's bucket and runs the batches.
+pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
+    let exe = std::env::current_exe().context("locating the bydelsfakta binary")?;
+    let mut results = vec![];
+    for &scale in &options.scales {
+        let bucket = options.dir.join(format!("scale-{scale}"));
+        if !bucket.join("processed").exists() {
+            eprintln!("preparing the {scale}x bucket in {}", bucket.display());
+            if scale == 1 {
+                copy_dir(&options.sample, &bucket)?;
+            } else {
+                crate::synth::synthesize(&options.sample, &bucket, scale, options.seed)?;
+            }
+        }
+        let mut runs = vec![];
+        for round in 1..=options.repeat {
+            eprintln!("{scale}x: run {round} of {}", options.repeat);
+            runs.push(batch(&exe, &bucket, &format!("bench-{round}"))?);
+        }
+        results.push(median(scale, runs));
+    }
+    Ok(results)
+}
+
+fn batch(exe: &Path, bucket: &Path, edition: &str) -> anyhow::Result<BatchRun> {
+    let output = Command::new(exe)
+        .args([
+            "--engine",
+            "embedded",
+            "run-all",
+            "--format",
+            "json",
+            "--edition",
+        ])
+        .arg(edition)
+        .arg("--bucket")
+        .arg(bucket)
+        .output()
+        .context("starting run-all")?;
+    if !output.status.success() {
+        bail!(
+            "run-all on {} failed: {}",
+            bucket.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let report: Value = serde_json::from_slice(&output.stdout).context("run-all's report")?;
+    let outputs = report["outputs"]
+        .as_array()
+        .context("run-all's report has no outputs")?
+        .iter()
+        .filter_map(|o| Some((o["output_dataset"].as_str()?.to_string(), o["ms"].as_f64()?)))
+        .collect();
+    Ok(BatchRun {
+        outputs,
+        wall_ms: report["wall_ms"].as_f64().unwrap_or(f64::NAN),
+        peak_rss_bytes: report["peak_rss_bytes"].as_u64(),
+    })
+}
+
+fn middle(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn median(scale: usize, runs: Vec<BatchRun>) -> ScaleResult {
+    let outputs = runs[0]
+        .outputs
+        .keys()
+        .map(|name| {
+            let times = runs.iter().filter_map(|r| r.outputs.get(name).copied());
+            (name.clone(), middle(times.collect()))
+        })
+        .collect();
+    ScaleResult {
+        scale,
+        outputs,
+        wall_ms: middle(runs.iter().map(|r| r.wall_ms).collect()),
+        peak_rss_bytes: runs.iter().filter_map(|r| r.peak_rss_bytes).max(),
+    }
+}
+
+/// The report: one row per output (ours in ms, the original's in ms where known), then
+/// the batch totals, the speed-up over the original and how time grows with the data.
+pub fn report(results: &[ScaleResult], reference: &Reference) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let scales: Vec<usize> = results.iter().map(|r| r.scale).collect();
+    let mut header = "| output dataset | original 1x".to_string();
+    let mut rule = "|---|---:".to_string();
+    for scale in &scales {
+        if *scale == 4 {
+            header.push_str(" | original 4x");
+            rule.push_str("|---:");
+        }
+        let _ = write!(header, " | ours {scale}x");
+        rule.push_str("|---:");
+    }
+    let _ = writeln!(out, "{header} |\n{rule}|");
+    let names: Vec<&str> = functions::all()
+        .iter()
+        .flat_map(|f| f.types.iter().map(|t| t.output_dataset))
+        .collect();
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    for name in &names {
+        let mut line = format!(
+            "| {name} | {}",
+            ms(reference.scale1.get(*name).map(|s| s * 1000.0))
+        );
+        for result in results {
+            if result.scale == 4 {
+                let _ = write!(
+                    line,
+                    " | {}",
+                    ms(reference.scale4.get(*name).map(|s| s * 1000.0))
+                );
+            }
+            let _ = write!(line, " | {}", ms(result.outputs.get(*name).copied()));
+        }
+        let _ = writeln!(out, "{line} |");
+    }
+    let original1: f64 = names.iter().filter_map(|n| reference.scale1.get(*n)).sum();
+    let original4: f64 = names.iter().filter_map(|n| reference.scale4.get(*n)).sum();
+    let _ = writeln!(
+        out,
+        "\noriginal: {:.1} s at 1x (pandas 1.0.1), {:.1} s at 4x (pandas 1.5.3), one process per output",
+        original1, original4
+    );
+    let base = results.iter().find(|r| r.scale == 1).map(|r| r.wall_ms);
+    for result in results {
+        let original = match result.scale {
+            1 => Some(original1),
+            4 => Some(original4),
+            _ => None,
+        };
+        let _ = write!(
+            out,
+            "ours {}x: {} outputs, batch {:.0} ms (sum of per-output times {:.0} ms), peak RSS {}",
+            result.scale,
+            result.outputs.len(),
+            result.wall_ms,
+            result.outputs.values().sum::<f64>(),
+            result
+                .peak_rss_bytes
+                .map_or("unknown".into(), |b| format!("{} MiB", b / (1024 * 1024)))
+        );
+        if let Some(original) = original {
+            let _ = write!(
+                out,
+                ", {:.1}x faster than the original",
+                original * 1000.0 / result.wall_ms
+            );
+        }
+        if let Some(base) = base.filter(|_| result.scale != 1) {
+            let _ = write!(out, ", {:.1}x the 1x time", result.wall_ms / base);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The peak resident memory of this process so far (Linux `VmHWM`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_table_maps_to_output_datasets() {
+        let reference = Reference::read(Path::new(REFERENCE_TIMINGS)).unwrap();
+        let original: usize = functions::all().iter().map(|f| f.types.len()).sum();
+        assert!(reference.scale1.len() >= 78.min(original));
+        assert_eq!(reference.scale1["alder-distribusjon-status"], 0.566);
+        assert_eq!(reference.scale4["alder-distribusjon-status"], 1.715);
+    }
+
+    #[test]
+    fn the_median_of_three_runs_is_the_middle_one() {
+        let run = |ms: f64, rss: u64| BatchRun {
+            outputs: HashMap::from([("a".to_string(), ms)]),
+            wall_ms: ms * 2.0,
+            peak_rss_bytes: Some(rss),
+        };
+        let result = median(1, vec![run(30.0, 5), run(10.0, 9), run(20.0, 7)]);
+        assert_eq!(result.outputs["a"], 20.0);
+        assert_eq!(result.wall_ms, 40.0);
+        assert_eq!(result.peak_rss_bytes, Some(9));
+    }
+
+    #[test]
+    fn peak_memory_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_bytes().unwrap() > 1024 * 1024);
+        }
+    }
+}
