@@ -37,6 +37,18 @@ fn list_names_every_function_type_and_its_datasets() {
             && text.contains("redusert-funksjonsevne, botid-ikke-vestlige"),
         "{text}"
     );
+    // The original's 78 outputs and the 6 of the port's three jobs.
+    assert_eq!(text.lines().skip(1).count(), 84, "{text}");
+    for output in [
+        "median-totalpris-status",
+        "median-totalpris-historisk",
+        "neets-status",
+        "neets-historisk",
+        "utdanning-status",
+        "utdanning-historisk",
+    ] {
+        assert!(text.contains(output), "{output}: {text}");
+    }
 }
 
 #[test]
@@ -209,6 +221,28 @@ fn run_all_changed_runs_exactly_the_outputs_that_read_the_input() {
         String::from_utf8_lossy(&out.stderr)
             .contains("input datasets: befolkning-etter-kjonn-og-alder")
     );
+}
+
+// The port's jobs fan out like the others: a new neets edition runs its two outputs.
+#[test]
+fn run_all_changed_runs_the_port_jobs_too() {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    let out = run_all(bucket.path(), &["--changed", "neets", "--edition", "e3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut outputs = table_outputs(&out.stdout);
+    outputs.sort();
+    assert_eq!(outputs, vec!["neets-historisk", "neets-status"]);
+    let written = bucket.path().join(
+        "intermediate/yellow/bydelsfakta-grafdata/neets-status/version=1/edition=e3/lambda_invoker/01.json",
+    );
+    let expected =
+        std::fs::read_to_string(fixtures().join("expected/neets/status/01.json")).unwrap();
+    assert_eq!(std::fs::read_to_string(written).unwrap(), expected);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Every implemented function x type on the original's fixtures, embedded: the documents
-//! must be identical or equivalent to what the original wrote, and so must the step output.
+//! must be identical or equivalent to what the original wrote (the port, for its three
+//! jobs: `PORT-JOBS.md`), and so must the step output.
 
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_tests::{bucket_copy, check_every_output, fixtures};
@@ -9,7 +10,9 @@ async fn every_implemented_output_matches_the_original() {
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     let engine = Engine::embedded(&bucket).await.unwrap();
     match check_every_output(&engine, &bucket, dir.path()).await {
-        Ok(matched) => println!("{matched} outputs identical or equivalent to the original's"),
+        Ok(matched) => {
+            println!("{matched} outputs identical or equivalent to the reference documents")
+        }
         Err(failures) => panic!("{failures}"),
     }
 }

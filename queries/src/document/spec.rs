@@ -39,6 +39,13 @@ pub enum Template {
         data_points: Vec<String>,
         nested: bool,
     },
+    /// `template`'s values, with every integer `value` written as a float when the boolean
+    /// column `flag` is true: the Databricks port's pivot turns whole columns float when
+    /// one cell is missing anywhere, which the plan's column types cannot express.
+    FloatValuesWhen {
+        flag: String,
+        template: Box<Template>,
+    },
 }
 
 /// One field of a move object: a column, or an object of category -> column.

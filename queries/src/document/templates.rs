@@ -33,6 +33,16 @@ pub fn values(template: &Template, frame: &Frame, rows: &[usize]) -> Result<Json
             emigration,
             latest_only,
         } => moves(frame, rows, immigration, emigration, *latest_only),
+        Template::FloatValuesWhen { flag, template } => {
+            let mut out = values(template, frame, rows)?;
+            if rows
+                .iter()
+                .any(|&r| frame.cell(flag, r) == Json::Bool(true))
+            {
+                float_values(&mut out);
+            }
+            Ok(out)
+        }
         Template::TopGroups { .. } => {
             Err("TopGroups is a document layout, not entry values".into())
         }
@@ -65,6 +75,22 @@ fn value(frame: &Frame, series: &str, row: usize) -> Json {
     }
     pairs.push(("date", frame.number(geo::DATE, row)));
     Json::object(pairs)
+}
+
+/// Turns the integers under every `value` key into floats (`2249` -> `2249.0`).
+fn float_values(json: &mut Json) {
+    match json {
+        Json::Array(items) => items.iter_mut().for_each(float_values),
+        Json::Object(pairs) => {
+            for (key, v) in pairs {
+                match v {
+                    Json::Int(i) if key == "value" => *v = Json::Float(*i as f64),
+                    _ => float_values(v),
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn add(a: &Json, b: &Json) -> Json {

@@ -24,7 +24,11 @@ pub mod levekar_lav_utdanning;
 pub mod levekar_redusert_funksjonsevne;
 pub mod levekar_totalt;
 pub mod levekar_trangbodde;
+pub mod median_totalpris;
+pub mod neets;
+mod port;
 pub mod trangboddhet;
+pub mod utdanning;
 
 use crate::function::Function;
 
@@ -54,7 +58,10 @@ pub fn all() -> &'static [Function] {
         levekar_redusert_funksjonsevne::FUNCTION,
         levekar_totalt::FUNCTION,
         levekar_trangbodde::FUNCTION,
+        median_totalpris::FUNCTION,
+        neets::FUNCTION,
         trangboddhet::FUNCTION,
+        utdanning::FUNCTION,
     ]
 }
 
