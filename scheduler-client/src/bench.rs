@@ -216,8 +216,10 @@ pub fn report(results: &[ScaleResult], reference: &Reference) -> String {
     let original4: f64 = names.iter().filter_map(|n| reference.scale4.get(*n)).sum();
     let _ = writeln!(
         out,
-        "\noriginal: {:.1} s at 1x (pandas 1.0.1), {:.1} s at 4x (pandas 1.5.3), one process per output",
-        original1, original4
+        "\noriginal: {} outputs, {:.1} s at 1x (pandas 1.0.1), {:.1} s at 4x (pandas 1.5.3), one process per output",
+        reference.scale1.len(),
+        original1,
+        original4
     );
     let base = results.iter().find(|r| r.scale == 1).map(|r| r.wall_ms);
     for result in results {

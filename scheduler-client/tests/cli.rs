@@ -180,7 +180,14 @@ fn run_all_changed_runs_exactly_the_outputs_that_read_the_input() {
     copy_dir(&fixtures().join("input"), bucket.path());
     let out = run_all(
         bucket.path(),
-        &["--changed", "dodsrater", "--edition", "e1", "--format", "json"],
+        &[
+            "--changed",
+            "dodsrater",
+            "--edition",
+            "e1",
+            "--format",
+            "json",
+        ],
     );
     assert!(
         out.status.success(),
