@@ -11,7 +11,7 @@ use crate::bucket::Bucket;
 use crate::document::DocumentSpec;
 use crate::error::Result;
 use crate::function::{Function, Inputs};
-use crate::reader::{InputCache, read_input};
+use crate::reader::{InputCache, PlanExecutor, read_input};
 use crate::writer::{DocumentWriterExec, WriteJob};
 use bydelsfakta_udfs::plan::cross_join;
 
@@ -34,6 +34,7 @@ pub struct RunRequest<'a> {
 /// writes them (one row: dataset, documents, bytes).
 pub async fn writer_plan(
     ctx: &SessionContext,
+    executor: &dyn PlanExecutor,
     req: &RunRequest<'_>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let dataset_type = req.function.dataset_type(req.dataset_type)?;
@@ -46,7 +47,7 @@ pub async fn writer_plan(
             .expect("the event contract checked every input prefix");
         by_dataset.insert(
             id,
-            read_input(ctx, req.bucket, id, prefix, req.input_cache).await?,
+            read_input(ctx, executor, req.bucket, id, prefix, req.input_cache).await?,
         );
     }
     let tables = req

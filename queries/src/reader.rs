@@ -12,12 +12,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::functions::regex::expr_fn::regexp_like;
 use datafusion::functions_aggregate::expr_fn::{min, sum};
 use datafusion::functions_window::expr_fn::row_number;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::*;
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -134,6 +135,26 @@ fn check_header(dataset: &catalog::InputDataset, file: &str, found: &[String]) -
     Ok(())
 }
 
+/// Runs plans where the engine runs them: the reader's small queries over an input (the
+/// probe, a bad cell's value) go to the same place as the documents' plan, so that a client
+/// of a cluster never reads the data itself.
+#[async_trait::async_trait]
+pub trait PlanExecutor: Send + Sync {
+    async fn collect(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>>;
+
+    async fn collect_frame(&self, frame: DataFrame) -> Result<Vec<RecordBatch>> {
+        self.collect(frame.create_physical_plan().await?).await
+    }
+}
+
+/// The one row of an aggregate without groups (a distributed run may add empty batches).
+fn single_row(batches: &[RecordBatch]) -> &RecordBatch {
+    batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .expect("an aggregate without groups yields one row")
+}
+
 /// What the probe found about one number column.
 struct Probe {
     missing: i64,
@@ -147,6 +168,7 @@ struct Probe {
 /// names the same object; without one, the plan scans the object where it runs.
 pub async fn read_input(
     ctx: &SessionContext,
+    executor: &dyn PlanExecutor,
     bucket: &Bucket,
     dataset_id: &str,
     prefix: &str,
@@ -157,14 +179,14 @@ pub async fn read_input(
     let store = ctx.runtime_env().object_store(bucket.store_url())?;
     let key = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
     let Some(cache) = cache else {
-        return typed_input(ctx, bucket, dataset, &key, false).await;
+        return typed_input(ctx, executor, bucket, dataset, &key, false).await;
     };
     let url = bucket.object_url(&key);
     let cell = cache.cell(&url);
     let table = cell
         .get_or_try_init(|| async {
             let started = std::time::Instant::now();
-            let frame = typed_input(ctx, bucket, dataset, &key, true).await?;
+            let frame = typed_input(ctx, executor, bucket, dataset, &key, true).await?;
             let schema = frame.schema().inner().clone();
             let batches = frame.collect().await?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -195,6 +217,7 @@ impl InputCache {
 
 async fn typed_input(
     ctx: &SessionContext,
+    executor: &dyn PlanExecutor,
     bucket: &Bucket,
     dataset: &catalog::InputDataset,
     key: &str,
@@ -233,7 +256,7 @@ async fn typed_input(
         .iter()
         .filter(|h| dataset.kind_of(h) != Some(Kind::Text))
         .collect();
-    let probes = probe(&raw, &candidates).await?;
+    let probes = probe(executor, &raw, &candidates).await?;
 
     let mut columns = vec![];
     for name in &header {
@@ -247,7 +270,7 @@ async fn typed_input(
                         columns.push(c(name));
                         continue;
                     }
-                    let value = cell_value(&raw, name, row).await?;
+                    let value = cell_value(executor, &raw, name, row).await?;
                     return Err(cell_error(
                         dataset_id,
                         key,
@@ -260,8 +283,8 @@ async fn typed_input(
                 let float = p.missing > 0 || p.non_integer > 0;
                 if name == YEAR_COLUMN {
                     if float {
-                        let row = first_bad_year(&raw).await?;
-                        let value = cell_value(&raw, name, row).await?;
+                        let row = first_bad_year(executor, &raw).await?;
+                        let value = cell_value(executor, &raw, name, row).await?;
                         return Err(cell_error(
                             dataset_id,
                             key,
@@ -307,7 +330,11 @@ fn cell_error(
     }
 }
 
-async fn probe(raw: &DataFrame, columns: &[&String]) -> Result<Vec<(String, Probe)>> {
+async fn probe(
+    executor: &dyn PlanExecutor,
+    raw: &DataFrame,
+    columns: &[&String],
+) -> Result<Vec<(String, Probe)>> {
     if columns.is_empty() {
         return Ok(vec![]);
     }
@@ -339,8 +366,10 @@ async fn probe(raw: &DataFrame, columns: &[&String]) -> Result<Vec<(String, Prob
         .enumerate()
         .map(|(i, e)| e.alias(format!("__p{i}")))
         .collect();
-    let batches = raw.clone().aggregate(vec![], aggregates)?.collect().await?;
-    let batch = &batches[0];
+    let batches = executor
+        .collect_frame(raw.clone().aggregate(vec![], aggregates)?)
+        .await?;
+    let batch = single_row(&batches);
     let int = |i: usize| {
         let a = datafusion::arrow::compute::cast(batch.column(i), &DataType::Int64)
             .expect("probe aggregates are integers");
@@ -363,28 +392,34 @@ async fn probe(raw: &DataFrame, columns: &[&String]) -> Result<Vec<(String, Prob
         .collect())
 }
 
-async fn first_bad_year(raw: &DataFrame) -> Result<i64> {
+async fn first_bad_year(executor: &dyn PlanExecutor, raw: &DataFrame) -> Result<i64> {
     let v = c(YEAR_COLUMN);
-    let batches = raw
+    let bad = raw
         .clone()
         .filter(
             v.clone()
                 .is_null()
                 .or(not(regexp_like(v, lit(INTEGER), None))),
         )?
-        .aggregate(vec![], vec![min(cast(c(geo::ROW), DataType::Int64))])?
-        .collect()
-        .await?;
-    Ok(batches[0].column(0).as_primitive::<Int64Type>().value(0))
+        .aggregate(vec![], vec![min(cast(c(geo::ROW), DataType::Int64))])?;
+    let batches = executor.collect_frame(bad).await?;
+    Ok(single_row(&batches)
+        .column(0)
+        .as_primitive::<Int64Type>()
+        .value(0))
 }
 
-async fn cell_value(raw: &DataFrame, column: &str, row: i64) -> Result<String> {
-    let batches = raw
+async fn cell_value(
+    executor: &dyn PlanExecutor,
+    raw: &DataFrame,
+    column: &str,
+    row: i64,
+) -> Result<String> {
+    let cell = raw
         .clone()
         .filter(cast(c(geo::ROW), DataType::Int64).eq(lit(row)))?
-        .select(vec![c(column)])?
-        .collect()
-        .await?;
+        .select(vec![c(column)])?;
+    let batches = executor.collect_frame(cell).await?;
     let value = batches
         .iter()
         .find(|b| b.num_rows() > 0)

@@ -21,6 +21,10 @@ pub struct Cli {
     /// Where the plans run.
     #[arg(long, global = true, value_enum, default_value_t = EngineKind::Embedded, env = "BYDELSFAKTA_ENGINE")]
     pub engine: EngineKind,
+    /// A Ballista cluster's scheduler, `df://host:50050`: the plans run there instead
+    /// (its executors read and write the bucket themselves).
+    #[arg(long, global = true, env = "BYDELSFAKTA_SCHEDULER")]
+    pub scheduler: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -248,7 +252,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("event file '{event}': {e}"))?
             };
             let bucket = bucket_from_arg(&bucket)?;
-            let engine = Engine::new(cli.engine, &bucket).await?;
+            let engine = Engine::connect(cli.engine, cli.scheduler.as_deref(), &bucket).await?;
             let options = RunOptions {
                 published_date: published_date.unwrap_or_else(today),
                 function,
@@ -271,6 +275,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
         } => {
             let rows = run_demo(
                 cli.engine,
+                cli.scheduler.as_deref(),
                 &out_dir,
                 &sample,
                 &published_date.unwrap_or_else(today),
@@ -292,7 +297,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             format,
         } => {
             let bucket = bucket_from_arg(&bucket)?;
-            let engine = Engine::new(cli.engine, &bucket).await?;
+            let engine = Engine::connect(cli.engine, cli.scheduler.as_deref(), &bucket).await?;
             let options = RunAllOptions {
                 edition,
                 changed,

@@ -228,6 +228,7 @@ pub async fn run_all(
 /// implemented output dataset on it, as edition `demo`.
 pub async fn run_demo(
     engine: EngineKind,
+    scheduler: Option<&str>,
     out: &Path,
     sample: &Path,
     published_date: &str,
@@ -235,7 +236,7 @@ pub async fn run_demo(
     copy_dir(sample, out)?;
     let out = std::fs::canonicalize(out)?;
     let bucket = Bucket::parse(&format!("file://{}", out.display()))?;
-    let engine = Engine::new(engine, &bucket).await?;
+    let engine = Engine::connect(engine, scheduler, &bucket).await?;
     let options = RunAllOptions {
         edition: Some("demo".into()),
         changed: None,

@@ -1,15 +1,15 @@
 //! Where plans run. The default is embedded: DataFusion's own executor in this process,
 //! with our functions and the bucket's object store registered. Ballista standalone (a
-//! scheduler and an executor in this process) runs the same physical plans through
-//! Ballista's task machinery; it costs at least ~100 ms per job (notes §11), so it is the
-//! choice for checking the distributed path, not the default.
+//! scheduler and an executor in this process) and a remote Ballista cluster run the same
+//! physical plans through Ballista's task machinery; that costs at least ~100 ms per job
+//! (notes §11), so embedded is the choice for one machine.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -21,9 +21,9 @@ use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalEx
 use datafusion_proto::protobuf::PhysicalPlanNode;
 
 use crate::error::Result;
-use crate::stores::register_bucket;
+use crate::stores::runtime_for;
 use bydelsfakta_queries::bucket::Bucket;
-use bydelsfakta_queries::reader::InputCache;
+use bydelsfakta_queries::reader::{InputCache, PlanExecutor};
 use bydelsfakta_queries::writer::DocumentWriterCodec;
 
 /// What one writer plan reported.
@@ -68,6 +68,9 @@ enum Mode {
     Ballista { scheduler_url: String },
 }
 
+/// How long a client waits for a remote scheduler before giving up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Which engine runs the plans, as the command line names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum EngineKind {
@@ -97,19 +100,53 @@ impl Engine {
         }
     }
 
+    /// A remote scheduler's engine when `scheduler` is given, else the engine of `kind`.
+    pub async fn connect(
+        kind: EngineKind,
+        scheduler: Option<&str>,
+        bucket: &Bucket,
+    ) -> Result<Self> {
+        match scheduler {
+            Some(url) => Self::remote(url, bucket, CONNECT_TIMEOUT).await,
+            None => Self::new(kind, bucket).await,
+        }
+    }
+
+    /// A Ballista cluster's scheduler at `scheduler` (`df://host[:port]`, port 50050 by
+    /// default). The client plans (listing the bucket and reading headers) and submits;
+    /// the executors read the inputs and write the documents. Fails after `timeout` when
+    /// the scheduler does not answer.
+    pub async fn remote(scheduler: &str, bucket: &Bucket, timeout: Duration) -> Result<Self> {
+        let scheduler_url = grpc_url(scheduler)?;
+        let endpoint = tonic::transport::Endpoint::from_shared(scheduler_url.clone())
+            .map_err(|e| scheduler_error(scheduler, e))?
+            .connect_timeout(timeout);
+        match tokio::time::timeout(timeout, endpoint.connect()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(scheduler_error(scheduler, format!("not reachable: {e}")));
+            }
+            Err(_) => {
+                return Err(scheduler_error(
+                    scheduler,
+                    format!("no answer within {} s", timeout.as_secs()),
+                ));
+            }
+        }
+        Ok(Self {
+            ctx: planning_context(bucket, ballista_session_config())?,
+            mode: Mode::Ballista { scheduler_url },
+            input_cache: None,
+        })
+    }
+
     /// DataFusion in this process, reading and writing `bucket`.
     pub async fn embedded(bucket: &Bucket) -> Result<Self> {
-        let runtime = RuntimeEnvBuilder::new().build_arc()?;
-        register_bucket(&runtime, bucket)?;
-        let state = SessionStateBuilder::new()
-            .with_default_features()
-            .with_config(session_config().with_target_partitions(1))
-            .with_runtime_env(runtime)
-            .build();
-        let mut ctx = SessionContext::new_with_state(state);
-        bydelsfakta_udfs::register_all(&mut ctx)?;
+        // One partition per plan: the inputs are small and the outputs of a batch run side
+        // by side on every core, so repartitioning inside a plan would only add operators.
+        let config = session_config().with_target_partitions(1);
         Ok(Self {
-            ctx,
+            ctx: planning_context(bucket, config)?,
             mode: Mode::Embedded,
             input_cache: Some(Arc::default()),
         })
@@ -118,8 +155,7 @@ impl Engine {
     /// Ballista standalone: a scheduler and one executor in this process, sharing the
     /// runtime (object stores) and knowing our functions and the writer's codec.
     pub async fn ballista_standalone(bucket: &Bucket) -> Result<Self> {
-        let runtime = RuntimeEnvBuilder::new().build_arc()?;
-        register_bucket(&runtime, bucket)?;
+        let runtime = runtime_for(bucket)?;
         let parallelism = session_config().target_partitions();
         let config = ballista_session_config().with_ballista_standalone_parallelism(parallelism);
         let mut state = SessionStateBuilder::new()
@@ -164,7 +200,12 @@ impl Engine {
 
     /// Runs a writer plan to completion and returns its summary.
     pub async fn execute(&self, plan: Arc<dyn ExecutionPlan>) -> Result<WriteSummary> {
-        let batches = match &self.mode {
+        let batches = self.run_plan(plan).await?;
+        Ok(WriteSummary::from_batches(&batches))
+    }
+
+    async fn run_plan(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
+        Ok(match &self.mode {
             Mode::Embedded => collect(plan, self.ctx.task_ctx()).await?,
             Mode::Ballista { scheduler_url } => {
                 let config = self.ctx.copied_config();
@@ -179,9 +220,45 @@ impl Engine {
                 .await?;
                 datafusion::physical_plan::common::collect(stream).await?
             }
-        };
-        Ok(WriteSummary::from_batches(&batches))
+        })
     }
+}
+
+#[async_trait::async_trait]
+impl PlanExecutor for Engine {
+    async fn collect(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+    ) -> bydelsfakta_queries::Result<Vec<RecordBatch>> {
+        self.run_plan(plan).await.map_err(|e| match e {
+            crate::Error::Query(e) => *e,
+            other => bydelsfakta_queries::Error::from(
+                datafusion::error::DataFusionError::External(Box::new(other)),
+            ),
+        })
+    }
+}
+
+/// A context with our functions that reads `bucket`, to plan on (and run, embedded).
+fn planning_context(bucket: &Bucket, config: SessionConfig) -> Result<SessionContext> {
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .with_runtime_env(runtime_for(bucket)?)
+        .build();
+    let mut ctx = SessionContext::new_with_state(state);
+    bydelsfakta_udfs::register_all(&mut ctx)?;
+    Ok(ctx)
+}
+
+/// `df://host[:port]` (or `http://`, `grpc://`) as the scheduler's gRPC URL.
+fn grpc_url(scheduler: &str) -> Result<String> {
+    let parsed = url::Url::parse(scheduler)
+        .map_err(|e| scheduler_error(scheduler, format!("not a URL ({e}); use df://host:50050")))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| scheduler_error(scheduler, "no host; use df://host:50050"))?;
+    Ok(format!("http://{host}:{}", parsed.port().unwrap_or(50050)))
 }
 
 /// Ballista's session settings with ours on top, and the codec that carries our writer

@@ -54,7 +54,7 @@ pub async fn run_event(
         published_date: &options.published_date,
         input_cache: engine.input_cache(),
     };
-    let plan = writer_plan(engine.context(), &request).await?;
+    let plan = writer_plan(engine.context(), engine, &request).await?;
     let planned = started.elapsed();
     let summary = engine.execute(plan).await?;
     debug!(

@@ -1,31 +1,135 @@
-//! Object stores at the edge: a bucket URL becomes a store registered on the runtime.
+//! Object stores at the edge. Every role (client, scheduler, executors) resolves bucket URLs
+//! through the same registry: `file://` is the local file system, `s3://<bucket>` an S3
+//! client configured from the standard `AWS_*` environment (credentials, region,
+//! `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` for MinIO and other S3-protocol servers). One
+//! client per bucket is built on first use and kept. Credentials never travel with a job:
+//! each process reads its own environment (or role).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
-use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::common::DataFusionError;
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
+use url::Url;
 
 use crate::error::Result;
 use bydelsfakta_queries::Error as QueryError;
 use bydelsfakta_queries::bucket::Bucket;
 
-/// Registers the store that serves `bucket` on `runtime` (idempotent).
-pub fn register_bucket(runtime: &Arc<RuntimeEnv>, bucket: &Bucket) -> Result<()> {
-    let url = bucket.store_url();
-    if runtime.object_store(&url).is_ok() && bucket.scheme() == "file" {
-        return Ok(());
+/// The stores of every bucket this process has touched, by `scheme://bucket`.
+#[derive(Debug, Default)]
+pub struct BucketStores {
+    stores: RwLock<HashMap<String, Arc<dyn ObjectStore>>>,
+}
+
+fn store_key(url: &Url) -> String {
+    format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default())
+}
+
+impl BucketStores {
+    fn build(url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        match url.scheme() {
+            "file" => Ok(Arc::new(LocalFileSystem::new())),
+            "s3" => {
+                let bucket = url.host_str().ok_or_else(|| {
+                    DataFusionError::Configuration(format!("{url}: an s3 URL names its bucket"))
+                })?;
+                let store = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| DataFusionError::ObjectStore(Box::new(e)))?;
+                Ok(Arc::new(store))
+            }
+            other => Err(DataFusionError::Configuration(format!(
+                "{url}: the '{other}' scheme is not supported; use s3://<bucket> or file:///<folder>"
+            ))),
+        }
     }
-    match bucket.scheme() {
-        "file" => {
-            runtime.register_object_store(url.as_ref(), Arc::new(LocalFileSystem::new()));
-            Ok(())
+}
+
+impl ObjectStoreRegistry for BucketStores {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        let mut stores = self.stores.write().expect("store registry lock");
+        stores.insert(store_key(url), store)
+    }
+
+    fn deregister_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        let mut stores = self.stores.write().expect("store registry lock");
+        stores.remove(&store_key(url)).ok_or_else(|| {
+            DataFusionError::Internal(format!("no object store registered for {url}"))
+        })
+    }
+
+    fn get_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        let key = store_key(url);
+        if let Some(store) = self.stores.read().expect("store registry lock").get(&key) {
+            return Ok(store.clone());
         }
-        other => Err(QueryError::Bucket {
+        let store = Self::build(url)?;
+        let mut stores = self.stores.write().expect("store registry lock");
+        Ok(stores.entry(key).or_insert(store).clone())
+    }
+}
+
+/// A runtime whose object stores come from [`BucketStores`].
+pub fn runtime_builder() -> RuntimeEnvBuilder {
+    RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(BucketStores::default()))
+}
+
+/// A runtime that serves `bucket`, checked up front so that a bad bucket URL fails before
+/// any plan is built.
+pub fn runtime_for(bucket: &Bucket) -> Result<Arc<RuntimeEnv>> {
+    let runtime = runtime_builder().build_arc()?;
+    runtime
+        .object_store(bucket.store_url())
+        .map_err(|e| QueryError::Bucket {
             url: bucket.url().into(),
-            problem: format!(
-                "the '{other}' scheme is not supported yet; use file:///absolute/folder"
-            ),
-        }
-        .into()),
+            problem: e.to_string(),
+        })?;
+    Ok(runtime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_store_per_bucket_is_built_and_kept() {
+        let stores = BucketStores::default();
+        let a = stores
+            .get_store(&Url::parse("file:///tmp").unwrap())
+            .unwrap();
+        let b = stores
+            .get_store(&Url::parse("file:///var").unwrap())
+            .unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let s3 = stores
+            .get_store(&Url::parse("s3://bucket-one/key").unwrap())
+            .unwrap();
+        let again = stores
+            .get_store(&Url::parse("s3://bucket-one").unwrap())
+            .unwrap();
+        assert!(Arc::ptr_eq(&s3, &again));
+        assert!(s3.to_string().contains("bucket-one"), "{s3}");
+    }
+
+    #[test]
+    fn other_schemes_are_refused_naming_the_url() {
+        let err = BucketStores::default()
+            .get_store(&Url::parse("gs://bucket").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gs://bucket") && err.contains("not supported"),
+            "{err}"
+        );
     }
 }

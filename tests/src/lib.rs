@@ -292,3 +292,14 @@ pub fn zero_households_in_0501(bucket_dir: &Path) {
         },
     );
 }
+
+/// Encoding and decoding deep plans (Ballista) recurses more than a test thread's default
+/// stack allows in debug builds; the CLI gives its runtime the same 16 MiB.
+pub fn large_stack_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .thread_stack_size(16 * 1024 * 1024)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

@@ -3,24 +3,13 @@
 
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_tests::{
-    bucket_copy, check_every_output, files_below, fixture_event, fixtures, run_on,
-    zero_households_in_0501,
+    bucket_copy, check_every_output, files_below, fixture_event, fixtures, large_stack_runtime,
+    run_on, zero_households_in_0501,
 };
-
-/// Encoding deep plans recurses more than a test thread's default stack allows in debug
-/// builds; the CLI gives its runtime the same 16 MiB.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .thread_stack_size(16 * 1024 * 1024)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn ballista_standalone_writes_the_same_documents() {
-    let rt = runtime();
+    let rt = large_stack_runtime();
     rt.block_on(async { tokio::spawn(same_documents()).await.unwrap() });
 }
 
@@ -37,7 +26,7 @@ async fn same_documents() {
 
 #[test]
 fn errors_raised_on_the_executor_reach_the_client() {
-    let rt = runtime();
+    let rt = large_stack_runtime();
     rt.block_on(async { tokio::spawn(executor_errors()).await.unwrap() });
 }
 

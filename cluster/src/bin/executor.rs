@@ -1,0 +1,39 @@
+//! `bydelsfakta-executor`: Ballista's executor, with its flags, carrying our functions, the
+//! document writer and our object stores; `/healthz` and `/readyz` on `--bind-health-port`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ballista_core::error::BallistaError;
+use ballista_executor::config::Config;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_executor::health::spawn_health_server;
+use clap::Parser;
+
+fn main() -> ballista_core::error::Result<()> {
+    bydelsfakta_cluster::runtime()?.block_on(serve())
+}
+
+async fn serve() -> ballista_core::error::Result<()> {
+    let options = Config::parse();
+    let health_address: SocketAddr = format!("{}:{}", options.bind_host, options.bind_health_port)
+        .parse()
+        .map_err(|e| BallistaError::Configuration(format!("--bind-health-port: {e}")))?;
+    // Ballista's default work dir is a temporary folder whose guard it drops at once; ours
+    // lives as long as the process.
+    let temporary = tempfile::tempdir()?;
+    let work_dir = options
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().display().to_string());
+    let config: ExecutorProcessConfig = options.try_into()?;
+    bydelsfakta_cluster::init_logging(&config.special_mod_log_level);
+    let config = bydelsfakta_cluster::executor_config(config, work_dir);
+
+    let (stop_health, health_stopped) = tokio::sync::oneshot::channel();
+    let health = spawn_health_server(health_address, config.health.clone(), health_stopped);
+    let result = start_executor_process(Arc::new(config)).await;
+    let _ = stop_health.send(());
+    let _ = health.await;
+    result
+}

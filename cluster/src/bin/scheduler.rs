@@ -1,0 +1,30 @@
+//! `bydelsfakta-scheduler`: Ballista's scheduler, with its flags, carrying our functions,
+//! the document writer's codec and our object stores. gRPC, `/healthz` and `/readyz` share
+//! `--bind-port` (50050).
+
+use std::sync::Arc;
+
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::{Config, SchedulerConfig};
+use ballista_scheduler::scheduler_process::start_server;
+use clap::Parser;
+
+fn main() -> ballista_core::error::Result<()> {
+    bydelsfakta_cluster::runtime()?.block_on(serve())
+}
+
+async fn serve() -> ballista_core::error::Result<()> {
+    let options = Config::parse();
+    bydelsfakta_cluster::init_logging(&options.log_level_setting);
+    let address = format!("{}:{}", options.bind_host, options.bind_port)
+        .parse()
+        .map_err(|e| {
+            ballista_core::error::BallistaError::Configuration(format!(
+                "--bind-host/--bind-port: {e}"
+            ))
+        })?;
+    let config: SchedulerConfig = options.try_into()?;
+    let config = bydelsfakta_cluster::scheduler_config(config);
+    let cluster = BallistaCluster::new_from_config(&config).await?;
+    start_server(cluster, address, Arc::new(config)).await
+}

@@ -1,0 +1,95 @@
+//! What our scheduler and executors add to Ballista's: our functions (UDFs and UDAFs), the
+//! document writer's codec, and the object stores of [`BucketStores`], all registered where
+//! Ballista looks for them (notes §3 to §6). Everything else, flags included, is Ballista's.
+
+use std::sync::Arc;
+
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::utils::default_session_builder;
+use ballista_core::{ConfigProducer, RuntimeProducer};
+use ballista_executor::executor_process::ExecutorProcessConfig;
+use ballista_scheduler::config::SchedulerConfig;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+
+use bydelsfakta_scheduler_client::engine::{ballista_session_config, physical_codec};
+use bydelsfakta_scheduler_client::stores::BucketStores;
+
+/// The session settings every job starts from on scheduler and executors.
+fn config_producer() -> ConfigProducer {
+    Arc::new(ballista_session_config)
+}
+
+/// The scheduler plans with our functions and reads bucket listings through our stores.
+pub fn scheduler_config(config: SchedulerConfig) -> SchedulerConfig {
+    let stores = Arc::new(BucketStores::default());
+    let mut config = config
+        .with_override_config_producer(config_producer())
+        .with_override_session_builder(Arc::new(move |session_config| {
+            let state = default_session_builder(session_config)?;
+            let runtime = RuntimeEnvBuilder::new()
+                .with_object_store_registry(stores.clone())
+                .build_arc()?;
+            let mut state = SessionStateBuilder::new_from_existing(state)
+                .with_runtime_env(runtime)
+                .build();
+            bydelsfakta_udfs::register_all(&mut state)?;
+            Ok(state)
+        }));
+    config.override_physical_codec = Some(physical_codec());
+    config
+}
+
+/// The executor runs our functions and writer, reads and writes through our stores, and
+/// spills to `work_dir`.
+pub fn executor_config(
+    mut config: ExecutorProcessConfig,
+    work_dir: String,
+) -> ExecutorProcessConfig {
+    let mut functions = BallistaFunctionRegistry::default();
+    for udf in bydelsfakta_udfs::scalar_functions() {
+        functions
+            .scalar_functions
+            .insert(udf.name().to_string(), udf);
+    }
+    for udaf in bydelsfakta_udfs::aggregate_functions() {
+        functions
+            .aggregate_functions
+            .insert(udaf.name().to_string(), udaf);
+    }
+    let stores = Arc::new(BucketStores::default());
+    let runtime: RuntimeProducer = {
+        let work_dir = work_dir.clone();
+        Arc::new(move |_| {
+            RuntimeEnvBuilder::new()
+                .with_object_store_registry(stores.clone())
+                .with_temp_file_path(work_dir.clone())
+                .build_arc()
+        })
+    };
+    config.work_dir = Some(work_dir);
+    config.override_function_registry = Some(Arc::new(functions));
+    config.override_runtime_producer = Some(runtime);
+    config.override_config_producer = Some(config_producer());
+    config.override_physical_codec = Some(physical_codec());
+    config
+}
+
+/// The process's runtime: decoding and planning our deepest plans (levekar_totalt joins
+/// nine inputs) recurses beyond the default thread stack.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(32 * 1024 * 1024)
+        .build()
+}
+
+/// Logs to stderr; `RUST_LOG` overrides Ballista's `--log-level-setting`.
+pub fn init_logging(default_filter: &str) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default_filter.to_string());
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .init();
+}
