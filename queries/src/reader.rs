@@ -202,7 +202,9 @@ pub async fn read_input(
     Ok(ctx.read_table(table.clone())?)
 }
 
-/// Typed input tables in memory, by object URL, for the plans of one batch of runs.
+/// Typed input tables in memory, by object URL, for the plans of one batch of runs. The
+/// platform writes each edition under a new key and never rewrites one, so the URL is the
+/// identity; the cache lives as long as its engine (one command).
 #[derive(Debug, Default)]
 pub struct InputCache {
     tables: Mutex<HashMap<String, Arc<OnceCell<Arc<MemTable>>>>>,

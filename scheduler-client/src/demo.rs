@@ -180,7 +180,7 @@ pub async fn run_all(
             let (engine, bucket, prefixes) = (engine.clone(), bucket.clone(), prefixes.clone());
             let (run_options, edition) = (run_options.clone(), edition.clone());
             let slots = slots.clone();
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let _slot = slots.acquire_owned().await.expect("never closed");
                 let started = Instant::now();
                 let missing: Vec<&str> = function
@@ -207,12 +207,17 @@ pub async fn run_all(
                     output_dataset: dataset_type.output_dataset.into(),
                     outcome,
                 }
-            })
+            });
+            (dataset_type.output_dataset, task)
         })
         .collect();
     let mut rows = vec![];
-    for task in tasks {
-        let row = task.await.expect("a run-all task panicked");
+    for (output_dataset, task) in tasks {
+        // A panic in one output's plan is that output's failure, not the batch's.
+        let row = task.await.unwrap_or_else(|e| RunAllRow {
+            output_dataset: output_dataset.into(),
+            outcome: Err(format!("internal error: {e}")),
+        });
         bar.set_message(row.output_dataset.clone());
         if let Err(e) = &row.outcome {
             bar.suspend(|| eprintln!("{}: {e}", row.output_dataset));
