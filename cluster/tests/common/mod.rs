@@ -1,5 +1,11 @@
 //! Our cluster's processes on loopback, for the tests that need them.
 
+// Each test binary uses only some of these helpers.
+#![allow(dead_code)]
+
+pub mod memory_s3;
+pub mod s3;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;

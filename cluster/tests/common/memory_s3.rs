@@ -1,0 +1,236 @@
+//! An S3 bucket store in memory behind s3s's `S3` trait: the operations object_store uses
+//! (list, head, ranged get, put, copy, delete, bulk delete), with no limit on key length.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+
+#[derive(Clone)]
+struct Stored {
+    body: Bytes,
+    e_tag: String,
+    last_modified: Timestamp,
+}
+
+/// Objects by (bucket, key).
+#[derive(Clone, Default)]
+pub struct MemoryS3 {
+    objects: Arc<Mutex<BTreeMap<(String, String), Stored>>>,
+}
+
+impl MemoryS3 {
+    /// Puts every file below `dir` into `bucket`, keyed by its relative path.
+    pub fn load_dir(&self, bucket: &str, dir: &std::path::Path) {
+        for path in walk(dir) {
+            let key = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            self.insert(bucket, &key, Bytes::from(std::fs::read(&path).unwrap()));
+        }
+    }
+
+    fn insert(&self, bucket: &str, key: &str, body: Bytes) {
+        let stored = Stored {
+            e_tag: format!("{:x}", md5_like(&body)),
+            body,
+            last_modified: Timestamp::from(std::time::SystemTime::now()),
+        };
+        let mut objects = self.objects.lock().unwrap();
+        objects.insert((bucket.to_string(), key.to_string()), stored);
+    }
+
+    fn get(&self, bucket: &str, key: &str) -> S3Result<Stored> {
+        let objects = self.objects.lock().unwrap();
+        objects
+            .get(&(bucket.to_string(), key.to_string()))
+            .cloned()
+            .ok_or_else(|| s3_error!(NoSuchKey))
+    }
+
+    /// The keys of `bucket` under `prefix`, in order.
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let objects = self.objects.lock().unwrap();
+        objects
+            .keys()
+            .filter(|(b, k)| b == bucket && k.starts_with(prefix))
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// The bytes of one object.
+    pub fn body(&self, bucket: &str, key: &str) -> Option<Bytes> {
+        self.get(bucket, key).ok().map(|s| s.body)
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// An entity tag: any stable digest of the body will do for a test store.
+fn md5_like(body: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[async_trait::async_trait]
+impl S3 for MemoryS3 {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let objects = self.objects.lock().unwrap();
+        let contents: Vec<Object> = objects
+            .iter()
+            .filter(|((b, k), _)| *b == input.bucket && k.starts_with(&prefix))
+            .map(|((_, key), stored)| Object {
+                key: Some(key.clone()),
+                size: Some(stored.body.len() as i64),
+                e_tag: Some(ETag::Strong(stored.e_tag.clone())),
+                last_modified: Some(stored.last_modified.clone()),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            key_count: Some(contents.len() as i32),
+            is_truncated: Some(false),
+            contents: Some(contents),
+            ..Default::default()
+        }))
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let stored = self.get(&req.input.bucket, &req.input.key)?;
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: Some(stored.body.len() as i64),
+            e_tag: Some(ETag::Strong(stored.e_tag)),
+            last_modified: Some(stored.last_modified),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let stored = self.get(&req.input.bucket, &req.input.key)?;
+        let len = stored.body.len() as u64;
+        let (body, content_range) = match req.input.range {
+            None => (stored.body.clone(), None),
+            Some(range) => {
+                let r = range.check(len)?;
+                let part = stored.body.slice(r.start as usize..r.end as usize);
+                (part, Some(format!("bytes {}-{}/{len}", r.start, r.end - 1)))
+            }
+        };
+        Ok(S3Response::new(GetObjectOutput {
+            content_length: Some(body.len() as i64),
+            content_range,
+            body: Some(StreamingBlob::from(s3s::Body::from(body))),
+            e_tag: Some(ETag::Strong(stored.e_tag)),
+            last_modified: Some(stored.last_modified),
+            ..Default::default()
+        }))
+    }
+
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let input = req.input;
+        let body = match input.body {
+            Some(stream) => {
+                let chunks: Vec<Bytes> = stream
+                    .try_collect()
+                    .await
+                    .map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
+                Bytes::from(chunks.concat())
+            }
+            None => Bytes::new(),
+        };
+        self.insert(&input.bucket, &input.key, body);
+        let e_tag = self.get(&input.bucket, &input.key)?.e_tag;
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(ETag::Strong(e_tag)),
+            ..Default::default()
+        }))
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let input = req.input;
+        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+            return Err(s3_error!(NotImplemented, "copy from an access point"));
+        };
+        let stored = self.get(bucket, key)?;
+        self.insert(&input.bucket, &input.key, stored.body);
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(ETag::Strong(stored.e_tag)),
+                last_modified: Some(stored.last_modified),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let mut objects = self.objects.lock().unwrap();
+        objects.remove(&(req.input.bucket.clone(), req.input.key.clone()));
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let bucket = req.input.bucket;
+        let mut objects = self.objects.lock().unwrap();
+        let deleted = req
+            .input
+            .delete
+            .objects
+            .into_iter()
+            .map(|object| {
+                objects.remove(&(bucket.clone(), object.key.clone()));
+                DeletedObject {
+                    key: Some(object.key),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            ..Default::default()
+        }))
+    }
+}

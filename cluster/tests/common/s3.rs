@@ -1,0 +1,84 @@
+//! An S3-protocol server on loopback: s3s over a store in memory, SigV4-signed requests
+//! checked against known keys, and a log of which key asked for what.
+
+use std::sync::{Arc, Mutex};
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use s3s::{S3Result, s3_error};
+
+use super::memory_s3::MemoryS3;
+
+/// One request as the server saw it: the signing key, the operation, whether it was ranged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub access_key: String,
+    pub operation: String,
+    pub ranged: bool,
+}
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Request>>>);
+
+#[async_trait::async_trait]
+impl S3Access for Recorder {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let Some(credentials) = cx.credentials() else {
+            return Err(s3_error!(AccessDenied, "anonymous requests are refused"));
+        };
+        self.0.lock().unwrap().push(Request {
+            access_key: credentials.access_key.clone(),
+            operation: cx.s3_op().name().to_string(),
+            ranged: cx.headers().contains_key("range"),
+        });
+        Ok(())
+    }
+}
+
+pub struct S3Server {
+    pub endpoint: String,
+    requests: Recorder,
+}
+
+impl S3Server {
+    /// Serves `store` on a free loopback port, accepting requests signed by `keys`.
+    pub async fn start(store: MemoryS3, keys: &[(&str, &str)]) -> Self {
+        let mut auth = SimpleAuth::new();
+        for (access, secret) in keys {
+            auth.register(access.to_string(), secret.to_string().into());
+        }
+        let requests = Recorder::default();
+        let mut builder = S3ServiceBuilder::new(store);
+        builder.set_auth(auth);
+        builder.set_access(requests.clone());
+        let service = builder.build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let http = ConnBuilder::new(TokioExecutor::new());
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let connection = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(connection);
+            }
+        });
+        Self { endpoint, requests }
+    }
+
+    /// Every request signed by `access_key` so far.
+    pub fn requests_by(&self, access_key: &str) -> Vec<Request> {
+        let requests = self.requests.0.lock().unwrap();
+        requests
+            .iter()
+            .filter(|r| r.access_key == access_key)
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,118 @@
+//! A pipeline event on an S3 bucket: an S3-protocol server on loopback with signed
+//! requests, our scheduler and two executors reading and writing it with their own key,
+//! and a client that only lists and reads headers with another.
+
+mod common;
+
+use std::time::Duration;
+
+use common::memory_s3::MemoryS3;
+use common::s3::S3Server;
+use common::{ran_tasks, start_cluster};
+
+use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_scheduler_client::Engine;
+use bydelsfakta_tests::{compare_folders, fixture_event, fixtures, large_stack_runtime, run_on};
+
+const BUCKET: &str = "bydelsfakta";
+const CLIENT: (&str, &str) = ("client-key", "client-secret");
+const EXECUTORS: (&str, &str) = ("executor-key", "executor-secret");
+
+fn set_client_credentials(access: &str, secret: &str, endpoint: &str) {
+    // SAFETY: this binary's only test sets these before it starts any engine, and nothing
+    // else in the process reads the environment concurrently.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", access);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", secret);
+        std::env::set_var("AWS_ENDPOINT_URL", endpoint);
+        std::env::set_var("AWS_ALLOW_HTTP", "true");
+        std::env::set_var("AWS_REGION", "us-east-1");
+    }
+}
+
+#[test]
+fn a_pipeline_event_on_s3_runs_on_the_executors() {
+    let runtime = large_stack_runtime();
+    runtime.block_on(async { tokio::spawn(on_s3()).await.unwrap() });
+}
+
+async fn on_s3() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let store = MemoryS3::default();
+    store.load_dir(BUCKET, &fixtures().join("input"));
+    let s3 = S3Server::start(store.clone(), &[CLIENT, EXECUTORS]).await;
+    let executor_env = [
+        ("AWS_ACCESS_KEY_ID", EXECUTORS.0.to_string()),
+        ("AWS_SECRET_ACCESS_KEY", EXECUTORS.1.to_string()),
+        ("AWS_ENDPOINT_URL", s3.endpoint.clone()),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ];
+    let cluster = tokio::task::spawn_blocking(move || start_cluster(2, &executor_env))
+        .await
+        .unwrap();
+    let scheduler = format!("df://127.0.0.1:{}", cluster.scheduler_port);
+    let bucket = Bucket::parse(&format!("s3://{BUCKET}")).unwrap();
+
+    set_client_credentials(CLIENT.0, CLIENT.1, &s3.endpoint);
+    let engine = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
+        .await
+        .unwrap();
+    for (function, ty) in [
+        ("trangboddhet", "over-2_status"),
+        ("levekar_totalt", "status"),
+    ] {
+        let event = fixture_event(&format!("{function}__{ty}"));
+        let outcome = run_on(&engine, &bucket, &event.to_string())
+            .await
+            .unwrap_or_else(|e| panic!("{function} {ty}: {e}"));
+        let expected = fixtures().join(format!("expected/{function}/{ty}"));
+        let written = tempfile::tempdir().unwrap();
+        for key in store.keys(BUCKET, &outcome.output_prefix) {
+            let name = key.rsplit('/').next().unwrap();
+            std::fs::write(written.path().join(name), store.body(BUCKET, &key).unwrap()).unwrap();
+        }
+        compare_folders(&expected, written.path())
+            .unwrap_or_else(|e| panic!("{function} {ty}: {e}"));
+    }
+
+    // The client listed objects and read headers (ranged reads); the data went from S3 to
+    // the executors and the documents from the executors to S3.
+    let client = s3.requests_by(CLIENT.0);
+    assert!(!client.is_empty());
+    for request in &client {
+        let metadata = matches!(request.operation.as_str(), "ListObjectsV2" | "HeadObject");
+        let header = request.operation == "GetObject" && request.ranged;
+        assert!(metadata || header, "the client made {request:?}");
+    }
+    let executors = s3.requests_by(EXECUTORS.0);
+    for operation in ["GetObject", "PutObject", "CopyObject", "DeleteObjects"] {
+        assert!(
+            executors.iter().any(|r| r.operation == operation),
+            "no {operation} by the executors: {executors:?}"
+        );
+    }
+    for (i, work_dir) in cluster.work_dirs.iter().enumerate() {
+        assert!(ran_tasks(work_dir.path()), "executor {i} ran no task");
+    }
+
+    // S3 refusing the client's credentials: a clear error, nothing written.
+    let written = store.keys(BUCKET, "intermediate/");
+    set_client_credentials(CLIENT.0, "not-the-secret", &s3.endpoint);
+    let engine = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let event = fixture_event("trangboddhet__over-2_status");
+    let err = run_on(&engine, &bucket, &event.to_string())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("SignatureDoesNotMatch") || err.contains("403"),
+        "{err}"
+    );
+    assert_eq!(store.keys(BUCKET, "intermediate/"), written);
+}
