@@ -25,13 +25,12 @@ pub struct MemoryS3 {
 impl MemoryS3 {
     /// Puts every file below `dir` into `bucket`, keyed by its relative path.
     pub fn load_dir(&self, bucket: &str, dir: &std::path::Path) {
-        for path in walk(dir) {
-            let key = path
-                .strip_prefix(dir)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            self.insert(bucket, &key, Bytes::from(std::fs::read(&path).unwrap()));
+        for key in bydelsfakta_tests::files_below(dir) {
+            self.insert(
+                bucket,
+                &key,
+                Bytes::from(std::fs::read(dir.join(&key)).unwrap()),
+            );
         }
     }
 
@@ -67,19 +66,6 @@ impl MemoryS3 {
     pub fn body(&self, bucket: &str, key: &str) -> Option<Bytes> {
         self.get(bucket, key).ok().map(|s| s.body)
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = vec![];
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// An entity tag: any stable digest of the body will do for a test store.
