@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::memory_s3::MemoryS3;
-use common::s3::S3Server;
+use common::s3::{S3Server, assert_only_planning, assert_read_and_wrote};
 use common::{ran_tasks, start_cluster};
 
 use bydelsfakta_queries::bucket::Bucket;
@@ -70,31 +70,15 @@ async fn on_s3() {
             .await
             .unwrap_or_else(|e| panic!("{function} {ty}: {e}"));
         let expected = fixtures().join(format!("expected/{function}/{ty}"));
-        let written = tempfile::tempdir().unwrap();
-        for key in store.keys(BUCKET, &outcome.output_prefix) {
-            let name = key.rsplit('/').next().unwrap();
-            std::fs::write(written.path().join(name), store.body(BUCKET, &key).unwrap()).unwrap();
-        }
+        let written = store.download(BUCKET, &outcome.output_prefix);
         compare_folders(&expected, written.path())
             .unwrap_or_else(|e| panic!("{function} {ty}: {e}"));
     }
 
     // The client listed objects and read headers (ranged reads); the data went from S3 to
     // the executors and the documents from the executors to S3.
-    let client = s3.requests_by(CLIENT.0);
-    assert!(!client.is_empty());
-    for request in &client {
-        let metadata = matches!(request.operation.as_str(), "ListObjectsV2" | "HeadObject");
-        let header = request.operation == "GetObject" && request.ranged;
-        assert!(metadata || header, "the client made {request:?}");
-    }
-    let executors = s3.requests_by(EXECUTORS.0);
-    for operation in ["GetObject", "PutObject", "CopyObject", "DeleteObjects"] {
-        assert!(
-            executors.iter().any(|r| r.operation == operation),
-            "no {operation} by the executors: {executors:?}"
-        );
-    }
+    assert_only_planning("the client", &s3.requests_by(CLIENT.0));
+    assert_read_and_wrote("the executors", &s3.requests_by(EXECUTORS.0));
     for (i, work_dir) in cluster.work_dirs.iter().enumerate() {
         assert!(ran_tasks(work_dir.path()), "executor {i} ran no task");
     }

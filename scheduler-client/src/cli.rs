@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::bench::{BenchOptions, REFERENCE_TIMINGS, Reference, peak_rss_bytes, report, run_bench};
 use crate::demo::{RunAllOptions, RunAllRow, SAMPLE_BUCKET, run_all, run_demo};
 use crate::engine::{Engine, EngineKind};
-use crate::run::{RunOptions, run_event};
+use crate::run::{RunOptions, run_event, today_utc};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::functions;
 
@@ -134,13 +134,6 @@ fn parse_date(s: &str) -> Result<String, String> {
         .map_err(|_| format!("'{s}' is not a date in the form YYYY-MM-DD"))
 }
 
-fn today() -> String {
-    chrono::Utc::now()
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string()
-}
-
 /// A bucket URL, or a folder path turned into one.
 pub fn bucket_from_arg(arg: &str) -> anyhow::Result<Bucket> {
     if arg.contains("://") {
@@ -254,7 +247,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             let bucket = bucket_from_arg(&bucket)?;
             let engine = Engine::connect(cli.engine, cli.scheduler.as_deref(), &bucket).await?;
             let options = RunOptions {
-                published_date: published_date.unwrap_or_else(today),
+                published_date: published_date.unwrap_or_else(today_utc),
                 function,
             };
             let outcome = run_event(&engine, &bucket, &text, &options).await?;
@@ -278,7 +271,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 cli.scheduler.as_deref(),
                 &out_dir,
                 &sample,
-                &published_date.unwrap_or_else(today),
+                &published_date.unwrap_or_else(today_utc),
             )
             .await?;
             summary_table(&rows, out)?;
@@ -301,7 +294,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             let options = RunAllOptions {
                 edition,
                 changed,
-                published_date: published_date.unwrap_or_else(today),
+                published_date: published_date.unwrap_or_else(today_utc),
             };
             let started = Instant::now();
             let rows = run_all(&engine, &bucket, &options).await?;

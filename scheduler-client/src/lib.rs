@@ -13,4 +13,4 @@ pub mod synth;
 
 pub use engine::{Engine, WriteSummary};
 pub use error::{Error, Result};
-pub use run::{RunOptions, RunOutcome, run_event};
+pub use run::{RunOptions, RunOutcome, run_event, today_utc};

@@ -20,6 +20,14 @@ pub struct RunOptions {
     pub function: Option<String>,
 }
 
+/// Today's date in UTC, `YYYY-MM-DD`: the default `meta.publishedDate` (DEVIATIONS D4).
+pub fn today_utc() -> String {
+    chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// What a successful run returns.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {

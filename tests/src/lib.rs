@@ -2,6 +2,8 @@
 //! comparison rules of `tests/fixtures/README.md` (same bytes apart from `publishedDate`;
 //! floats may differ in their last digits, at most 1e-12 relative).
 
+pub mod lambda_api;
+
 use std::path::{Path, PathBuf};
 
 use bydelsfakta_queries::bucket::Bucket;

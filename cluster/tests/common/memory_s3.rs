@@ -62,6 +62,17 @@ impl MemoryS3 {
             .collect()
     }
 
+    /// The objects directly under `prefix`, as files of a new folder named by their last
+    /// key segment (to compare with a folder of expected documents).
+    pub fn download(&self, bucket: &str, prefix: &str) -> tempfile::TempDir {
+        let folder = tempfile::tempdir().unwrap();
+        for key in self.keys(bucket, prefix) {
+            let name = key.rsplit('/').next().unwrap();
+            std::fs::write(folder.path().join(name), self.body(bucket, &key).unwrap()).unwrap();
+        }
+        folder
+    }
+
     /// The bytes of one object.
     pub fn body(&self, bucket: &str, key: &str) -> Option<Bytes> {
         self.get(bucket, key).ok().map(|s| s.body)

@@ -13,7 +13,25 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A child process that is killed when the test ends, however it ends.
-struct Process(Child);
+pub struct Process(Child);
+
+impl Process {
+    pub fn spawn(command: &mut Command) -> Self {
+        let program = command.get_program().to_string_lossy().into_owned();
+        Self(
+            command
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {program}: {e}")),
+        )
+    }
+
+    /// Kills the process at once (SIGKILL): no draining, no goodbye to the scheduler.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -31,7 +49,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The HTTP status of `GET path` on loopback `port`, if anything answers.
-fn http_status(port: u16, path: &str) -> Option<u16> {
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
@@ -40,7 +58,7 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     response.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn wait_until(what: &str, ready: impl Fn() -> bool) {
+pub fn wait_until(what: &str, ready: impl Fn() -> bool) {
     let started = Instant::now();
     while !ready() {
         assert!(
@@ -53,20 +71,42 @@ fn wait_until(what: &str, ready: impl Fn() -> bool) {
 
 pub struct Cluster {
     pub scheduler_port: u16,
-    _processes: Vec<Process>,
+    /// The scheduler, then the executors in order.
+    pub processes: Vec<Process>,
     pub work_dirs: Vec<tempfile::TempDir>,
 }
 
+impl Cluster {
+    pub fn kill_executor(&mut self, index: usize) {
+        self.processes[index + 1].kill();
+    }
+}
+
 pub fn start_cluster(executors: usize, env: &[(&str, String)]) -> Cluster {
+    start_cluster_with(executors, env, &[])
+}
+
+/// A cluster whose scheduler also gets `scheduler_args`.
+pub fn start_cluster_with(
+    executors: usize,
+    env: &[(&str, String)],
+    scheduler_args: &[&str],
+) -> Cluster {
+    // Ballista logs every job's plans at INFO; the tests' output keeps warnings only.
+    let log_filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let mut env = env.to_vec();
+    if !env.iter().any(|(k, _)| *k == "RUST_LOG") {
+        env.push(("RUST_LOG", log_filter));
+    }
     let scheduler_port = free_port();
-    let scheduler = Command::new(env!("CARGO_BIN_EXE_bydelsfakta-scheduler"))
-        .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
-        .args(["--bind-port", &scheduler_port.to_string()])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("scheduler binary");
-    let mut processes = vec![Process(scheduler)];
+    let scheduler = Process::spawn(
+        Command::new(env!("CARGO_BIN_EXE_bydelsfakta-scheduler"))
+            .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
+            .args(["--bind-port", &scheduler_port.to_string()])
+            .args(scheduler_args)
+            .envs(env.iter().map(|(k, v)| (k, v))),
+    );
+    let mut processes = vec![scheduler];
     wait_until("the scheduler", || {
         http_status(scheduler_port, "/healthz") == Some(200)
     });
@@ -75,26 +115,25 @@ pub fn start_cluster(executors: usize, env: &[(&str, String)]) -> Cluster {
     for _ in 0..executors {
         let work_dir = tempfile::tempdir().unwrap();
         let health_port = free_port();
-        let executor = Command::new(env!("CARGO_BIN_EXE_bydelsfakta-executor"))
-            .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
-            .args(["--scheduler-host", "127.0.0.1"])
-            .args(["--scheduler-port", &scheduler_port.to_string()])
-            .args(["--bind-port", &free_port().to_string()])
-            .args(["--bind-grpc-port", &free_port().to_string()])
-            .args(["--bind-health-port", &health_port.to_string()])
-            .args([
-                "--vcores",
-                "1",
-                "--executor-heartbeat-interval-seconds",
-                "1",
-            ])
-            .arg("--work-dir")
-            .arg(work_dir.path())
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("executor binary");
-        processes.push(Process(executor));
+        let executor = Process::spawn(
+            Command::new(env!("CARGO_BIN_EXE_bydelsfakta-executor"))
+                .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
+                .args(["--scheduler-host", "127.0.0.1"])
+                .args(["--scheduler-port", &scheduler_port.to_string()])
+                .args(["--bind-port", &free_port().to_string()])
+                .args(["--bind-grpc-port", &free_port().to_string()])
+                .args(["--bind-health-port", &health_port.to_string()])
+                .args([
+                    "--vcores",
+                    "1",
+                    "--executor-heartbeat-interval-seconds",
+                    "1",
+                ])
+                .arg("--work-dir")
+                .arg(work_dir.path())
+                .envs(env.iter().map(|(k, v)| (k, v))),
+        );
+        processes.push(executor);
         work_dirs.push(work_dir);
         health_ports.push(health_port);
     }
@@ -103,7 +142,7 @@ pub fn start_cluster(executors: usize, env: &[(&str, String)]) -> Cluster {
     }
     Cluster {
         scheduler_port,
-        _processes: processes,
+        processes,
         work_dirs,
     }
 }
@@ -111,4 +150,17 @@ pub fn start_cluster(executors: usize, env: &[(&str, String)]) -> Cluster {
 /// Whether an executor wrote shuffle data of some job under its work dir.
 pub fn ran_tasks(work_dir: &Path) -> bool {
     std::fs::read_dir(work_dir).is_ok_and(|mut entries| entries.next().is_some())
+}
+
+/// A binary of another package of the workspace, next to this package's binaries in the
+/// target dir (`cargo test --workspace` builds every package's binaries before any test).
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let ours = Path::new(env!("CARGO_BIN_EXE_bydelsfakta-scheduler"));
+    let path = ours.with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build --bin {name}` (or run `cargo test --workspace`)",
+        path.display()
+    );
+    path
 }

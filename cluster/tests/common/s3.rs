@@ -82,3 +82,24 @@ impl S3Server {
             .collect()
     }
 }
+
+/// Asserts that `requests` only planned: listings, headers, and ranged reads of the inputs'
+/// first bytes (their header rows). Reading data or writing is the executors' work.
+pub fn assert_only_planning(who: &str, requests: &[Request]) {
+    assert!(!requests.is_empty(), "{who} made no request");
+    for request in requests {
+        let metadata = matches!(request.operation.as_str(), "ListObjectsV2" | "HeadObject");
+        let header = request.operation == "GetObject" && request.ranged;
+        assert!(metadata || header, "{who} made {request:?}");
+    }
+}
+
+/// Asserts that `requests` read the inputs and wrote, staged and published documents.
+pub fn assert_read_and_wrote(who: &str, requests: &[Request]) {
+    for operation in ["GetObject", "PutObject", "CopyObject", "DeleteObjects"] {
+        assert!(
+            requests.iter().any(|r| r.operation == operation),
+            "no {operation} by {who}: {requests:?}"
+        );
+    }
+}

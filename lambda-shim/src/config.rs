@@ -1,0 +1,110 @@
+//! The shim's settings, all from the function's environment (credentials come from the
+//! function's role through the standard `AWS_*` variables, read by the object store).
+
+use bydelsfakta_queries::bucket::Bucket;
+
+/// The original functions' bucket variable and its default (spec 00-common §1.3).
+const BUCKET_NAME: &str = "BUCKET_NAME";
+const DEFAULT_BUCKET_NAME: &str = "ok-origo-dataplatform-dev";
+
+#[derive(Debug, thiserror::Error)]
+#[error("lambda shim configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    variable: &'static str,
+    problem: String,
+}
+
+/// Where events are run and what they read and write.
+#[derive(Debug, Clone)]
+pub struct ShimConfig {
+    /// `BYDELSFAKTA_BUCKET` (a bucket URL, `s3://name` or `file:///folder`), else
+    /// `s3://$BUCKET_NAME` as the original functions read it.
+    pub bucket: Bucket,
+    /// `BYDELSFAKTA_SCHEDULER` (`df://host:port`): the cluster that runs the plans. Unset,
+    /// the plans run in the shim's own process.
+    pub scheduler: Option<String>,
+    /// `BYDELSFAKTA_FUNCTION`: the function this deployment runs, as each original Lambda
+    /// ran one. Unset, the event's output dataset picks it.
+    pub function: Option<String>,
+    /// `BYDELSFAKTA_PUBLISHED_DATE` (`YYYY-MM-DD`): a fixed `meta.publishedDate`, for
+    /// reproducible runs. Unset, each invocation's date (UTC).
+    pub published_date: Option<String>,
+}
+
+impl ShimConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// The settings from `lookup`, which answers a variable's value if it is set.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let (variable, url) = match lookup("BYDELSFAKTA_BUCKET") {
+            Some(url) => ("BYDELSFAKTA_BUCKET", url),
+            None => {
+                let name = lookup(BUCKET_NAME).unwrap_or_else(|| DEFAULT_BUCKET_NAME.into());
+                (BUCKET_NAME, format!("s3://{name}"))
+            }
+        };
+        let bucket = Bucket::parse(&url).map_err(|e| ConfigError {
+            variable,
+            problem: e.to_string(),
+        })?;
+        let published_date = lookup("BYDELSFAKTA_PUBLISHED_DATE");
+        if let Some(date) = &published_date
+            && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err()
+        {
+            return Err(ConfigError {
+                variable: "BYDELSFAKTA_PUBLISHED_DATE",
+                problem: format!("'{date}' is not a date (YYYY-MM-DD)"),
+            });
+        }
+        Ok(Self {
+            bucket,
+            scheduler: lookup("BYDELSFAKTA_SCHEDULER"),
+            function: lookup("BYDELSFAKTA_FUNCTION"),
+            published_date,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<ShimConfig, ConfigError> {
+        ShimConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn bucket_name_is_the_originals_fallback() {
+        let config = config(&[("BUCKET_NAME", "ok-origo-dataplatform-prod")]).unwrap();
+        assert_eq!(config.bucket.url(), "s3://ok-origo-dataplatform-prod");
+        assert!(config.scheduler.is_none());
+        let config = super::ShimConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(config.bucket.url(), "s3://ok-origo-dataplatform-dev");
+    }
+
+    #[test]
+    fn bydelsfakta_bucket_wins() {
+        let config = config(&[
+            ("BUCKET_NAME", "ignored"),
+            ("BYDELSFAKTA_BUCKET", "s3://bydelsfakta"),
+            ("BYDELSFAKTA_SCHEDULER", "df://scheduler:50050"),
+        ])
+        .unwrap();
+        assert_eq!(config.bucket.url(), "s3://bydelsfakta");
+        assert_eq!(config.scheduler.as_deref(), Some("df://scheduler:50050"));
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable() {
+        let e = config(&[("BYDELSFAKTA_BUCKET", "ftp://x")]).unwrap_err();
+        assert!(e.to_string().contains("BYDELSFAKTA_BUCKET"), "{e}");
+        let e = config(&[("BYDELSFAKTA_PUBLISHED_DATE", "28.11.2026")]).unwrap_err();
+        assert!(e.to_string().contains("BYDELSFAKTA_PUBLISHED_DATE"), "{e}");
+    }
+}

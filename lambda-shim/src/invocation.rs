@@ -1,0 +1,68 @@
+//! One invocation: the event to the engine, the outcome to the Runtime API's terms.
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use tracing::info;
+
+use crate::config::ShimConfig;
+use bydelsfakta_scheduler_client::engine::EngineKind;
+use bydelsfakta_scheduler_client::{Engine, Error, RunOptions, run_event, today_utc};
+
+/// A failed invocation; the Runtime API reports it as `errorType` (the error's stable
+/// kind, the original's exception name where one exists) and `errorMessage`.
+#[derive(Debug)]
+pub struct InvocationError(pub Error);
+
+impl From<Error> for InvocationError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+impl From<InvocationError> for Diagnostic {
+    fn from(InvocationError(e): InvocationError) -> Self {
+        Diagnostic {
+            error_type: e.kind().to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Runs one pipeline event and returns its step output.
+///
+/// Each invocation connects afresh: a warm container keeps nothing from one event to the
+/// next (DEVIATIONS D4), and a scheduler that was down for one event is retried for the next.
+pub async fn handle(
+    config: &ShimConfig,
+    event: LambdaEvent<Value>,
+) -> Result<Value, InvocationError> {
+    let engine = Engine::connect(
+        EngineKind::Embedded,
+        config.scheduler.as_deref(),
+        &config.bucket,
+    )
+    .await?;
+    let options = RunOptions {
+        published_date: config.published_date.clone().unwrap_or_else(today_utc),
+        function: config.function.clone(),
+    };
+    let outcome = run_event(
+        &engine,
+        &config.bucket,
+        &event.payload.to_string(),
+        &options,
+    )
+    .await?;
+    info!(
+        request_id = %event.context.request_id,
+        documents = outcome.summary.documents,
+        output = %outcome.summary.output_dataset,
+        prefix = %outcome.output_prefix,
+        ms = outcome.elapsed.as_secs_f64() * 1000.0,
+        "documents written"
+    );
+    Ok(
+        serde_json::from_str(&outcome.step_output.to_python_string())
+            .expect("the step output is JSON"),
+    )
+}

@@ -1,0 +1,137 @@
+//! The shim binary as Lambda runs it: its bootstrap polls a Lambda Runtime API on loopback,
+//! runs each pipeline event, and posts the step output or a typed invocation error. One
+//! process serves every invocation, as a warm container does.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use bydelsfakta_tests::lambda_api::{Answer, RuntimeApi};
+use bydelsfakta_tests::{bucket_copy, compare_folders, fixture_event, fixtures};
+
+const ANSWER_WITHIN: Duration = Duration::from_secs(300);
+
+struct Shim(Child);
+
+impl Drop for Shim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_shim(api: &RuntimeApi, bucket_url: &str) -> Shim {
+    let child = Command::new(env!("CARGO_BIN_EXE_bydelsfakta-lambda-shim"))
+        .envs(api.function_env())
+        .env("BYDELSFAKTA_BUCKET", bucket_url)
+        .env("BYDELSFAKTA_PUBLISHED_DATE", "2026-11-28")
+        .env_remove("BYDELSFAKTA_SCHEDULER")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the shim");
+    Shim(child)
+}
+
+fn expected_step_output(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixtures().join(format!("returns/{name}.json")))
+        .expect("the original's step output");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+fn output_folder(bucket_dir: &Path, step_output: &Value, dataset: &str) -> std::path::PathBuf {
+    let prefix = step_output["s3_input_prefixes"][dataset]
+        .as_str()
+        .expect("the output prefix");
+    bucket_dir.join(prefix)
+}
+
+fn expect_error(answer: Answer, kind: &str, mentions: &str) {
+    match answer {
+        Answer::Error { error_type, body } => {
+            // The header only says that the function failed; the document says how.
+            assert_eq!(error_type, "unhandled", "{body}");
+            assert_eq!(body["errorType"], kind, "{body}");
+            let message = body["errorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains(mentions), "{message}");
+        }
+        other => panic!("expected {kind}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_in_step_outputs_and_typed_errors_out() {
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let api = RuntimeApi::start().await;
+    let _shim = start_shim(&api, bucket.url());
+
+    for name in ["trangboddhet__over-2_status", "eieform__status"] {
+        let event = fixture_event(name);
+        let step_output = match api.invoke(&event, ANSWER_WITHIN).await {
+            Answer::Response(output) => output,
+            other => panic!("{name}: {other:?}"),
+        };
+        // Same keys in the same order as the original's return value.
+        assert_eq!(
+            serde_json::to_string(&step_output).unwrap(),
+            serde_json::to_string(&expected_step_output(name)).unwrap(),
+            "{name}"
+        );
+        let dataset = event["payload"]["output_dataset"]["id"].as_str().unwrap();
+        let (function, ty) = name.split_once("__").unwrap();
+        compare_folders(
+            &fixtures().join(format!("expected/{function}/{ty}")),
+            &output_folder(dir.path(), &step_output, dataset),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+
+    let mut extra = fixture_event("husholdningstyper__status");
+    extra["payload"]["output_dataset"]["edition"] = json!("20261128T000000");
+    extra["payload"]["output_dataset"]["s3_prefix"] = json!(
+        "%stage%/yellow/bydelsfakta-grafdata/husholdningstyper-status/version=1/edition=20261128T000000/"
+    );
+    extra["payload"]["step_data"]["s3_input_prefixes"]["landbakgrunn-storste-innvandringsgrupper"] =
+        json!("processed/green/landbakgrunn-storste-innvandringsgrupper/version=1/edition=x/");
+    let answer = api.invoke(&extra, ANSWER_WITHIN).await;
+    expect_error(
+        answer,
+        "ExtraPrefixesInInputError",
+        "landbakgrunn-storste-innvandringsgrupper",
+    );
+
+    let mut empty = extra.clone();
+    let prefixes = empty["payload"]["step_data"]["s3_input_prefixes"]
+        .as_object_mut()
+        .unwrap();
+    prefixes.remove("landbakgrunn-storste-innvandringsgrupper");
+    let input = prefixes.keys().next().unwrap().clone();
+    prefixes[&input] = json!("processed/green/nothing-here/");
+    expect_error(
+        api.invoke(&empty, ANSWER_WITHIN).await,
+        "EmptyPrefixError",
+        "processed/green/nothing-here/",
+    );
+
+    let failed_output = dir
+        .path()
+        .join("intermediate/yellow/bydelsfakta-grafdata/husholdningstyper-status");
+    assert!(
+        bydelsfakta_tests::files_below(&failed_output).is_empty(),
+        "a failed invocation wrote {:?}",
+        bydelsfakta_tests::files_below(&failed_output)
+    );
+}
+
+#[test]
+fn a_bad_setting_stops_the_bootstrap_naming_the_variable() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bydelsfakta-lambda-shim"))
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("BYDELSFAKTA_BUCKET", "ftp://elsewhere")
+        .output()
+        .expect("run the shim");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("BYDELSFAKTA_BUCKET"), "{stderr}");
+}

@@ -1,0 +1,206 @@
+//! The Lambda Runtime API on loopback, as Lambda (or its Runtime Interface Emulator) serves
+//! it to a function's bootstrap: `GET .../invocation/next` hands out the queued events with
+//! their request headers, and the bootstrap posts each one's response or error back.
+//! <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// What the function answered to one invocation.
+#[derive(Debug)]
+pub enum Answer {
+    Response(Value),
+    /// The `Lambda-Runtime-Function-Error-Type` header (the runtime's category, e.g.
+    /// `unhandled`) and the error document (`errorType`, `errorMessage`).
+    Error {
+        error_type: String,
+        body: Value,
+    },
+    /// The bootstrap reported a failed start (`/runtime/init/error`).
+    InitError(Value),
+}
+
+#[derive(Default)]
+struct Exchange {
+    waiting: HashMap<String, oneshot::Sender<Answer>>,
+    init_error: Option<oneshot::Sender<Answer>>,
+}
+
+#[derive(Clone)]
+struct Api {
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<(String, Value)>>>,
+    exchange: Arc<std::sync::Mutex<Exchange>>,
+}
+
+/// A Runtime API server; dropping it stops serving.
+pub struct RuntimeApi {
+    address: SocketAddr,
+    events: mpsc::UnboundedSender<(String, Value)>,
+    exchange: Arc<std::sync::Mutex<Exchange>>,
+    next_id: AtomicU64,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl RuntimeApi {
+    pub async fn start() -> Self {
+        let (events, queue) = mpsc::unbounded_channel();
+        let exchange = Arc::new(std::sync::Mutex::new(Exchange::default()));
+        let api = Api {
+            queue: Arc::new(Mutex::new(queue)),
+            exchange: exchange.clone(),
+        };
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(api);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the Runtime API");
+        let address = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("Runtime API");
+        });
+        Self {
+            address,
+            events,
+            exchange,
+            next_id: AtomicU64::new(1),
+            server,
+        }
+    }
+
+    /// The value of `AWS_LAMBDA_RUNTIME_API` for the function's process.
+    pub fn address(&self) -> String {
+        self.address.to_string()
+    }
+
+    /// The variables Lambda sets for a function's bootstrap.
+    pub fn function_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_LAMBDA_RUNTIME_API", self.address()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "bydelsfakta".into()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024".into()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ]
+    }
+
+    /// Queues `event`, and waits up to `timeout` for the function's answer.
+    pub async fn invoke(&self, event: &Value, timeout: Duration) -> Answer {
+        let id = format!("request-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (answered, answer) = oneshot::channel();
+        let (init_failed, init_error) = oneshot::channel();
+        {
+            let mut exchange = self.exchange.lock().unwrap();
+            exchange.waiting.insert(id.clone(), answered);
+            exchange.init_error = Some(init_failed);
+        }
+        self.events
+            .send((id.clone(), event.clone()))
+            .expect("queue");
+        let answer = async {
+            tokio::select! {
+                Ok(answer) = answer => answer,
+                Ok(answer) = init_error => answer,
+            }
+        };
+        tokio::time::timeout(timeout, answer)
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {id} within {timeout:?}"))
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn next(State(api): State<Api>) -> Response {
+    let Some((id, event)) = api.queue.lock().await.recv().await else {
+        return StatusCode::GONE.into_response();
+    };
+    let deadline = SystemTime::now() + Duration::from_secs(900);
+    let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis();
+    (
+        [
+            ("lambda-runtime-aws-request-id", id),
+            ("lambda-runtime-deadline-ms", deadline_ms.to_string()),
+            (
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:eu-west-1:000000000000:function:bydelsfakta".into(),
+            ),
+            (
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000".into(),
+            ),
+            ("content-type", "application/json".into()),
+        ],
+        event.to_string(),
+    )
+        .into_response()
+}
+
+fn answer(api: &Api, id: &str, answer: Answer) -> StatusCode {
+    match api.exchange.lock().unwrap().waiting.remove(id) {
+        Some(waiting) => {
+            let _ = waiting.send(answer);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn json(body: &Bytes) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| {
+        Value::String(format!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+    })
+}
+
+async fn response(State(api): State<Api>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    answer(&api, &id, Answer::Response(json(&body)))
+}
+
+async fn error(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let error_type = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    answer(
+        &api,
+        &id,
+        Answer::Error {
+            error_type,
+            body: json(&body),
+        },
+    )
+}
+
+async fn init_error(State(api): State<Api>, body: Bytes) -> StatusCode {
+    if let Some(failed) = api.exchange.lock().unwrap().init_error.take() {
+        let _ = failed.send(Answer::InitError(json(&body)));
+    }
+    StatusCode::ACCEPTED
+}
