@@ -173,6 +173,31 @@ impl Output {
         .output(frame)
     }
 
+    /// One price per row of a pre-aggregated file (boligpriser, median_totalpris), in file
+    /// order. Both types carry the scale, taken over every row of the frame (min and max
+    /// skip the missing prices); then the rows without a price leave the documents.
+    pub fn price(
+        frame: DataFrame,
+        price: &str,
+        status: bool,
+        heading: &str,
+        meta_series: serde_json::Value,
+    ) -> Result<Self> {
+        use bydelsfakta_udfs::plan::{ascending, c};
+        let mut output = Shape {
+            series: &["value"],
+            layout: Layout::Flat,
+            latest_year_only: status,
+            scale: Some("value"),
+            order: ascending(&[bydelsfakta_udfs::geo::ROW]),
+            heading,
+            meta_series,
+        }
+        .output(frame.with_column("value", c(price))?)?;
+        output.frame = output.frame.filter(c("value").is_not_null())?;
+        Ok(output)
+    }
+
     /// A pre-aggregated rate dataset (sub-district, district and Oslo rows in the file):
     /// `series` with `<series>_ratio = percent / 100`, in file order; `status` as in
     /// [`Output::one_series`].

@@ -95,18 +95,40 @@ fn keep(cells: &[&str]) -> Option<String> {
     Some(cells.join(";"))
 }
 
+/// An edit that sets `cells` (column, value) on the data rows `selects` picks.
+fn set_where<'a>(
+    selects: impl Fn(&[&str]) -> bool + 'a,
+    cells: &'a [(usize, &'a str)],
+) -> impl Fn(usize, &[&str]) -> Option<String> + 'a {
+    move |i, row| {
+        if i > 0 && selects(row) {
+            Some(with_cells(row, cells))
+        } else {
+            keep(row)
+        }
+    }
+}
+
+/// An edit that drops the data rows `selects` picks.
+fn drop_where(selects: impl Fn(&[&str]) -> bool) -> impl Fn(usize, &[&str]) -> Option<String> {
+    move |i, row| (i == 0 || !selects(row)).then(|| row.join(";"))
+}
+
 // median-totalpris: aar;delbydel_id;delbydel_navn;bydel_id;bydel_navn;enhetstype;totalpris
 
 #[tokio::test]
 async fn median_totalpris_rows_without_a_price_are_left_out() {
     let (dir, results) = run_edited(
         "median-totalpris",
-        |i, cells| match (cells[0], cells[1], cells[5]) {
-            ("2023", "0101", "both") | ("2013", "0102", "both") if i > 0 => {
-                Some(with_cells(cells, &[(6, "")]))
-            }
-            _ => keep(cells),
-        },
+        set_where(
+            |cells| {
+                matches!(
+                    (cells[0], cells[1], cells[5]),
+                    ("2023", "0101", "both") | ("2013", "0102", "both")
+                )
+            },
+            &[(6, "")],
+        ),
         &["median_totalpris__status", "median_totalpris__historisk"],
     )
     .await;
@@ -139,13 +161,10 @@ async fn median_totalpris_rows_without_a_price_are_left_out() {
 async fn median_totalpris_an_empty_price_in_a_row_never_written_still_makes_values_float() {
     let (dir, results) = run_edited(
         "median-totalpris",
-        |i, cells| {
-            if i > 0 && cells[0] == "2012" && cells[1] == "0101" && cells[5] == "leilighet" {
-                Some(with_cells(cells, &[(6, "")]))
-            } else {
-                keep(cells)
-            }
-        },
+        set_where(
+            |cells| cells[0] == "2012" && cells[1] == "0101" && cells[5] == "leilighet",
+            &[(6, "")],
+        ),
         &["median_totalpris__status"],
     )
     .await;
@@ -163,10 +182,7 @@ async fn median_totalpris_an_empty_price_in_a_row_never_written_still_makes_valu
 async fn median_totalpris_a_sub_district_priced_later_comes_after_its_siblings() {
     let (dir, results) = run_edited(
         "median-totalpris",
-        |i, cells| {
-            let early = matches!(cells[0], "2012" | "2013" | "2014");
-            (i == 0 || !(early && cells[1] == "0102")).then(|| cells.join(";"))
-        },
+        drop_where(|cells| matches!(cells[0], "2012" | "2013" | "2014") && cells[1] == "0102"),
         &["median_totalpris__historisk", "median_totalpris__status"],
     )
     .await;
@@ -189,13 +205,10 @@ async fn median_totalpris_a_sub_district_priced_later_comes_after_its_siblings()
 async fn neets_empty_cells_in_rows_never_written_only_make_counts_float() {
     let (dir, results) = run_edited(
         "neets",
-        |i, cells| {
-            if i > 0 && cells[0] == "2024" && cells[3] == "99" {
-                Some(with_cells(cells, &[(5, ""), (6, "")]))
-            } else {
-                keep(cells)
-            }
-        },
+        set_where(
+            |cells| cells[0] == "2024" && cells[3] == "99",
+            &[(5, ""), (6, "")],
+        ),
         &["neets__status"],
     )
     .await;
@@ -220,13 +233,7 @@ async fn neets_empty_cells_in_rows_never_written_only_make_counts_float() {
 async fn neets_an_empty_ratio_in_a_written_row_fails_and_writes_nothing() {
     let (dir, results) = run_edited(
         "neets",
-        |i, cells| {
-            if i > 0 && cells[0] == "2017" && cells[1] == "0101" {
-                Some(with_cells(cells, &[(5, "")]))
-            } else {
-                keep(cells)
-            }
-        },
+        set_where(|cells| cells[0] == "2017" && cells[1] == "0101", &[(5, "")]),
         &["neets__historisk"],
     )
     .await;
@@ -257,13 +264,10 @@ async fn neets_an_empty_ratio_in_a_written_row_fails_and_writes_nothing() {
 async fn neets_zero_counts_are_written_with_a_zero_ratio() {
     let (dir, results) = run_edited(
         "neets",
-        |i, cells| {
-            if i > 0 && cells[0] == "2024" && cells[1] == "0101" {
-                Some(with_cells(cells, &[(5, "0.0"), (6, "0")]))
-            } else {
-                keep(cells)
-            }
-        },
+        set_where(
+            |cells| cells[0] == "2024" && cells[1] == "0101",
+            &[(5, "0.0"), (6, "0")],
+        ),
         &["neets__status"],
     )
     .await;
@@ -333,10 +337,7 @@ const INGEN: &str = "Ingen utdanning/Uoppgitt utdanning";
 async fn utdanning_a_pseudo_sub_district_without_a_level_makes_every_level_float() {
     let (dir, results) = run_edited(
         "utdanning",
-        |_, cells| {
-            (!(cells[0] == "2020" && cells[1] == "9999" && cells[5] == INGEN))
-                .then(|| cells.join(";"))
-        },
+        drop_where(|cells| cells[0] == "2020" && cells[1] == "9999" && cells[5] == INGEN),
         &["utdanning__status", "utdanning__historisk"],
     )
     .await;
@@ -376,10 +377,7 @@ async fn utdanning_a_pseudo_sub_district_without_a_level_makes_every_level_float
 async fn utdanning_a_written_sub_district_without_a_level_fails_and_writes_nothing() {
     let (dir, results) = run_edited(
         "utdanning",
-        |_, cells| {
-            (!(cells[0] == "2023" && cells[1] == "0101" && cells[5] == "Grunnskole"))
-                .then(|| cells.join(";"))
-        },
+        drop_where(|cells| cells[0] == "2023" && cells[1] == "0101" && cells[5] == "Grunnskole"),
         &["utdanning__status"],
     )
     .await;
@@ -397,13 +395,10 @@ async fn utdanning_a_written_sub_district_without_a_level_fails_and_writes_nothi
 async fn utdanning_zero_counts_give_a_zero_ratio() {
     let (dir, results) = run_edited(
         "utdanning",
-        |i, cells| {
-            if i > 0 && cells[0] == "2023" && cells[1] == "0101" && cells[5] == INGEN {
-                Some(with_cells(cells, &[(8, "0")]))
-            } else {
-                keep(cells)
-            }
-        },
+        set_where(
+            |cells| cells[0] == "2023" && cells[1] == "0101" && cells[5] == INGEN,
+            &[(8, "0")],
+        ),
         &["utdanning__status"],
     )
     .await;
@@ -447,9 +442,7 @@ async fn utdanning_reversed_input_rows_give_the_same_documents() {
 async fn utdanning_a_sub_district_missing_in_early_years_has_a_shorter_history() {
     let (dir, results) = run_edited(
         "utdanning",
-        |_, cells| {
-            (!(matches!(cells[0], "2018" | "2019") && cells[1] == "0102")).then(|| cells.join(";"))
-        },
+        drop_where(|cells| matches!(cells[0], "2018" | "2019") && cells[1] == "0102"),
         &["utdanning__historisk"],
     )
     .await;
@@ -499,7 +492,7 @@ async fn utdanning_a_suppressed_count_is_skipped_and_makes_levels_float() {
 async fn utdanning_a_level_that_never_occurs_is_named() {
     let (dir, results) = run_edited(
         "utdanning",
-        |_, cells| (cells[5] != INGEN).then(|| cells.join(";")),
+        drop_where(|cells| cells[5] == INGEN),
         &["utdanning__historisk"],
     )
     .await;

@@ -6,9 +6,8 @@ use serde_json::json;
 
 use super::port;
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
-use bydelsfakta_udfs::geo::ROW;
-use bydelsfakta_udfs::plan::{ascending, c};
+use crate::function::{DatasetType, Function, Inputs, Output};
+use bydelsfakta_udfs::plan::c;
 
 pub const FUNCTION: Function = Function {
     name: "median_totalpris",
@@ -27,22 +26,14 @@ pub const FUNCTION: Function = Function {
 };
 
 fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
-    let df = inputs
-        .get("df")?
-        .filter(c("enhetstype").eq(lit("both")))?
-        .with_column("value", c("totalpris"))?;
-    let mut output = Shape {
-        series: &["value"],
-        layout: Layout::Flat,
-        latest_year_only: dataset_type == "status",
-        // Taken before the rows without a price are dropped, in both types.
-        scale: Some("value"),
-        order: ascending(&[ROW]),
-        heading: "Median totalpris",
+    let df = inputs.get("df")?.filter(c("enhetstype").eq(lit("both")))?;
+    let output = Output::price(
+        df,
+        "totalpris",
+        dataset_type == "status",
+        "Median totalpris",
         // "leiligheter" although the rows kept are of every dwelling type: the port's text.
-        meta_series: json!([{"heading": "Median totalpris for leiligheter", "subheading": ""}]),
-    }
-    .output(df)?;
-    output.frame = output.frame.filter(c("value").is_not_null())?;
+        json!([{"heading": "Median totalpris for leiligheter", "subheading": ""}]),
+    )?;
     port::rounded(output)
 }
