@@ -58,10 +58,20 @@ pub struct Cluster {
 }
 
 pub fn start_cluster(executors: usize, env: &[(&str, String)]) -> Cluster {
+    start_cluster_with(executors, env, &[])
+}
+
+/// A cluster whose scheduler also gets `scheduler_args` (`--flight-sql`).
+pub fn start_cluster_with(
+    executors: usize,
+    env: &[(&str, String)],
+    scheduler_args: &[&str],
+) -> Cluster {
     let scheduler_port = free_port();
     let scheduler = Command::new(env!("CARGO_BIN_EXE_bydelsfakta-scheduler"))
         .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
         .args(["--bind-port", &scheduler_port.to_string()])
+        .args(scheduler_args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .spawn()
