@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn versions_order_numerically_then_editions() {
-        let mut editions = vec![
+        let mut editions = [
             edition("10", "20200101T000000"),
             edition("9", "20250101T000000"),
             edition("10", "20190101T000000"),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::logical_expr::Documentation;
 use rustyline::error::ReadlineError;
 
 use super::output::{Format, render};
@@ -282,25 +283,23 @@ pub fn tables_listing(session: &SqlSession) -> Result<StatementResult, SqlError>
 
 /// `\functions`: our scalar and aggregate functions, with their syntax and description.
 pub fn functions_listing() -> Result<StatementResult, SqlError> {
-    let mut rows: Vec<(String, &str, String, String)> = vec![];
-    for udf in bydelsfakta_udfs::scalar_functions() {
-        let doc = udf.documentation();
-        rows.push((
-            udf.name().to_string(),
-            "scalar",
+    let row = |name: &str, kind: &'static str, doc: Option<&Documentation>| {
+        (
+            name.to_string(),
+            kind,
             doc.map(|d| d.syntax_example.clone()).unwrap_or_default(),
             doc.map(|d| d.description.clone()).unwrap_or_default(),
-        ));
-    }
-    for udaf in bydelsfakta_udfs::aggregate_functions() {
-        let doc = udaf.documentation();
-        rows.push((
-            udaf.name().to_string(),
-            "aggregate",
-            doc.map(|d| d.syntax_example.clone()).unwrap_or_default(),
-            doc.map(|d| d.description.clone()).unwrap_or_default(),
-        ));
-    }
+        )
+    };
+    let rows: Vec<(String, &str, String, String)> = bydelsfakta_udfs::scalar_functions()
+        .iter()
+        .map(|f| row(f.name(), "scalar", f.documentation()))
+        .chain(
+            bydelsfakta_udfs::aggregate_functions()
+                .iter()
+                .map(|f| row(f.name(), "aggregate", f.documentation())),
+        )
+        .collect();
     listing(vec![
         (
             "function",
