@@ -126,12 +126,12 @@ async fn dataset_tables(
         );
         return Ok(tables);
     };
-    let mut folders: Vec<String> = dataset
+    // One folder per confidentiality the dataset was published under.
+    let folders: std::collections::BTreeSet<String> = dataset
         .editions
         .iter()
         .map(|e| e.dataset_prefix(&dataset.id))
         .collect();
-    folders.dedup();
     let urls = folders
         .iter()
         .map(|f| folder_url(bucket, f))
