@@ -1,7 +1,10 @@
 //! What our scheduler and executors add to Ballista's: our functions (UDFs and UDAFs), the
 //! document writer's codec, and the object stores of [`BucketStores`], all registered where
-//! Ballista looks for them (notes §3 to §6). Everything else, flags included, is Ballista's.
+//! Ballista looks for them (notes §3 to §6), and on the scheduler, the bucket's datasets as
+//! read-only SQL tables for Ballista's Flight SQL service. Everything else, flags included,
+//! is Ballista's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ballista_core::registry::BallistaFunctionRegistry;
@@ -11,28 +14,60 @@ use ballista_executor::executor_process::ExecutorProcessConfig;
 use ballista_scheduler::config::SchedulerConfig;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::SessionContext;
 
 use bydelsfakta_scheduler_client::engine::{ballista_session_config, physical_codec};
-use bydelsfakta_scheduler_client::stores::BucketStores;
+use bydelsfakta_scheduler_client::sql::catalog::read_only_catalog;
+use bydelsfakta_scheduler_client::sql::tables::{SqlTable, discover};
+use bydelsfakta_scheduler_client::stores::{BucketStores, runtime_for};
 
 /// The session settings every job starts from on scheduler and executors.
 fn config_producer() -> ConfigProducer {
     Arc::new(ballista_session_config)
 }
 
+/// The environment variable that names the bucket whose datasets Flight SQL serves.
+pub const BUCKET_ENV: &str = "BYDELSFAKTA_BUCKET";
+
+/// The SQL tables of the bucket named by `url` (`file:///folder`, a folder path or
+/// `s3://name`), found once, when the scheduler starts.
+pub async fn sql_tables(url: &str) -> Result<Vec<SqlTable>, String> {
+    let bucket = bydelsfakta_scheduler_client::cli::bucket_from_arg(url)
+        .map_err(|e| format!("{BUCKET_ENV}: {e}"))?;
+    let runtime = runtime_for(&bucket).map_err(|e| format!("{BUCKET_ENV}: {e}"))?;
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_runtime_env(runtime)
+        .build();
+    discover(&SessionContext::new_with_state(state), &bucket)
+        .await
+        .map_err(|e| format!("{BUCKET_ENV} {url}: {e}"))
+}
+
 /// The scheduler plans with our functions and reads bucket listings through our stores.
-pub fn scheduler_config(config: SchedulerConfig) -> SchedulerConfig {
+/// With `tables`, every session (Flight SQL's among them) has those tables as its only,
+/// read-only catalog and no table factories, so that `CREATE EXTERNAL TABLE` cannot point
+/// outside the bucket.
+pub fn scheduler_config(config: SchedulerConfig, tables: Option<Vec<SqlTable>>) -> SchedulerConfig {
     let stores = Arc::new(BucketStores::default());
     let mut config = config
         .with_override_config_producer(config_producer())
         .with_override_session_builder(Arc::new(move |session_config| {
+            let catalog = tables
+                .as_ref()
+                .map(|tables| read_only_catalog(tables, &session_config));
             let state = default_session_builder(session_config)?;
             let runtime = RuntimeEnvBuilder::new()
                 .with_object_store_registry(stores.clone())
                 .build_arc()?;
-            let mut state = SessionStateBuilder::new_from_existing(state)
-                .with_runtime_env(runtime)
-                .build();
+            let mut builder =
+                SessionStateBuilder::new_from_existing(state).with_runtime_env(runtime);
+            if let Some(catalog) = catalog {
+                builder = builder
+                    .with_catalog_list(catalog)
+                    .with_table_factories(HashMap::new());
+            }
+            let mut state = builder.build();
             bydelsfakta_udfs::register_all(&mut state)?;
             Ok(state)
         }));

@@ -32,7 +32,7 @@ use bydelsfakta_udfs::geo;
 use bydelsfakta_udfs::plan::c;
 
 /// pandas' default missing-value spellings (`read_csv` `na_values`), plus the empty cell.
-const PANDAS_NA: &str = "^(|#N/A|#N/A N/A|#NA|-1\\.#IND|-1\\.#QNAN|-NaN|-nan|1\\.#IND|1\\.#QNAN|<NA>|N/A|NA|NULL|NaN|n/a|nan|null)$";
+pub const PANDAS_NA: &str = "^(|#N/A|#N/A N/A|#NA|-1\\.#IND|-1\\.#QNAN|-NaN|-nan|1\\.#IND|1\\.#QNAN|<NA>|N/A|NA|NULL|NaN|n/a|nan|null)$";
 
 const INTEGER: &str = "^[+-]?[0-9]+$";
 

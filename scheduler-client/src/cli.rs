@@ -10,6 +10,9 @@ use crate::bench::{BenchOptions, REFERENCE_TIMINGS, Reference, peak_rss_bytes, r
 use crate::demo::{RunAllOptions, RunAllRow, SAMPLE_BUCKET, run_all, run_demo};
 use crate::engine::{Engine, EngineKind};
 use crate::run::{RunOptions, run_event, today_utc};
+use crate::sql::SqlSession;
+use crate::sql::output::Format as SqlFormat;
+use crate::sql::shell::{ShellOptions, default_history, run_statements};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::functions;
 
@@ -116,6 +119,23 @@ pub enum Command {
     },
     /// List the functions, their types, output datasets and input datasets.
     List,
+    /// Query the bucket's processed datasets with SQL: run the query given, or open a shell.
+    /// Every dataset is a table named after its id (`-` as `_`) holding its latest
+    /// edition, and `<name>__editions` holds every edition with the columns `version` and
+    /// `edition`. Read-only: statements that write, create, drop or set are refused.
+    Sql {
+        /// The bucket: `file:///absolute/folder` (or a folder path), `s3://name`.
+        #[arg(long, env = "BYDELSFAKTA_BUCKET")]
+        bucket: String,
+        /// How to print results.
+        #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+        format: SqlFormat,
+        /// The shell's history file (default: ~/.bydelsfakta_sql_history).
+        #[arg(long)]
+        history: Option<PathBuf>,
+        /// The statements to run (`;` between several); without them, the shell.
+        query: Option<String>,
+    },
 }
 
 /// How `run-all` prints its summary.
@@ -343,6 +363,30 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 "wrote {files} input files at {scale}x the sub-districts to {}",
                 out_dir.display()
             )?;
+        }
+        Command::Sql {
+            bucket,
+            format,
+            history,
+            query,
+        } => {
+            let bucket = bucket_from_arg(&bucket)?;
+            let engine = Engine::connect(cli.engine, cli.scheduler.as_deref(), &bucket).await?;
+            let session = SqlSession::open(engine, &bucket).await?;
+            match query {
+                Some(sql) => out.push_str(&run_statements(&session, &sql, format).await?),
+                None => {
+                    let options = ShellOptions {
+                        format,
+                        history: history.or_else(default_history),
+                    };
+                    let failures = crate::sql::shell::run(&session, &options).await?;
+                    anyhow::ensure!(
+                        failures == 0 || std::io::IsTerminal::is_terminal(&std::io::stdin()),
+                        "{failures} statement(s) failed"
+                    );
+                }
+            }
         }
         Command::List => {
             writeln!(

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::TryStreamExt;
 use serde_json::json;
 
 use crate::engine::{Engine, EngineKind};
 use crate::error::Result;
+use crate::processed::processed_datasets;
 use crate::run::{RunOptions, run_event};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::{DatasetType, Function, functions};
@@ -31,41 +31,14 @@ pub async fn latest_input_prefixes(
         .context()
         .runtime_env()
         .object_store(bucket.store_url())?;
-    let objects: Vec<_> = store
-        .list(Some(&bucket.path("processed")))
-        .try_collect()
-        .await
-        .map_err(bydelsfakta_queries::Error::from)?;
-    let mut latest: HashMap<String, (String, String, String)> = HashMap::new();
-    for meta in objects {
-        let key = bucket.key(&meta.location);
-        let parts: Vec<&str> = key.split('/').collect();
-        let [_, _, id, version, edition, _file] = parts.as_slice() else {
-            continue;
-        };
-        let (Some(v), Some(e)) = (
-            version.strip_prefix("version="),
-            edition.strip_prefix("edition="),
-        ) else {
-            continue;
-        };
-        let prefix = parts[..5].join("/") + "/";
-        let candidate = (v.to_string(), e.to_string(), prefix);
-        let newer = latest
-            .get(*id)
-            .is_none_or(|(lv, le, _)| (version_key(v), e) > (version_key(lv), le.as_str()));
-        if newer {
-            latest.insert(id.to_string(), candidate);
-        }
-    }
-    Ok(latest
+    Ok(processed_datasets(store.as_ref(), bucket)
+        .await?
         .into_iter()
-        .map(|(id, (_, _, prefix))| (id, prefix))
+        .map(|dataset| {
+            let prefix = dataset.latest().prefix.clone();
+            (dataset.id, prefix)
+        })
         .collect())
-}
-
-fn version_key(v: &str) -> (u64, String) {
-    (v.parse().unwrap_or(0), v.to_string())
 }
 
 /// A pipeline event for `function`/`dataset_type` as the data platform would send it.

@@ -204,7 +204,14 @@ impl Engine {
         Ok(WriteSummary::from_batches(&batches))
     }
 
-    async fn run_plan(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
+    /// Whether plans leave this process's DataFusion executor (Ballista, standalone or
+    /// remote): then only plans that Ballista can encode may run through [`Engine::run_plan`].
+    pub fn is_distributed(&self) -> bool {
+        matches!(self.mode, Mode::Ballista { .. })
+    }
+
+    /// Runs a physical plan where this engine runs plans and collects its batches.
+    pub async fn run_plan(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
         Ok(match &self.mode {
             Mode::Embedded => collect(plan, self.ctx.task_ctx()).await?,
             Mode::Ballista { scheduler_url } => {

@@ -7,7 +7,9 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod processed;
 pub mod run;
+pub mod sql;
 pub mod stores;
 pub mod synth;
 

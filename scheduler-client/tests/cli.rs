@@ -308,3 +308,143 @@ fn run_all_reads_the_latest_edition_and_reports_every_failure() {
         &doc[..400]
     );
 }
+
+fn sample_bucket() -> PathBuf {
+    fixtures().join("input")
+}
+
+fn sql(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("sql")
+        .arg("--bucket")
+        .arg(sample_bucket())
+        .args(args)
+        .env("HOME", std::env::temp_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Births per district in 2023, summed here from the sample's CSV, as `bydel_id,n` lines.
+fn births_2023() -> String {
+    let path =
+        sample_bucket().join("processed/green/fodte/version=1/edition=20241215T063308/fodte.csv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+    let at = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let (aar, bydel, count) = (at("aar"), at("bydel_id"), at("antall_fodte"));
+    let mut sums = std::collections::BTreeMap::<String, i64>::new();
+    for line in lines {
+        let cells: Vec<&str> = line.split(';').collect();
+        if cells[aar] == "2023" {
+            *sums.entry(cells[bydel].to_string()).or_default() +=
+                cells[count].parse::<i64>().unwrap();
+        }
+    }
+    sums.iter().map(|(b, n)| format!("{b},{n}\n")).collect()
+}
+
+const BIRTHS_2023: &str = "SELECT bydel_id, SUM(antall_fodte) AS n FROM fodte \
+                           WHERE aar = 2023 GROUP BY bydel_id ORDER BY bydel_id";
+
+#[test]
+fn sql_prints_a_table_or_csv() {
+    let out = sql(&["--format", "csv", BIRTHS_2023], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("bydel_id,n\n{}", births_2023())
+    );
+
+    let out = sql(&[BIRTHS_2023], "");
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let first = births_2023().lines().next().unwrap().replace(',', " ");
+    let (id, n) = first.split_once(' ').unwrap();
+    assert!(table.contains("| bydel_id | n "), "{table}");
+    assert!(
+        table.contains(&format!("| {id:<8} | {n}")),
+        "{id} {n}: {table}"
+    );
+    assert!(table.ends_with("(18 rows)\n"), "{table}");
+
+    let out = sql(
+        &[
+            "--format",
+            "ndjson",
+            "SELECT delbydel_id FROM fodte LIMIT 1",
+        ],
+        "",
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "{\"delbydel_id\":\"0101\"}\n"
+    );
+}
+
+#[test]
+fn sql_refusals_and_malformed_queries_exit_non_zero_with_the_reason() {
+    for (query, reason) in [
+        ("DROP TABLE fodte", "read-only"),
+        ("COPY fodte TO '/tmp/bydelsfakta-never.csv'", "read-only"),
+        ("SELEC 1", "ParserError"),
+        ("SELECT nope FROM fodte", "No field named nope"),
+    ] {
+        let out = sql(&[query], "");
+        assert!(!out.status.success(), "{query}");
+        assert!(out.stdout.is_empty(), "{query}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(reason), "{query}: {stderr}");
+    }
+}
+
+#[test]
+fn sql_shell_reads_statements_and_commands_from_stdin() {
+    let script = "\\d\n\
+                  SELECT bydel_id, SUM(antall_fodte) AS n\n\
+                    FROM fodte WHERE aar = 2023\n\
+                   GROUP BY bydel_id ORDER BY bydel_id;\n\
+                  \\d fodte\n\
+                  \\functions\n\
+                  DROP TABLE fodte;\n\
+                  SHOW FUNCTIONS LIKE 'ratio';\n\
+                  \\q\n\
+                  SELECT 'never run';\n";
+    let out = sql(&["--format", "csv"], script);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The refused DROP is reported, the shell goes on, and the exit code tells.
+    assert!(!out.status.success());
+    assert!(stderr.contains("error: read-only"), "{stderr}");
+    assert!(
+        stdout.contains("fodte__editions,fodte,1 editions,8"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("bydel_id,n\n{}", births_2023())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("delbydel_id,Utf8,YES"), "{stdout}");
+    assert!(stdout.contains("sum_nans,aggregate,"), "{stdout}");
+    assert!(stdout.contains("ratio"), "{stdout}");
+    assert!(!stdout.contains("never run"), "{stdout}");
+
+    let out = sql(&[], "SELECT count(*) AS n FROM fodte");
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().contains("(1 row)"));
+}

@@ -305,3 +305,20 @@ pub fn large_stack_runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("tokio runtime")
 }
+
+/// A `;`-separated CSV file as its header and rows of cells, read with plain Rust, to check
+/// query results against.
+pub fn csv_table(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).expect("csv");
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .expect("header")
+        .split(';')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|line| line.split(';').map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}

@@ -1,6 +1,7 @@
 //! `bydelsfakta-scheduler`: Ballista's scheduler, with its flags, carrying our functions,
 //! the document writer's codec and our object stores. gRPC, `/healthz` and `/readyz` share
-//! `--bind-port` (50050).
+//! `--bind-port` (50050); with `--flight-sql`, so does Flight SQL, serving the datasets of
+//! the bucket named by `BYDELSFAKTA_BUCKET` (read when the scheduler starts).
 
 use std::sync::Arc;
 
@@ -24,7 +25,25 @@ async fn serve() -> ballista_core::error::Result<()> {
             ))
         })?;
     let config: SchedulerConfig = options.try_into()?;
-    let config = bydelsfakta_cluster::scheduler_config(config);
+    // Only Flight SQL plans SQL on the scheduler; the pipeline's clients send plans.
+    let tables = match std::env::var(bydelsfakta_cluster::BUCKET_ENV) {
+        Ok(url) if config.flight_sql_enabled() => {
+            let tables = bydelsfakta_cluster::sql_tables(&url)
+                .await
+                .map_err(ballista_core::error::BallistaError::Configuration)?;
+            tracing::info!("Flight SQL serves {} tables from {url}", tables.len());
+            Some(tables)
+        }
+        Err(_) if config.flight_sql_enabled() => {
+            tracing::warn!(
+                "--flight-sql without {}: Flight SQL serves no tables",
+                bydelsfakta_cluster::BUCKET_ENV
+            );
+            Some(vec![])
+        }
+        _ => None,
+    };
+    let config = bydelsfakta_cluster::scheduler_config(config, tables);
     let cluster = BallistaCluster::new_from_config(&config).await?;
     start_server(cluster, address, Arc::new(config)).await
 }

@@ -86,7 +86,7 @@ pub fn start_cluster(executors: usize, env: &[(&str, String)]) -> Cluster {
     start_cluster_with(executors, env, &[])
 }
 
-/// A cluster whose scheduler also gets `scheduler_args`.
+/// A cluster whose scheduler also gets `scheduler_args` (`--flight-sql`, timeouts).
 pub fn start_cluster_with(
     executors: usize,
     env: &[(&str, String)],

@@ -1,0 +1,201 @@
+//! Ad-hoc SQL on a real cluster on loopback: the CLI's session through our scheduler and
+//! executors gives what the embedded one gives, and our scheduler's Flight SQL service
+//! answers a real Flight SQL client with the same tables, functions and numbers, read-only.
+
+mod common;
+
+use std::time::Duration;
+
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use datafusion::arrow::array::RecordBatch;
+use futures::TryStreamExt;
+
+use common::{ran_tasks, start_cluster_with};
+
+use bydelsfakta_scheduler_client::Engine;
+use bydelsfakta_scheduler_client::sql::output::{Format, render};
+use bydelsfakta_scheduler_client::sql::{SqlSession, StatementResult};
+use bydelsfakta_tests::{bucket_copy, fixtures, large_stack_runtime};
+
+/// Joins two datasets, aggregates with a built-in and our UDAF, and calls our UDF.
+const JOINED: &str = "\
+SELECT f.bydel_id, f.aar, SUM(f.antall_fodte) AS fodte, SUM(d.antall_dode) AS dode,
+       sum_nans(CAST(f.antall_fodte AS DOUBLE), f.bydel_id) AS fodte_sum_nans,
+       ratio(SUM(f.antall_fodte), SUM(d.antall_dode)) AS per_death
+  FROM fodte f JOIN dode d ON f.delbydel_id = d.delbydel_id AND f.aar = d.aar
+ WHERE f.aar >= 2020
+ GROUP BY f.bydel_id, f.aar
+ ORDER BY f.bydel_id, f.aar";
+
+/// One edition out of the editions table, with its partition columns.
+const EDITION: &str = "\
+SELECT edition, bydel_id, SUM(antall_boliger) AS boliger
+  FROM kommunale_boliger__editions
+ WHERE edition = '20240930T080933'
+ GROUP BY edition, bydel_id
+ ORDER BY bydel_id";
+
+async fn csv(session: &SqlSession, sql: &str) -> String {
+    let results = session
+        .run(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    render(&results[0], Format::Csv).unwrap()
+}
+
+#[test]
+fn the_same_queries_embedded_and_on_the_cluster() {
+    large_stack_runtime().block_on(async { tokio::spawn(same_results()).await.unwrap() });
+}
+
+async fn same_results() {
+    let (_dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let cluster = start_cluster_with(2, &[], &[]);
+    let scheduler = format!("df://127.0.0.1:{}", cluster.scheduler_port);
+    let remote = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let remote = SqlSession::open(remote, &bucket).await.unwrap();
+    let embedded = SqlSession::open(Engine::embedded(&bucket).await.unwrap(), &bucket)
+        .await
+        .unwrap();
+    for sql in [
+        JOINED,
+        EDITION,
+        "SELECT count(*) FROM befolkning_etter_kjonn_og_alder",
+    ] {
+        let expected = csv(&embedded, sql).await;
+        assert!(expected.lines().count() > 1, "{sql}: {expected}");
+        assert_eq!(csv(&remote, sql).await, expected, "{sql}");
+    }
+    // Catalog queries are answered by the client's own session.
+    assert_eq!(
+        csv(&remote, "SHOW FUNCTIONS LIKE 'sum_nans'").await,
+        csv(&embedded, "SHOW FUNCTIONS LIKE 'sum_nans'").await
+    );
+    assert!(
+        cluster.work_dirs.iter().any(|d| ran_tasks(d.path())),
+        "the executors ran the queries"
+    );
+}
+
+#[test]
+fn flight_sql_serves_the_same_tables_read_only() {
+    large_stack_runtime().block_on(async { tokio::spawn(flight_sql()).await.unwrap() });
+}
+
+async fn flight_sql_query(
+    client: &mut FlightSqlServiceClient<tonic::transport::Channel>,
+    sql: &str,
+) -> Result<Vec<RecordBatch>, String> {
+    let info = client
+        .execute(sql.to_string(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut batches = vec![];
+    for endpoint in info.endpoint {
+        let ticket = endpoint.ticket.expect("every endpoint has a ticket");
+        let stream = client.do_get(ticket).await.map_err(|e| e.to_string())?;
+        batches.extend(
+            stream
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(batches)
+}
+
+/// The result's CSV lines below the header, sorted: partitions may come in any order.
+fn sorted_rows(result: &StatementResult) -> Vec<String> {
+    let text = render(result, Format::Csv).unwrap();
+    let mut rows: Vec<String> = text.lines().skip(1).map(str::to_string).collect();
+    rows.sort();
+    rows
+}
+
+async fn flight_sql() {
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let cluster = start_cluster_with(
+        2,
+        &[("BYDELSFAKTA_BUCKET", dir.path().display().to_string())],
+        &["--flight-sql"],
+    );
+    let channel = tonic::transport::Channel::from_shared(format!(
+        "http://127.0.0.1:{}",
+        cluster.scheduler_port
+    ))
+    .unwrap()
+    .connect()
+    .await
+    .unwrap();
+    let mut client = FlightSqlServiceClient::new(channel);
+    client.handshake("analyst", "").await.unwrap();
+
+    let embedded = SqlSession::open(Engine::embedded(&bucket).await.unwrap(), &bucket)
+        .await
+        .unwrap();
+    for sql in [JOINED, EDITION] {
+        let batches = flight_sql_query(&mut client, sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let got = StatementResult {
+            schema: batches[0].schema(),
+            batches,
+        };
+        let expected = &embedded.run(sql).await.unwrap()[0];
+        assert!(expected.rows() > 1);
+        assert_eq!(sorted_rows(&got), sorted_rows(expected), "{sql}");
+        let names = |r: &StatementResult| -> Vec<String> {
+            r.schema.fields().iter().map(|f| f.name().clone()).collect()
+        };
+        assert_eq!(names(&got), names(expected), "{sql}");
+    }
+
+    let listed = flight_sql_query(
+        &mut client,
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .await
+    .unwrap();
+    let listed = StatementResult {
+        schema: listed[0].schema(),
+        batches: listed,
+    };
+    assert_eq!(sorted_rows(&listed), ["58"]);
+
+    let outside = tempfile::tempdir().unwrap();
+    for sql in [
+        "CREATE VIEW v AS SELECT * FROM fodte".to_string(),
+        "DROP TABLE fodte".into(),
+        "CREATE SCHEMA s".into(),
+        format!(
+            "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '{}/'",
+            outside.path().display()
+        ),
+        "INSERT INTO fodte SELECT * FROM fodte".into(),
+        format!("COPY fodte TO '{}/x.csv'", outside.path().display()),
+        "CREATE TABLE t AS SELECT 1".into(),
+    ] {
+        let err = flight_sql_query(&mut client, &sql)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{sql} was not refused"));
+        // DataFusion reports a table its catalog refuses to drop as one that does not
+        // exist; the table stays (checked below).
+        let dropped = sql.starts_with("DROP") && err.contains("doesn't exist");
+        assert!(
+            err.contains("read-only")
+                || err.contains("does not support")
+                || err.contains("Unable to find factory")
+                || dropped,
+            "{sql}: {err}"
+        );
+    }
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    // The tables are all still there.
+    let count = flight_sql_query(&mut client, "SELECT count(*) FROM fodte")
+        .await
+        .unwrap();
+    assert_eq!(count.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+}
