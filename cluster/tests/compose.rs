@@ -4,7 +4,8 @@
 //! an S3 server with MinIO's keys and the seeded bucket, our scheduler, two executors, and
 //! the shim behind a Lambda Runtime API. A pipeline event sent to the shim must come back
 //! as the original's step output, with the original's documents in the bucket, written by
-//! both executors, and with no data through the shim.
+//! both executors, and with no data through the shim; the `cli` service's SQL runs on the
+//! same cluster over the same bucket.
 
 mod common;
 
@@ -328,6 +329,31 @@ async fn compose_on_loopback() {
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+
+    // The cli service: ad-hoc SQL over the bucket, planned here, scanned by the executors.
+    let births = bydelsfakta_tests::files_below(&seeded)
+        .into_iter()
+        .find(|key| key.contains("/fodte/"))
+        .expect("the births input");
+    let rows = std::fs::read_to_string(seeded.join(births))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let mut cli = Command::new(binary(&project.program("cli")));
+    cli.args(["sql", "--format", "csv", "SELECT COUNT(*) AS n FROM fodte"])
+        .env_clear()
+        .envs(shim_loopback.env(&project.env("cli")));
+    let output = tokio::task::block_in_place(|| cli.output()).expect("run the cli");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("n\n{rows}\n")
+    );
 
     assert_only_planning("the shim", &s3.requests_by(shim_key.0));
     assert_read_and_wrote("the executors", &s3.requests_by(cluster_key.0));
