@@ -98,6 +98,12 @@ impl Bucket {
         }
     }
 
+    /// The folder of a bucket key when the bucket is a local folder: stores keep no
+    /// folders, but a file system does, and an emptied one is left behind.
+    pub fn local_folder(&self, key: &str) -> Option<std::path::PathBuf> {
+        (self.scheme() == "file").then(|| format!("/{}", self.path(key)).into())
+    }
+
     /// A URL DataFusion's readers accept for a bucket key.
     pub fn object_url(&self, key: &str) -> String {
         format!("{}{}", self.store_url().as_str(), self.path(key))

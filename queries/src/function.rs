@@ -126,6 +126,8 @@ pub struct Shape<'a> {
 impl Shape<'_> {
     pub fn output(self, frame: DataFrame) -> Result<Output> {
         use bydelsfakta_udfs::plan;
+        // The scale, the latest year and the documents all read the frame.
+        let frame = plan::share(frame)?;
         let scale = match self.scale {
             Some(column) => Some(plan::scale(frame.clone(), column)?),
             None => None,

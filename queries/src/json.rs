@@ -69,7 +69,7 @@ impl Json {
             Json::Bool(true) => out.push_str("true"),
             Json::Bool(false) => out.push_str("false"),
             Json::Int(i) => write!(out, "{i}").expect("write to String"),
-            Json::Float(f) => out.push_str(&python_float_repr(*f)),
+            Json::Float(f) => write_python_float(*f, out),
             Json::Str(s) => write_python_str(s, out),
             Json::Array(items) => {
                 out.push('[');
@@ -141,6 +141,22 @@ fn write_python_str(s: &str, out: &mut String) {
         }
     }
     out.push('"');
+}
+
+/// [`python_float_repr`] appended to `out`. Fixed notation (decimal exponent -4..=15) is
+/// Rust's shortest round-trip `Display` plus the `.0` Python keeps; only the rare rest
+/// goes through the general path.
+fn write_python_float(f: f64, out: &mut String) {
+    let magnitude = f.abs();
+    if f.is_finite() && (magnitude == 0.0 || (1e-4..1e16).contains(&magnitude)) {
+        let start = out.len();
+        write!(out, "{f}").expect("write to String");
+        if !out[start..].contains('.') {
+            out.push_str(".0");
+        }
+    } else {
+        out.push_str(&python_float_repr(f));
+    }
 }
 
 /// Python's `repr(float)`: the shortest digits that round-trip, in fixed notation when the
@@ -228,6 +244,34 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(python_float_repr(*value), *expected, "{value:?}");
+            let mut fast = String::new();
+            write_python_float(*value, &mut fast);
+            assert_eq!(fast, *expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn the_fixed_notation_shortcut_agrees_with_the_general_repr() {
+        // A deterministic spread of values: random bit patterns, decimals as the data has
+        // them (counts, shares, rates), and the notation boundaries.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values = vec![1e-4, 9.999999999999999e-5, 1e16, 9999999999999998.0];
+        for _ in 0..200_000 {
+            let bits = next();
+            values.push(f64::from_bits(bits));
+            values.push((bits % 2_000_000) as f64 / 1000.0);
+            values.push((bits % 10_000) as f64 / ((next() % 100_000) as f64 + 1.0));
+        }
+        for value in values.into_iter().filter(|v| v.is_finite()) {
+            let mut fast = String::new();
+            write_python_float(value, &mut fast);
+            assert_eq!(fast, python_float_repr(value), "{value:?}");
         }
     }
 

@@ -14,10 +14,12 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
-use datafusion::datasource::MemTable;
+use datafusion::common::TableReference;
+use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::functions::regex::expr_fn::regexp_like;
-use datafusion::functions_aggregate::expr_fn::{min, sum};
+use datafusion::functions_aggregate::expr_fn::min;
 use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::*;
 use futures::TryStreamExt;
@@ -29,6 +31,7 @@ use crate::bucket::Bucket;
 use crate::catalog::{self, Kind, YEAR_COLUMN};
 use crate::error::{Error, Result};
 use bydelsfakta_udfs::geo;
+use bydelsfakta_udfs::number_probe::PROBE_FIELDS;
 use bydelsfakta_udfs::plan::c;
 
 /// pandas' default missing-value spellings (`read_csv` `na_values`), plus the empty cell.
@@ -199,7 +202,15 @@ pub async fn read_input(
             Ok::<_, Error>(Arc::new(MemTable::try_new(schema, vec![batches])?))
         })
         .await?;
-    Ok(ctx.read_table(table.clone())?)
+    // Named by its object, so that plans over different inputs never compare equal (the
+    // shared frames of a batch are found by plan).
+    let scan = LogicalPlanBuilder::scan(
+        TableReference::bare(url.as_str()),
+        provider_as_source(table.clone()),
+        None,
+    )?
+    .build()?;
+    Ok(DataFrame::new(ctx.state(), scan))
 }
 
 /// Typed input tables in memory, by object URL, for the plans of one batch of runs. The
@@ -340,54 +351,38 @@ async fn probe(
     if columns.is_empty() {
         return Ok(vec![]);
     }
-    let one = lit(1i64);
-    let zero = lit(0i64);
-    let mut aggregates = vec![];
-    for name in columns {
-        let v = c(name);
-        aggregates.push(sum(
-            when(v.clone().is_null(), one.clone()).otherwise(zero.clone())?
-        ));
-        aggregates.push(sum(when(
-            v.clone()
-                .is_not_null()
-                .and(not(regexp_like(v.clone(), lit(INTEGER), None))),
-            one.clone(),
-        )
-        .otherwise(zero.clone())?));
-        aggregates.push(min(when(
-            v.clone()
-                .is_not_null()
-                .and(try_cast(v.clone(), DataType::Float64).is_null()),
-            cast(c(geo::ROW), DataType::Int64),
-        )
-        .end()?));
-    }
-    let aggregates = aggregates
-        .into_iter()
+    let row = cast(c(geo::ROW), DataType::Int64);
+    let aggregates = columns
+        .iter()
         .enumerate()
-        .map(|(i, e)| e.alias(format!("__p{i}")))
+        .map(|(i, name)| {
+            bydelsfakta_udfs::number_probe()
+                .call(vec![c(name), row.clone()])
+                .alias(format!("__p{i}"))
+        })
         .collect();
     let batches = executor
         .collect_frame(raw.clone().aggregate(vec![], aggregates)?)
         .await?;
     let batch = single_row(&batches);
-    let int = |i: usize| {
-        let a = datafusion::arrow::compute::cast(batch.column(i), &DataType::Int64)
-            .expect("probe aggregates are integers");
-        let a = a.as_primitive::<Int64Type>();
-        (!a.is_null(0)).then(|| a.value(0))
-    };
     Ok(columns
         .iter()
         .enumerate()
         .map(|(i, name)| {
+            let found = batch.column(i).as_struct();
+            let [missing, non_integer, first_unparsable_row] = PROBE_FIELDS.map(|field| {
+                let a = found
+                    .column_by_name(field)
+                    .expect("number_probe's fields")
+                    .as_primitive::<Int64Type>();
+                (!a.is_null(0)).then(|| a.value(0))
+            });
             (
                 name.to_string(),
                 Probe {
-                    missing: int(3 * i).unwrap_or(0),
-                    non_integer: int(3 * i + 1).unwrap_or(0),
-                    first_unparsable_row: int(3 * i + 2),
+                    missing: missing.unwrap_or(0),
+                    non_integer: non_integer.unwrap_or(0),
+                    first_unparsable_row,
                 },
             )
         })

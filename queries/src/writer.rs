@@ -3,8 +3,8 @@
 //!
 //! Publication is all or nothing (DEVIATIONS D1, D2): every document is built and checked in
 //! memory first; then all are written under a staging prefix next to the output prefix;
-//! only then are they copied into the output prefix. If a copy fails, the documents already
-//! copied are deleted again. The staging prefix is removed in every case. A reader listing
+//! only then are they moved into the output prefix. If a move fails, the documents already
+//! moved are deleted again. The staging prefix is removed in every case. A reader listing
 //! the output prefix therefore sees the previous content or the whole new set.
 
 use std::fmt;
@@ -176,7 +176,7 @@ impl ExecutionPlan for DocumentWriterExec {
     }
 }
 
-/// Writes every document under a staging prefix, then copies them into the output prefix;
+/// Writes every document under a staging prefix, then moves them into the output prefix;
 /// returns the bytes written.
 async fn publish(
     store: &dyn ObjectStore,
@@ -215,23 +215,28 @@ async fn publish(
             break;
         }
     }
-    let mut copied = 0;
+    // A rename is a move on a file system and a copy and delete on S3.
+    let mut moved = 0;
     if result.is_ok() {
         for (from, to) in staged.iter().zip(&published) {
-            if let Err(e) = store.copy(from, to).await {
+            if let Err(e) = store.rename(from, to).await {
                 result = Err(e);
                 break;
             }
-            copied += 1;
+            moved += 1;
         }
         if result.is_err() {
-            for path in &published[..copied] {
+            for path in &published[..moved] {
                 let _ = store.delete(path).await;
             }
         }
     }
-    for path in &staged {
+    for path in &staged[moved..] {
         let _ = store.delete(path).await;
+    }
+    if let Some(folder) = job.bucket.local_folder(&staging_prefix) {
+        // Only ever empty here; a failure leaves an empty folder, nothing else.
+        let _ = std::fs::remove_dir(folder);
     }
     result.map_err(write_error)?;
     Ok(bytes)
@@ -439,6 +444,51 @@ mod tests {
         assert!(err.to_string().contains("injected copy failure"), "{err}");
         assert!(err.to_string().contains("test-output"), "{err}");
         assert_eq!(keys(&store).await, Vec::<String>::new());
+    }
+
+    /// A file bucket keeps folders: the emptied staging folder goes too.
+    #[tokio::test]
+    async fn a_folder_bucket_keeps_only_the_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = object_store::local::LocalFileSystem::new();
+        let job = WriteJob {
+            bucket: Bucket::parse(&format!("file://{}", dir.path().display())).unwrap(),
+            ..job()
+        };
+        publish(&store, &job, &documents(2)).await.unwrap();
+        let mut found = vec![];
+        for entry in walk(dir.path()) {
+            found.push(
+                entry
+                    .strip_prefix(dir.path())
+                    .unwrap()
+                    .display()
+                    .to_string(),
+            );
+        }
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                "out",
+                "out/edition=1",
+                "out/edition=1/lambda_invoker",
+                "out/edition=1/lambda_invoker/00.json",
+                "out/edition=1/lambda_invoker/01.json",
+            ]
+        );
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut found = vec![];
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.extend(walk(&path));
+            }
+            found.push(path);
+        }
+        found
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub enum Command {
         /// `meta.publishedDate` of the documents, YYYY-MM-DD (default: today, UTC).
         #[arg(long, value_parser = parse_date)]
         published_date: Option<String>,
+        /// How many outputs run at once (default: twice the cores).
+        #[arg(long)]
+        jobs: Option<usize>,
         /// How to print the summary.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -307,6 +310,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             edition,
             changed,
             published_date,
+            jobs,
             format,
         } => {
             let bucket = bucket_from_arg(&bucket)?;
@@ -315,6 +319,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 edition,
                 changed,
                 published_date: published_date.unwrap_or_else(today_utc),
+                jobs,
             };
             let started = Instant::now();
             let rows = run_all(&engine, &bucket, &options).await?;

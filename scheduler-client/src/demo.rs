@@ -90,6 +90,15 @@ pub struct RunAllOptions {
     /// Run only the outputs that read this input dataset.
     pub changed: Option<String>,
     pub published_date: String,
+    /// How many outputs run at once (default: twice the cores).
+    pub jobs: Option<usize>,
+}
+
+/// Outputs in flight by default: twice the cores, so that a core whose output waits (for
+/// an input or a shared frame another output is computing, or for the disk) takes the
+/// next one.
+pub fn default_jobs() -> usize {
+    2 * std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// One output of a `run-all`: documents and milliseconds, or why it failed.
@@ -123,7 +132,7 @@ pub fn selected_outputs(
 }
 
 /// Builds the event of every selected output from the latest edition of each input under
-/// `processed/`, runs them (as many at once as the machine has cores) with a progress bar,
+/// `processed/`, runs them (`jobs` at once) with a progress bar,
 /// and reports each in the selection's order; one output failing does not stop the others.
 pub async fn run_all(
     engine: &Engine,
@@ -143,10 +152,11 @@ pub async fn run_all(
         published_date: options.published_date.clone(),
         function: None,
     };
-    let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let slots = Arc::new(tokio::sync::Semaphore::new(parallelism));
-    // A task each, so that plans are built and run on every core; the semaphore keeps as
-    // many running as there are cores, so that each one's time is its own.
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        options.jobs.unwrap_or_else(default_jobs).max(1),
+    ));
+    // A task each, so that plans are built and run on every core; the semaphore bounds
+    // how many are in flight (and so the memory they hold).
     let tasks: Vec<_> = runs
         .into_iter()
         .map(|(function, dataset_type)| {
@@ -219,6 +229,7 @@ pub async fn run_demo(
         edition: Some("demo".into()),
         changed: None,
         published_date: published_date.into(),
+        jobs: None,
     };
     run_all(&engine, &bucket, &options).await
 }

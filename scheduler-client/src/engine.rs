@@ -25,6 +25,7 @@ use crate::stores::runtime_for;
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::reader::{InputCache, PlanExecutor};
 use bydelsfakta_queries::writer::DocumentWriterCodec;
+use bydelsfakta_udfs::plan::SharedFrames;
 
 /// What one writer plan reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,7 +145,10 @@ impl Engine {
     pub async fn embedded(bucket: &Bucket) -> Result<Self> {
         // One partition per plan: the inputs are small and the outputs of a batch run side
         // by side on every core, so repartitioning inside a plan would only add operators.
-        let config = session_config().with_target_partitions(1);
+        // Frames that plans compute alike are computed once (`udfs::plan::share`).
+        let config = session_config()
+            .with_target_partitions(1)
+            .with_extension(Arc::new(SharedFrames::default()));
         Ok(Self {
             ctx: planning_context(bucket, config)?,
             mode: Mode::Embedded,

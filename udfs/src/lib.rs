@@ -6,7 +6,7 @@
 //! that uses them decodes everywhere.
 //!
 //! * scalar UDFs: [`ratio`], [`row_sum`], [`ensure`], [`required`], [`round_half_even`];
-//! * aggregate UDFs: [`sum_nans`];
+//! * aggregate UDFs: [`sum_nans`], [`number_probe`] (the reader's typing of CSV text);
 //! * plan helpers ([`plan`]): the three-level rollup sub-district -> district -> Oslo i alt,
 //!   ratio columns, population from the age columns and the historic/status year filters.
 
@@ -18,6 +18,7 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 pub mod ensure;
 pub mod geo;
+pub mod number_probe;
 pub mod plan;
 pub mod ratio;
 pub mod required;
@@ -55,9 +56,17 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     vec![ratio(), row_sum(), ensure(), required(), round_half_even()]
 }
 
+/// The `number_probe` aggregate function.
+pub fn number_probe() -> Arc<AggregateUDF> {
+    static INSTANCE: std::sync::LazyLock<Arc<AggregateUDF>> = std::sync::LazyLock::new(|| {
+        Arc::new(AggregateUDF::new_from_impl(number_probe::NumberProbe::new()))
+    });
+    Arc::clone(&INSTANCE)
+}
+
 /// Every aggregate function of this crate.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![sum_nans()]
+    vec![sum_nans(), number_probe()]
 }
 
 /// Registers every function of this crate: the one entry point for the client, the

@@ -1,5 +1,7 @@
 //! Read access to the final frame of one output dataset: cells as [`Json`] values.
 
+use std::collections::HashMap;
+
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{
     DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
@@ -11,24 +13,32 @@ use crate::json::Json;
 /// The frame a document is built from: one record batch in the plan's row order.
 pub struct Frame {
     batch: RecordBatch,
+    /// Column positions by name: documents read thousands of cells by column name.
+    positions: HashMap<String, usize>,
 }
 
 impl Frame {
     pub fn new(batch: RecordBatch) -> Self {
-        Self { batch }
+        let mut positions = HashMap::new();
+        for (i, field) in batch.schema().fields().iter().enumerate() {
+            // The first column of a name, as `Schema::index_of` finds it.
+            positions.entry(field.name().clone()).or_insert(i);
+        }
+        Self { batch, positions }
     }
 
     pub fn num_rows(&self) -> usize {
         self.batch.num_rows()
     }
 
-    pub fn has_column(&self, name: &str) -> bool {
-        self.batch.schema().index_of(name).is_ok()
+    /// The array of a column, to read many of its cells with [`Column`].
+    pub fn column(&self, name: &str) -> Column<'_> {
+        Column(self.positions.get(name).map(|&i| self.batch.column(i)))
     }
 
-    fn column(&self, name: &str) -> Option<&ArrayRef> {
-        let index = self.batch.schema().index_of(name).ok()?;
-        Some(self.batch.column(index))
+    /// Every cell of a string column as [`Frame::text`] gives it.
+    pub fn texts(&self, name: &str) -> Vec<Option<String>> {
+        (0..self.num_rows()).map(|r| self.text(name, r)).collect()
     }
 
     /// A string cell; `None` when missing or when the frame has no such column.
@@ -44,25 +54,48 @@ impl Frame {
     /// A cell as JSON, keeping its column's kind: integer columns give integers, float
     /// columns floats, lists arrays. Missing cells (and absent columns) give `Null`.
     pub fn cell(&self, name: &str, row: usize) -> Json {
-        match self.column(name) {
-            Some(array) => cell(array, row),
-            None => Json::Null,
-        }
+        self.column(name).cell(row)
     }
 
     /// A numeric cell as a value: missing becomes NaN, as in pandas, so that the writer's
     /// finiteness check names it.
     pub fn number(&self, name: &str, row: usize) -> Json {
-        match self.cell(name, row) {
-            Json::Null => Json::Float(f64::NAN),
-            other => other,
-        }
+        self.column(name).number(row)
     }
 
     /// Whether the column holds floats (decides `3311` versus `3311.0`).
     pub fn is_float(&self, name: &str) -> bool {
         self.column(name)
+            .0
             .is_some_and(|a| matches!(a.data_type(), DataType::Float32 | DataType::Float64))
+    }
+}
+
+/// One column of a [`Frame`], looked up once for reading many cells; an absent column
+/// reads as missing.
+#[derive(Clone, Copy)]
+pub struct Column<'a>(Option<&'a ArrayRef>);
+
+impl Column<'_> {
+    /// Whether the frame has the column.
+    pub fn exists(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// As [`Frame::cell`].
+    pub fn cell(&self, row: usize) -> Json {
+        match self.0 {
+            Some(array) => cell(array, row),
+            None => Json::Null,
+        }
+    }
+
+    /// As [`Frame::number`].
+    pub fn number(&self, row: usize) -> Json {
+        match self.cell(row) {
+            Json::Null => Json::Float(f64::NAN),
+            other => other,
+        }
     }
 }
 

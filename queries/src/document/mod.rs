@@ -40,10 +40,7 @@ pub fn build_documents(batch: RecordBatch, spec: &DocumentSpec) -> Result<Vec<Do
             nested,
         } => top_groups::build(&frame, spec, group, rank_by, *top, data_points, *nested),
         _ => {
-            let layout = Layout {
-                frame: &frame,
-                spec,
-            };
+            let layout = Layout::new(&frame, spec);
             let mut documents: Vec<Document> = layout
                 .district_ids()
                 .into_iter()
@@ -91,16 +88,21 @@ fn check_finite(spec: &DocumentSpec, doc: &Document) -> Result<()> {
 struct Layout<'a> {
     frame: &'a Frame,
     spec: &'a DocumentSpec,
+    /// The geography of every row, read once: each document selects its rows by it.
+    bydel_id: Vec<Option<String>>,
+    bydel_navn: Vec<Option<String>>,
+    delbydel_id: Vec<Option<String>>,
+    delbydel_navn: Vec<Option<String>>,
 }
 
-/// Distinct non-missing values of `column` over `rows`, in order of first appearance.
-fn distinct(frame: &Frame, column: &str, rows: impl IntoIterator<Item = usize>) -> Vec<String> {
+/// Distinct non-missing values of a column over `rows`, in order of first appearance.
+fn distinct(column: &[Option<String>], rows: impl IntoIterator<Item = usize>) -> Vec<String> {
     let mut seen: Vec<String> = vec![];
     for r in rows {
-        if let Some(v) = frame.text(column, r)
-            && !seen.contains(&v)
+        if let Some(v) = &column[r]
+            && !seen.contains(v)
         {
-            seen.push(v);
+            seen.push(v.clone());
         }
     }
     seen
@@ -110,13 +112,24 @@ fn is_excluded(id: &str) -> bool {
     geo::PSEUDO_DISTRICTS.contains(&id)
 }
 
-impl Layout<'_> {
+impl<'a> Layout<'a> {
+    fn new(frame: &'a Frame, spec: &'a DocumentSpec) -> Self {
+        Self {
+            frame,
+            spec,
+            bydel_id: frame.texts(geo::BYDEL_ID),
+            bydel_navn: frame.texts(geo::BYDEL_NAVN),
+            delbydel_id: frame.texts(geo::DELBYDEL_ID),
+            delbydel_navn: frame.texts(geo::DELBYDEL_NAVN),
+        }
+    }
+
     fn rows_where(&self, pred: impl Fn(usize) -> bool) -> Vec<usize> {
         (0..self.frame.num_rows()).filter(|&r| pred(r)).collect()
     }
 
     fn district_ids(&self) -> Vec<String> {
-        distinct(self.frame, geo::BYDEL_ID, 0..self.frame.num_rows())
+        distinct(&self.bydel_id, 0..self.frame.num_rows())
             .into_iter()
             .filter(|id| !is_excluded(id) && id != geo::OSLO_ID)
             .collect()
@@ -131,27 +144,26 @@ impl Layout<'_> {
     }
 
     fn district_document(&self, district: &str) -> Result<Document> {
-        let f = self.frame;
-        let is = |r: usize, col: &str, v: &str| f.text(col, r).as_deref() == Some(v);
-        let rows = self.rows_where(|r| is(r, geo::BYDEL_ID, district));
-        let name = distinct(f, geo::BYDEL_NAVN, rows.iter().copied())
+        let is = |column: &[Option<String>], r: usize, v: &str| column[r].as_deref() == Some(v);
+        let rows = self.rows_where(|r| is(&self.bydel_id, r, district));
+        let name = distinct(&self.bydel_navn, rows.iter().copied())
             .into_iter()
             .next()
             .ok_or_else(|| self.document_error(district, "the district has no name".into()))?;
-        let oslo = self.rows_where(|r| is(r, geo::BYDEL_ID, geo::OSLO_ID));
+        let oslo = self.rows_where(|r| is(&self.bydel_id, r, geo::OSLO_ID));
         let mut data = vec![];
-        for sub in distinct(f, geo::DELBYDEL_ID, rows.iter().copied()) {
+        for sub in distinct(&self.delbydel_id, rows.iter().copied()) {
             let sub_rows: Vec<usize> = rows
                 .iter()
                 .copied()
-                .filter(|&r| is(r, geo::DELBYDEL_ID, &sub))
+                .filter(|&r| is(&self.delbydel_id, r, &sub))
                 .collect();
             data.push(self.entry(district, &sub_rows, &sub, None, geo::DELBYDEL_NAVN, true)?);
         }
         let own: Vec<usize> = rows
             .iter()
             .copied()
-            .filter(|&r| f.text(geo::DELBYDEL_ID, r).is_none())
+            .filter(|&r| self.delbydel_id[r].is_none())
             .collect();
         data.push(self.entry(district, &own, district, Some(&name), geo::BYDEL_NAVN, true)?);
         data.push(self.entry(
@@ -166,17 +178,16 @@ impl Layout<'_> {
     }
 
     fn oslo_document(&self) -> Result<Document> {
-        let f = self.frame;
-        let top = self.rows_where(|r| f.text(geo::DELBYDEL_NAVN, r).is_none());
+        let top = self.rows_where(|r| self.delbydel_navn[r].is_none());
         let mut data = vec![];
-        for id in distinct(f, geo::BYDEL_ID, top.iter().copied()) {
+        for id in distinct(&self.bydel_id, top.iter().copied()) {
             if is_excluded(&id) {
                 continue;
             }
             let rows: Vec<usize> = top
                 .iter()
                 .copied()
-                .filter(|&r| f.text(geo::BYDEL_ID, r).as_deref() == Some(id.as_str()))
+                .filter(|&r| self.bydel_id[r].as_deref() == Some(id.as_str()))
                 .collect();
             data.push(self.entry(geo::OSLO_ID, &rows, &id, None, geo::BYDEL_NAVN, false)?);
         }

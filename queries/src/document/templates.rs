@@ -1,6 +1,6 @@
 //! Entry `values` per template (00-common §8).
 
-use super::frame::Frame;
+use super::frame::{Column, Frame};
 use super::spec::{HistoryBlock, MoveField, MoveValue, Template};
 use crate::json::Json;
 use bydelsfakta_udfs::geo;
@@ -11,13 +11,19 @@ pub fn values(template: &Template, frame: &Frame, rows: &[usize]) -> Result<Json
         Template::A { series } => Ok(Json::Array(
             series
                 .iter()
-                .flat_map(|s| rows.iter().map(move |&r| value(frame, s, r)))
+                .flat_map(|s| {
+                    let columns = SeriesColumns::new(frame, s);
+                    rows.iter().map(move |&r| columns.value(r))
+                })
                 .collect(),
         )),
         Template::C { series } => Ok(Json::Array(
             series
                 .iter()
-                .map(|s| Json::Array(rows.iter().map(|&r| value(frame, s, r)).collect()))
+                .map(|s| {
+                    let columns = SeriesColumns::new(frame, s);
+                    Json::Array(rows.iter().map(|&r| columns.value(r)).collect())
+                })
                 .collect(),
         )),
         Template::E { ages } => age_distribution(frame, rows, ages),
@@ -50,14 +56,14 @@ pub fn values(template: &Template, frame: &Frame, rows: &[usize]) -> Result<Json
             series
                 .iter()
                 .flat_map(|s| {
+                    let date = frame.column(geo::DATE);
+                    let district = frame.column(&format!("{s}_ratio_district"));
+                    let oslo = frame.column(&format!("{s}_ratio_oslo"));
                     rows.iter().map(move |&r| {
                         Json::object([
-                            ("date", frame.number(geo::DATE, r)),
-                            (
-                                "districtRatio",
-                                frame.number(&format!("{s}_ratio_district"), r),
-                            ),
-                            ("osloRatio", frame.number(&format!("{s}_ratio_oslo"), r)),
+                            ("date", date.number(r)),
+                            ("districtRatio", district.number(r)),
+                            ("osloRatio", oslo.number(r)),
                         ])
                     })
                 })
@@ -66,15 +72,33 @@ pub fn values(template: &Template, frame: &Frame, rows: &[usize]) -> Result<Json
     }
 }
 
-/// `{"value", ["ratio",] "date"}`: the ratio is there whenever the frame has `<s>_ratio`.
-fn value(frame: &Frame, series: &str, row: usize) -> Json {
-    let ratio = format!("{series}_ratio");
-    let mut pairs = vec![("value", frame.number(series, row))];
-    if frame.has_column(&ratio) {
-        pairs.push(("ratio", frame.number(&ratio, row)));
+/// The columns of one series' entry values.
+struct SeriesColumns<'a> {
+    value: Column<'a>,
+    ratio: Column<'a>,
+    date: Column<'a>,
+}
+
+impl<'a> SeriesColumns<'a> {
+    fn new(frame: &'a Frame, series: &str) -> Self {
+        Self {
+            value: frame.column(series),
+            ratio: frame.column(&format!("{series}_ratio")),
+            date: frame.column(geo::DATE),
+        }
     }
-    pairs.push(("date", frame.number(geo::DATE, row)));
-    Json::object(pairs)
+
+    /// `{"value", ["ratio",] "date"}`: the ratio is there whenever the frame has
+    /// `<series>_ratio`.
+    fn value(&self, row: usize) -> Json {
+        let mut pairs = Vec::with_capacity(3);
+        pairs.push(("value", self.value.number(row)));
+        if self.ratio.exists() {
+            pairs.push(("ratio", self.ratio.number(row)));
+        }
+        pairs.push(("date", self.date.number(row)));
+        Json::object(pairs)
+    }
 }
 
 /// Turns the integers under every `value` key into floats (`2249` -> `2249.0`).
@@ -209,6 +233,32 @@ fn history_block(frame: &Frame, rows: &[usize], block: &HistoryBlock) -> Json {
     )
 }
 
+/// The columns of a [`MoveField`], looked up once.
+enum FieldColumns<'a> {
+    One(Column<'a>),
+    Categories(Vec<(String, Column<'a>)>),
+}
+
+impl<'a> FieldColumns<'a> {
+    fn of(frame: &'a Frame, fields: &[MoveField]) -> Vec<(String, Self)> {
+        fields
+            .iter()
+            .map(|field| {
+                let columns = match &field.value {
+                    MoveValue::Column(column) => Self::One(frame.column(column)),
+                    MoveValue::Categories(categories) => Self::Categories(
+                        categories
+                            .iter()
+                            .map(|(key, column)| (key.clone(), frame.column(column)))
+                            .collect(),
+                    ),
+                };
+                (field.key.clone(), columns)
+            })
+            .collect()
+    }
+}
+
 /// The flytting templates: per year (ascending) the moves in and out per age group.
 fn moves(
     frame: &Frame,
@@ -217,28 +267,34 @@ fn moves(
     emigration: &[MoveField],
     latest_only: bool,
 ) -> Result<Json, String> {
+    let date = frame.column(geo::DATE);
+    let age = frame.column("aldersgruppe_5_aar");
     let mut years: Vec<i64> = rows
         .iter()
-        .filter_map(|&r| match frame.number(geo::DATE, r) {
+        .filter_map(|&r| match date.number(r) {
             Json::Int(y) => Some(y),
             _ => None,
         })
         .collect();
     years.sort_unstable();
     years.dedup();
-    let element = |r: usize, fields: &[MoveField]| {
-        let mut pairs = vec![("alder".to_string(), frame.cell("aldersgruppe_5_aar", r))];
-        for field in fields {
-            let value = match &field.value {
-                MoveValue::Column(column) => frame.number(column, r),
-                MoveValue::Categories(categories) => Json::Object(
+    let (immigration, emigration) = (
+        FieldColumns::of(frame, immigration),
+        FieldColumns::of(frame, emigration),
+    );
+    let element = |r: usize, fields: &[(String, FieldColumns<'_>)]| {
+        let mut pairs = vec![("alder".to_string(), age.cell(r))];
+        for (key, columns) in fields {
+            let value = match columns {
+                FieldColumns::One(column) => column.number(r),
+                FieldColumns::Categories(categories) => Json::Object(
                     categories
                         .iter()
-                        .map(|(key, column)| (key.clone(), frame.number(column, r)))
+                        .map(|(key, column)| (key.clone(), column.number(r)))
                         .collect(),
                 ),
             };
-            pairs.push((field.key.clone(), value));
+            pairs.push((key.clone(), value));
         }
         Json::Object(pairs)
     };
@@ -248,17 +304,17 @@ fn moves(
             let in_year: Vec<usize> = rows
                 .iter()
                 .copied()
-                .filter(|&r| frame.number(geo::DATE, r) == Json::Int(year))
+                .filter(|&r| date.number(r) == Json::Int(year))
                 .collect();
             Json::object([
                 ("year", Json::Int(year)),
                 (
                     "immigration",
-                    Json::Array(in_year.iter().map(|&r| element(r, immigration)).collect()),
+                    Json::Array(in_year.iter().map(|&r| element(r, &immigration)).collect()),
                 ),
                 (
                     "emigration",
-                    Json::Array(in_year.iter().map(|&r| element(r, emigration)).collect()),
+                    Json::Array(in_year.iter().map(|&r| element(r, &emigration)).collect()),
                 ),
             ])
         })

@@ -8,6 +8,7 @@ mod population;
 mod ratios;
 mod rollup;
 mod scale;
+mod share;
 mod years;
 
 use datafusion::common::{Column, ScalarValue};
@@ -19,6 +20,7 @@ pub use population::{age_columns, population};
 pub use ratios::add_ratios;
 pub use rollup::{Agg, rollup, rollup_order};
 pub use scale::{SCALE_COLUMNS, scale};
+pub use share::{SharedFrames, share};
 pub use years::{historic, status};
 
 use crate::geo;
@@ -61,6 +63,7 @@ pub fn require_any(
     message: Expr,
 ) -> datafusion::error::Result<DataFrame> {
     use datafusion::functions_aggregate::expr_fn::max;
+    let df = share(df)?;
     let columns: Vec<Expr> = df.schema().fields().iter().map(|f| c(f.name())).collect();
     let hit = when(condition, lit(1i64)).otherwise(lit(0i64))?;
     let check = df

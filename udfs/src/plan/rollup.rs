@@ -7,7 +7,7 @@ use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::logical_expr::SortExpr;
 use datafusion::prelude::*;
 
-use super::{c, null_str};
+use super::{c, null_str, share};
 use crate::geo;
 
 /// How a value column is aggregated.
@@ -81,6 +81,8 @@ pub fn rollup(df: DataFrame, values: &[(&str, Agg)], extra_keys: &[&str]) -> Res
             .map(|(name, _)| c(&aggregated(name)).alias(*name))
     };
     let extra_cols = || extra_keys.iter().map(|k| c(k));
+    // Both levels read the input, and Oslo reads the districts.
+    let df = share(df)?;
 
     let sub = df
         .clone()
@@ -114,6 +116,7 @@ pub fn rollup(df: DataFrame, values: &[(&str, Agg)], extra_keys: &[&str]) -> Res
                 .collect::<Vec<_>>(),
         )?;
 
+    let districts = share(districts)?;
     let oslo = districts
         .clone()
         .aggregate(

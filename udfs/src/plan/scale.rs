@@ -7,7 +7,7 @@ use datafusion::functions::math::expr_fn::isnan;
 use datafusion::functions_aggregate::expr_fn::{count, max, min};
 use datafusion::prelude::*;
 
-use super::{c, without_pseudo_districts};
+use super::{c, share, without_pseudo_districts};
 use crate::geo;
 
 /// Columns of the one-row frame [`scale`] returns: value min/max, ratio min/max.
@@ -23,7 +23,7 @@ pub const SCALE_COLUMNS: [&str; 4] = [
 /// column the frame does not have gives `[0.0, 0.0]` (the original's silent behaviour, which
 /// bygningstyper relies on). All values missing gives missing, which the writer rejects.
 pub fn scale(df: DataFrame, column: &str) -> Result<DataFrame> {
-    let df = without_pseudo_districts(df)?;
+    let df = share(without_pseudo_districts(df)?)?;
     let latest = df
         .clone()
         .aggregate(vec![], vec![max(c(geo::DATE)).alias("__latest")])?;

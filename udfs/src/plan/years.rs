@@ -5,7 +5,7 @@ use datafusion::error::Result;
 use datafusion::functions_aggregate::expr_fn::max;
 use datafusion::prelude::*;
 
-use super::c;
+use super::{c, share};
 use crate::geo;
 
 const YEAR: &str = "__year";
@@ -36,6 +36,7 @@ pub fn historic(dfs: Vec<DataFrame>) -> Result<Vec<DataFrame>> {
     if dfs.len() < 2 {
         return Ok(dfs);
     }
+    let dfs = dfs.into_iter().map(share).collect::<Result<Vec<_>>>()?;
     let years = common_years(&dfs)?;
     dfs.into_iter()
         .map(|df| {
@@ -56,6 +57,8 @@ pub fn status(dfs: Vec<DataFrame>) -> Result<Vec<DataFrame>> {
     if dfs.is_empty() {
         return Ok(dfs);
     }
+    // Each frame feeds the common years and its own filter.
+    let dfs = dfs.into_iter().map(share).collect::<Result<Vec<_>>>()?;
     let latest = common_years(&dfs)?.aggregate(vec![], vec![max(c(YEAR)).alias(YEAR)])?;
     let latest = latest.select(vec![
         crate::required()

@@ -1,0 +1,230 @@
+//! Frames that several parts of a plan, or several plans of one batch, compute alike.
+//!
+//! DataFusion plans are trees: a frame used twice (a rollup's input feeds the sub-district
+//! and the district level; a status frame feeds its own year filter and the scale) is
+//! planned and run twice, and the ten types of one function each plan and run the same
+//! rollup. [`share`] marks such a frame. When the session carries a [`SharedFrames`] cache
+//! (the embedded engine), the frame becomes a scan of a table that runs its plan once, on
+//! first scan, and serves the result from memory to every later scan in the session;
+//! identical plans (same inputs, same steps) are one entry. Without the cache (a
+//! distributed engine, whose client must not run plans itself) the frame stays inline.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::TableReference;
+use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::error::Result;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType};
+use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::prelude::DataFrame;
+use tokio::sync::OnceCell;
+
+/// The frames shared in one session, by plan. Register with
+/// `SessionConfig::with_extension(Arc::new(SharedFrames::default()))`; a frame lives as
+/// long as the session.
+#[derive(Debug, Default)]
+pub struct SharedFrames {
+    frames: Mutex<HashMap<LogicalPlan, Arc<SharedFrame>>>,
+}
+
+impl SharedFrames {
+    fn frame(&self, plan: LogicalPlan, schema: SchemaRef) -> Arc<SharedFrame> {
+        let mut frames = self.frames.lock().expect("shared frames lock");
+        let name = format!("__shared_{}", frames.len());
+        frames
+            .entry(plan.clone())
+            .or_insert_with(|| {
+                Arc::new(SharedFrame {
+                    name,
+                    plan,
+                    schema,
+                    result: OnceCell::new(),
+                })
+            })
+            .clone()
+    }
+
+    /// How many distinct frames the session has shared.
+    pub fn len(&self) -> usize {
+        self.frames.lock().expect("shared frames lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One shared frame: its plan, and its result once a scan has run it.
+#[derive(Debug)]
+struct SharedFrame {
+    name: String,
+    plan: LogicalPlan,
+    schema: SchemaRef,
+    result: OnceCell<Arc<MemTable>>,
+}
+
+impl SharedFrame {
+    async fn result(&self, state: &dyn Session) -> Result<&Arc<MemTable>> {
+        self.result
+            .get_or_try_init(|| async {
+                let physical = state.create_physical_plan(&self.plan).await?;
+                let batches = collect(physical, state.task_ctx())
+                    .await?
+                    .into_iter()
+                    // The logical schema is the table's; the batches carry the same
+                    // columns, possibly with other field metadata.
+                    .map(|b| RecordBatch::try_new(self.schema.clone(), b.columns().to_vec()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok(Arc::new(MemTable::try_new(
+                    self.schema.clone(),
+                    vec![batches],
+                )?))
+            })
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for SharedFrame {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.result(state)
+            .await?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// `df`, computed once per session and read from memory wherever it is used, when the
+/// session shares frames (see the module docs); otherwise `df` itself.
+///
+/// Columns keep their names; their qualifier becomes the shared table's. A frame whose
+/// columns are not unique by name (a join's two sides) stays inline.
+pub fn share(df: DataFrame) -> Result<DataFrame> {
+    let Some(frames) = df
+        .task_ctx()
+        .session_config()
+        .get_extension::<SharedFrames>()
+    else {
+        return Ok(df);
+    };
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let mut names = std::collections::HashSet::new();
+    if !schema.fields().iter().all(|f| names.insert(f.name())) {
+        return Ok(df);
+    }
+    let (state, plan) = df.into_parts();
+    let frame = frames.frame(plan, schema);
+    let scan = LogicalPlanBuilder::scan(
+        TableReference::bare(frame.name.as_str()),
+        provider_as_source(frame),
+        None,
+    )?
+    .build()?;
+    Ok(DataFrame::new(state, scan))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::functions_aggregate::expr_fn::sum;
+    use datafusion::prelude::*;
+
+    use super::*;
+    use crate::plan::c;
+
+    fn context(sharing: bool) -> SessionContext {
+        let config = SessionConfig::new().with_target_partitions(1);
+        let config = if sharing {
+            config.with_extension(Arc::new(SharedFrames::default()))
+        } else {
+            config
+        };
+        SessionContext::new_with_config(config)
+    }
+
+    async fn totals(ctx: &SessionContext) -> DataFrame {
+        ctx.sql("SELECT * FROM (VALUES ('a', 1), ('a', 2), ('b', 5)) t(k, v)")
+            .await
+            .unwrap()
+            .aggregate(vec![c("k")], vec![sum(c("v")).alias("v")])
+            .unwrap()
+    }
+
+    async fn text(df: DataFrame) -> String {
+        let batches = df
+            .sort(vec![c("k").sort(true, false)])
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        pretty_format_batches(&batches).unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn a_shared_frame_is_one_entry_and_gives_the_same_rows() {
+        let ctx = context(true);
+        let inline = text(totals(&context(false)).await).await;
+        let first = share(totals(&ctx).await).unwrap();
+        let second = share(totals(&ctx).await).unwrap();
+        let frames = ctx.copied_config().get_extension::<SharedFrames>().unwrap();
+        assert_eq!(frames.len(), 1, "identical plans share one entry");
+        assert_eq!(text(first.clone()).await, inline);
+        // Used twice in one plan: a self-join reads the one result.
+        let joined = first
+            .join(
+                second
+                    .select(vec![c("k").alias("k2"), c("v").alias("v2")])
+                    .unwrap(),
+                datafusion::common::JoinType::Inner,
+                &["k"],
+                &["k2"],
+                None,
+            )
+            .unwrap()
+            .select(vec![c("k"), (c("v") + c("v2")).alias("v")])
+            .unwrap();
+        let expected = "\
++---+----+
+| k | v  |
++---+----+
+| a | 6  |
+| b | 10 |
++---+----+";
+        assert_eq!(text(joined).await, expected);
+    }
+
+    #[tokio::test]
+    async fn without_the_cache_the_frame_stays_inline() {
+        let ctx = context(false);
+        let df = totals(&ctx).await;
+        let plan = df.logical_plan().clone();
+        assert_eq!(share(df).unwrap().logical_plan(), &plan);
+    }
+
+    #[tokio::test]
+    async fn a_failing_frame_fails_every_plan_that_scans_it() {
+        let ctx = context(true);
+        let failing = ctx.sql("SELECT CAST('x' AS INT) AS k").await.unwrap();
+        let shared = share(failing).unwrap();
+        assert!(shared.clone().collect().await.is_err());
+        assert!(shared.collect().await.is_err());
+    }
+}
