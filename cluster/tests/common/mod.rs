@@ -111,11 +111,26 @@ pub fn start_cluster_with(
         http_status(scheduler_port, "/healthz") == Some(200)
     });
     let mut work_dirs = vec![];
-    let mut health_ports = vec![];
     for _ in 0..executors {
+        let (executor, work_dir) = start_executor(scheduler_port, &env);
+        processes.push(executor);
+        work_dirs.push(work_dir);
+    }
+    Cluster {
+        scheduler_port,
+        processes,
+        work_dirs,
+    }
+}
+
+/// An executor of the scheduler at `scheduler_port`, once it is ready. Its ports are
+/// picked free just before it binds them, so another process can take one in between;
+/// then the executor never becomes ready, and it is started again on other ports.
+fn start_executor(scheduler_port: u16, env: &[(&str, String)]) -> (Process, tempfile::TempDir) {
+    for _ in 0..3 {
         let work_dir = tempfile::tempdir().unwrap();
         let health_port = free_port();
-        let executor = Process::spawn(
+        let mut executor = Process::spawn(
             Command::new(env!("CARGO_BIN_EXE_bydelsfakta-executor"))
                 .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
                 .args(["--scheduler-host", "127.0.0.1"])
@@ -133,18 +148,16 @@ pub fn start_cluster_with(
                 .arg(work_dir.path())
                 .envs(env.iter().map(|(k, v)| (k, v))),
         );
-        processes.push(executor);
-        work_dirs.push(work_dir);
-        health_ports.push(health_port);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if http_status(health_port, "/readyz") == Some(200) {
+                return (executor, work_dir);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        executor.kill();
     }
-    for port in health_ports {
-        wait_until("an executor", || http_status(port, "/readyz") == Some(200));
-    }
-    Cluster {
-        scheduler_port,
-        processes,
-        work_dirs,
-    }
+    panic!("an executor did not become ready (3 attempts)");
 }
 
 /// Whether an executor wrote shuffle data of some job under its work dir.
