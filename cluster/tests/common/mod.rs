@@ -59,14 +59,22 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
 }
 
 pub fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    assert!(
+        ready_within(Duration::from_secs(60), ready),
+        "{what} did not become ready"
+    );
+}
+
+/// Whether `ready` holds within `limit`, asked every 100 ms.
+fn ready_within(limit: Duration, ready: impl Fn() -> bool) -> bool {
     let started = Instant::now();
     while !ready() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{what} did not become ready"
-        );
+        if started.elapsed() >= limit {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+    true
 }
 
 pub struct Cluster {
@@ -148,12 +156,10 @@ fn start_executor(scheduler_port: u16, env: &[(&str, String)]) -> (Process, temp
                 .arg(work_dir.path())
                 .envs(env.iter().map(|(k, v)| (k, v))),
         );
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
-            if http_status(health_port, "/readyz") == Some(200) {
-                return (executor, work_dir);
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if ready_within(Duration::from_secs(20), || {
+            http_status(health_port, "/readyz") == Some(200)
+        }) {
+            return (executor, work_dir);
         }
         executor.kill();
     }

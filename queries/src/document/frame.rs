@@ -38,17 +38,13 @@ impl Frame {
 
     /// Every cell of a string column as [`Frame::text`] gives it.
     pub fn texts(&self, name: &str) -> Vec<Option<String>> {
-        (0..self.num_rows()).map(|r| self.text(name, r)).collect()
+        let column = self.column(name);
+        (0..self.num_rows()).map(|r| column.text(r)).collect()
     }
 
     /// A string cell; `None` when missing or when the frame has no such column.
     pub fn text(&self, name: &str, row: usize) -> Option<String> {
-        let cell = self.cell(name, row);
-        match cell {
-            Json::Str(s) => Some(s),
-            Json::Null => None,
-            other => Some(other.to_python_string()),
-        }
+        self.column(name).text(row)
     }
 
     /// A cell as JSON, keeping its column's kind: integer columns give integers, float
@@ -87,6 +83,15 @@ impl Column<'_> {
         match self.0 {
             Some(array) => cell(array, row),
             None => Json::Null,
+        }
+    }
+
+    /// As [`Frame::text`].
+    pub fn text(&self, row: usize) -> Option<String> {
+        match self.cell(row) {
+            Json::Str(s) => Some(s),
+            Json::Null => None,
+            other => Some(other.to_python_string()),
         }
     }
 

@@ -118,19 +118,15 @@ impl TableProvider for SharedFrame {
 /// Columns keep their names; their qualifier becomes the shared table's. A frame whose
 /// columns are not unique by name (a join's two sides) stays inline.
 pub fn share(df: DataFrame) -> Result<DataFrame> {
-    let Some(frames) = df
-        .task_ctx()
-        .session_config()
-        .get_extension::<SharedFrames>()
-    else {
-        return Ok(df);
+    let (state, plan) = df.into_parts();
+    let Some(frames) = state.config().get_extension::<SharedFrames>() else {
+        return Ok(DataFrame::new(state, plan));
     };
-    let schema = Arc::new(df.schema().as_arrow().clone());
+    let schema = Arc::new(plan.schema().as_arrow().clone());
     let mut names = std::collections::HashSet::new();
     if !schema.fields().iter().all(|f| names.insert(f.name())) {
-        return Ok(df);
+        return Ok(DataFrame::new(state, plan));
     }
-    let (state, plan) = df.into_parts();
     let frame = frames.frame(plan, schema);
     let scan = LogicalPlanBuilder::scan(
         TableReference::bare(frame.name.as_str()),
