@@ -5,32 +5,53 @@
 //! Integers and floats are different variants because the original's column types decide
 //! between `3311` and `3311.0` (00-common §10.2).
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 /// A JSON value that keeps integers and floats apart and objects in insertion order.
+/// Strings and keys borrow where they can (column names, cells of the frame a document
+/// is built from): a batch writes tens of thousands of small objects.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+    Str(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// An object from `(key, value)` pairs, in the given order.
-    pub fn object<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Json)>) -> Json {
+    pub fn object<K: Into<Cow<'a, str>>>(pairs: impl IntoIterator<Item = (K, Json<'a>)>) -> Self {
         Json::Object(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 
-    pub fn str(s: impl Into<String>) -> Json {
+    pub fn str(s: impl Into<Cow<'a, str>>) -> Self {
         Json::Str(s.into())
     }
 
+    /// The same value, owning its strings.
+    pub fn into_owned(self) -> Json<'static> {
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Int(i) => Json::Int(i),
+            Json::Float(f) => Json::Float(f),
+            Json::Str(s) => Json::Str(Cow::Owned(s.into_owned())),
+            Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
+            Json::Object(pairs) => Json::Object(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// The value under `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Json> {
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
             Json::Object(pairs) => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -54,21 +75,30 @@ impl Json {
         }
     }
 
-    /// The Python `json.dumps` text. Non-finite floats must have been rejected before
-    /// (see [`Json::first_non_finite`]); they are written as Python would with
-    /// `allow_nan=True` so that this function cannot fail.
+    /// The Python `json.dumps` text, with non-finite floats written as Python writes them
+    /// with `allow_nan=True` (`NaN`, `Infinity`).
     pub fn to_python_string(&self) -> String {
         let mut out = String::new();
-        self.write_python(&mut out);
+        self.write_python(&mut out, true);
         out
     }
 
-    fn write_python(&self, out: &mut String) {
+    /// The Python `json.dumps(..., allow_nan=False)` text, or `None` where Python would
+    /// have raised: at a NaN or infinity ([`Json::first_non_finite`] says where).
+    pub fn to_finite_python_string(&self) -> Option<String> {
+        let mut out = String::new();
+        self.write_python(&mut out, false).then_some(out)
+    }
+
+    /// Appends the text; false (and a partial text) at a non-finite float unless
+    /// `allow_nan`.
+    fn write_python(&self, out: &mut String, allow_nan: bool) -> bool {
         match self {
             Json::Null => out.push_str("null"),
             Json::Bool(true) => out.push_str("true"),
             Json::Bool(false) => out.push_str("false"),
-            Json::Int(i) => write!(out, "{i}").expect("write to String"),
+            Json::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
+            Json::Float(f) if !f.is_finite() && !allow_nan => return false,
             Json::Float(f) => write_python_float(*f, out),
             Json::Str(s) => write_python_str(s, out),
             Json::Array(items) => {
@@ -77,7 +107,9 @@ impl Json {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    item.write_python(out);
+                    if !item.write_python(out, allow_nan) {
+                        return false;
+                    }
                 }
                 out.push(']');
             }
@@ -89,11 +121,14 @@ impl Json {
                     }
                     write_python_str(k, out);
                     out.push_str(": ");
-                    v.write_python(out);
+                    if !v.write_python(out, allow_nan) {
+                        return false;
+                    }
                 }
                 out.push('}');
             }
         }
+        true
     }
 }
 
@@ -105,8 +140,8 @@ fn dotted(path: &str) -> String {
     }
 }
 
-impl From<&serde_json::Value> for Json {
-    fn from(v: &serde_json::Value) -> Json {
+impl From<&serde_json::Value> for Json<'_> {
+    fn from(v: &serde_json::Value) -> Self {
         match v {
             serde_json::Value::Null => Json::Null,
             serde_json::Value::Bool(b) => Json::Bool(*b),
@@ -114,46 +149,54 @@ impl From<&serde_json::Value> for Json {
                 Some(i) => Json::Int(i),
                 None => Json::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
-            serde_json::Value::String(s) => Json::Str(s.clone()),
+            serde_json::Value::String(s) => Json::str(s.clone()),
             serde_json::Value::Array(items) => Json::Array(items.iter().map(Json::from).collect()),
             serde_json::Value::Object(map) => Json::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), Json::from(v)))
+                    .map(|(k, v)| (Cow::Owned(k.clone()), Json::from(v)))
                     .collect(),
             ),
         }
     }
 }
 
+/// Python's escaping with `ensure_ascii=False`: quotes, backslashes and control
+/// characters; everything else raw.
 fn write_python_str(s: &str, out: &mut String) {
     out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).expect("write to String"),
-            c => out.push(c),
+    let mut plain = 0;
+    for (i, byte) in s.bytes().enumerate() {
+        // Multi-byte UTF-8 never contains these bytes, so byte positions are char boundaries.
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        if escaped.is_empty() {
+            write!(out, "\\u{byte:04x}").expect("write to String");
+        } else {
+            out.push_str(escaped);
         }
+        plain = i + 1;
     }
+    out.push_str(&s[plain..]);
     out.push('"');
 }
 
-/// [`python_float_repr`] appended to `out`. Fixed notation (decimal exponent -4..=15) is
-/// Rust's shortest round-trip `Display` plus the `.0` Python keeps; only the rare rest
-/// goes through the general path.
+/// [`python_float_repr`] appended to `out`. Python writes fixed notation for decimal
+/// exponents -4..=15, the range in which ryu's shortest round-trip digits are fixed
+/// notation with the same `.0`; only the rare rest goes through the general path.
 fn write_python_float(f: f64, out: &mut String) {
     let magnitude = f.abs();
     if f.is_finite() && (magnitude == 0.0 || (1e-4..1e16).contains(&magnitude)) {
-        let start = out.len();
-        write!(out, "{f}").expect("write to String");
-        if !out[start..].contains('.') {
-            out.push_str(".0");
-        }
+        out.push_str(ryu::Buffer::new().format_finite(f));
     } else {
         out.push_str(&python_float_repr(f));
     }
@@ -173,15 +216,14 @@ pub fn python_float_repr(f: f64) -> String {
             "-Infinity".into()
         };
     }
-    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-5", "0e0".
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').expect("LowerExp has an exponent");
-    let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
+    // ryu's digits are Python's: the shortest that round-trip, the nearest of those, ties
+    // to even (Rust's own `{:e}` rounds such ties up: `...858.13` where Python has `.12`).
+    let text = ryu::Buffer::new().format_finite(f).to_string();
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (digits, exp) = digits_and_exponent(unsigned);
     let mut out = String::from(sign);
     if (-5 < exp) && (exp < 16) {
         if exp >= 0 {
@@ -210,6 +252,24 @@ pub fn python_float_repr(f: f64) -> String {
         write!(out, "e{exp_sign}{:02}", exp.abs()).expect("write to String");
     }
     out
+}
+
+/// The significant digits and decimal exponent of ryu's text, which is fixed (`123.45`,
+/// `0.00012`) or scientific (`1.2345e-5`, `1e16`): `1.2345e-5` -> (`12345`, -5).
+fn digits_and_exponent(text: &str) -> (String, i32) {
+    let (mantissa, exp) = match text.split_once('e') {
+        Some((mantissa, exp)) => (mantissa, exp.parse::<i32>().expect("ryu's exponent")),
+        None => (text, 0),
+    };
+    let point = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
+    let all: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let significant = all.trim_start_matches('0');
+    let leading = (all.len() - significant.len()) as i32;
+    let digits = significant.trim_end_matches('0');
+    if digits.is_empty() {
+        return ("0".into(), 0);
+    }
+    (digits.to_string(), exp + point - 1 - leading)
 }
 
 #[cfg(test)]
@@ -241,6 +301,10 @@ mod tests {
             (123.456, "123.456"),
             (1e100, "1e+100"),
             (9999999999999998.0, "9999999999999998.0"),
+            // Exactly between two 17-digit candidates: Python rounds to even.
+            (165793407361858.13, "165793407361858.12"),
+            (1888179516627061.3, "1888179516627061.2"),
+            (3.0517578125e-05, "3.0517578125e-05"),
         ];
         for (value, expected) in cases {
             assert_eq!(python_float_repr(*value), *expected, "{value:?}");
@@ -273,6 +337,22 @@ mod tests {
             write_python_float(value, &mut fast);
             assert_eq!(fast, python_float_repr(value), "{value:?}");
         }
+    }
+
+    #[test]
+    fn floats_as_python_wrote_them() {
+        let written = include_str!("../tests/data/python-float-repr.txt");
+        let mut checked = 0;
+        for line in written.lines().filter(|l| !l.starts_with('#')) {
+            let (bits, expected) = line.split_once(' ').expect("bits and repr");
+            let value = f64::from_bits(u64::from_str_radix(bits, 16).expect("hex bits"));
+            assert_eq!(python_float_repr(value), expected, "{bits}");
+            let mut fast = String::new();
+            write_python_float(value, &mut fast);
+            assert_eq!(fast, expected, "{bits}");
+            checked += 1;
+        }
+        assert_eq!(checked, 3000);
     }
 
     #[test]

@@ -3,21 +3,26 @@
 //! 1. List the prefix (S3 prefix semantics): no object or more than one is an error.
 //! 2. Read the header and check it against the catalog: an explicit schema maps columns by
 //!    position, so a file with other columns must fail here, naming what differs.
-//! 3. Scan with DataFusion's CSV reader (`;`, header, pandas' missing-value spellings), every
-//!    column as a string, and probe each number column in one small aggregate: does it parse,
+//! 3. Scan with DataFusion's CSV reader (`;`, header), every column as a string with pandas'
+//!    missing-value spellings as missing (`udfs::pandas_missing`), and probe each number column (`udfs::number_probe`): does it parse,
 //!    has it a missing cell or a decimal (then it is float, as pandas would make it)?
 //! 4. Cast each column to its kind; `aar` becomes the integer column `date`; `__row` keeps the
 //!    file's line order.
+//!
+//! Where the plans run decides how: for a cluster, the probe and the casts are plans that
+//! run where the scan runs; embedded, the file is read into memory once per batch and
+//! probed and cast there, column by column, with the same probe and the same cast kernel.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::compute::{cast_with_options, concat_batches};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::TableReference;
+use datafusion::common::format::DEFAULT_CAST_OPTIONS;
 use datafusion::datasource::{MemTable, provider_as_source};
-use datafusion::functions::regex::expr_fn::regexp_like;
-use datafusion::functions_aggregate::expr_fn::min;
+use datafusion::error::DataFusionError;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::physical_plan::ExecutionPlan;
@@ -31,13 +36,8 @@ use crate::bucket::Bucket;
 use crate::catalog::{self, Kind, YEAR_COLUMN};
 use crate::error::{Error, Result};
 use bydelsfakta_udfs::geo;
-use bydelsfakta_udfs::number_probe::PROBE_FIELDS;
+use bydelsfakta_udfs::number_probe::NumberKind;
 use bydelsfakta_udfs::plan::c;
-
-/// pandas' default missing-value spellings (`read_csv` `na_values`), plus the empty cell.
-pub const PANDAS_NA: &str = "^(|#N/A|#N/A N/A|#NA|-1\\.#IND|-1\\.#QNAN|-NaN|-nan|1\\.#IND|1\\.#QNAN|<NA>|N/A|NA|NULL|NaN|n/a|nan|null)$";
-
-const INTEGER: &str = "^[+-]?[0-9]+$";
 
 /// The key of the single object under `prefix`, with S3 prefix semantics (`a/b` also
 /// matches `a/bc/...`).
@@ -150,21 +150,6 @@ pub trait PlanExecutor: Send + Sync {
     }
 }
 
-/// The one row of an aggregate without groups (a distributed run may add empty batches).
-fn single_row(batches: &[RecordBatch]) -> &RecordBatch {
-    batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .expect("an aggregate without groups yields one row")
-}
-
-/// What the probe found about one number column.
-struct Probe {
-    missing: i64,
-    non_integer: i64,
-    first_unparsable_row: Option<i64>,
-}
-
 /// Reads input `dataset_id` from the single object under `prefix` of `bucket`.
 ///
 /// With a cache, the typed table is read into memory once and shared by every plan that
@@ -182,24 +167,24 @@ pub async fn read_input(
     let store = ctx.runtime_env().object_store(bucket.store_url())?;
     let key = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
     let Some(cache) = cache else {
-        return typed_input(ctx, executor, bucket, dataset, &key, false).await;
+        return typed_scan(ctx, executor, bucket, dataset, &key).await;
     };
     let url = bucket.object_url(&key);
     let cell = cache.cell(&url);
     let table = cell
         .get_or_try_init(|| async {
             let started = std::time::Instant::now();
-            let frame = typed_input(ctx, executor, bucket, dataset, &key, true).await?;
-            let schema = frame.schema().inner().clone();
-            let batches = frame.collect().await?;
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let batch = typed_in_memory(ctx, bucket, dataset, &key).await?;
             tracing::debug!(
                 dataset = dataset_id,
-                rows,
+                rows = batch.num_rows(),
                 ms = started.elapsed().as_secs_f64() * 1000.0,
                 "input read into memory"
             );
-            Ok::<_, Error>(Arc::new(MemTable::try_new(schema, vec![batches])?))
+            Ok::<_, Error>(Arc::new(MemTable::try_new(
+                batch.schema(),
+                vec![vec![batch]],
+            )?))
         })
         .await?;
     // Named by its object, so that plans over different inputs never compare equal (the
@@ -228,19 +213,16 @@ impl InputCache {
     }
 }
 
-async fn typed_input(
+/// The object's header, checked, and a scan of its cells as strings, in file order.
+async fn text_scan(
     ctx: &SessionContext,
-    executor: &dyn PlanExecutor,
     bucket: &Bucket,
     dataset: &catalog::InputDataset,
     key: &str,
-    in_memory: bool,
-) -> Result<DataFrame> {
-    let dataset_id = dataset.id;
+) -> Result<(Vec<String>, DataFrame)> {
     let store = ctx.runtime_env().object_store(bucket.store_url())?;
     let header = read_header(store.as_ref(), &bucket.path(key)).await?;
     check_header(dataset, key, &header)?;
-
     let schema = Schema::new(
         header
             .iter()
@@ -251,103 +233,196 @@ async fn typed_input(
         .delimiter(b';')
         .has_header(true)
         .schema(&schema)
-        .file_extension("")
-        .null_regex(Some(PANDAS_NA.to_string()));
-    let raw = ctx
+        .file_extension("");
+    let cells: Vec<Expr> = header
+        .iter()
+        .map(|name| {
+            bydelsfakta_udfs::pandas_missing()
+                .call(vec![c(name)])
+                .alias(name)
+        })
+        .collect();
+    let scan = ctx
         .read_csv(bucket.object_url(key), options)
         .await?
-        .window(vec![row_number().alias(geo::ROW)])?;
-    // In memory, the probe and the cast read the parsed strings instead of parsing again.
-    let raw = if in_memory {
-        ctx.read_batches(raw.collect().await?)?
-    } else {
-        raw
-    };
+        .select(cells)?;
+    Ok((header, scan))
+}
 
-    // Columns the catalog declares as text stay strings; all others are probed.
-    let candidates: Vec<&String> = header
+/// What one column becomes, from the catalog and (for number columns) the probe.
+enum ColumnType {
+    Text,
+    Number(DataType),
+    /// `aar`, as the integer column `date`.
+    Year,
+}
+
+impl ColumnType {
+    /// The typed column's name and type, for the text column `name`.
+    fn output<'n>(&self, name: &'n str) -> (&'n str, DataType) {
+        match self {
+            ColumnType::Text => (name, DataType::Utf8),
+            ColumnType::Number(data_type) => (name, data_type.clone()),
+            ColumnType::Year => (geo::DATE, DataType::Int64),
+        }
+    }
+}
+
+/// A column that cannot be typed, at the first row that shows it.
+struct BadColumn {
+    row: i64,
+    problem: &'static str,
+}
+
+impl BadColumn {
+    /// The error naming the input, line, column and the cell's `value`.
+    fn error(self, dataset: &str, file: &str, column: &str, value: String) -> Error {
+        Error::Cell {
+            dataset: dataset.into(),
+            file: file.into(),
+            // Line 1 is the header; data row n is line n + 1.
+            line: self.row as u64 + 1,
+            column: column.into(),
+            problem: self.problem,
+            value,
+        }
+    }
+}
+
+/// The original's typing (00-common §2): declared text stays text; a number column with
+/// a cell that does not parse fails (an extra, undeclared column stays text); one missing
+/// cell or decimal makes a column float; the year must be whole.
+fn column_type(
+    dataset: &catalog::InputDataset,
+    name: &str,
+    probe: Option<&NumberKind>,
+) -> std::result::Result<ColumnType, BadColumn> {
+    let declared = dataset.kind_of(name);
+    let Some(probe) = probe.filter(|_| declared != Some(Kind::Text)) else {
+        return Ok(ColumnType::Text);
+    };
+    if let Some(row) = probe.first_unparsable_row {
+        return match declared {
+            None => Ok(ColumnType::Text),
+            Some(_) => Err(BadColumn {
+                row,
+                problem: "not a number",
+            }),
+        };
+    }
+    let float = probe.missing > 0 || probe.non_integer > 0;
+    if name == YEAR_COLUMN {
+        return match probe.first_non_integer_row {
+            Some(row) => Err(BadColumn {
+                row,
+                problem: "not a whole year",
+            }),
+            None => Ok(ColumnType::Year),
+        };
+    }
+    Ok(ColumnType::Number(if float {
+        DataType::Float64
+    } else {
+        DataType::Int64
+    }))
+}
+
+/// The columns the probe looks at: all but those the catalog declares as text.
+fn probed<'h>(dataset: &catalog::InputDataset, header: &'h [String]) -> Vec<&'h String> {
+    header
         .iter()
         .filter(|h| dataset.kind_of(h) != Some(Kind::Text))
-        .collect();
-    let probes = probe(executor, &raw, &candidates).await?;
+        .collect()
+}
 
-    let mut columns = vec![];
-    for name in &header {
-        let declared = dataset.kind_of(name);
-        let expr = match (declared, probes.iter().find(|(n, _)| n == name)) {
-            (Some(Kind::Text), _) | (_, None) => c(name),
-            (_, Some((_, p))) => {
-                if let Some(row) = p.first_unparsable_row {
-                    if declared.is_none() {
-                        // An extra column that is not numeric: a string, as pandas infers.
-                        columns.push(c(name));
-                        continue;
-                    }
-                    let value = cell_value(executor, &raw, name, row).await?;
-                    return Err(cell_error(
-                        dataset_id,
-                        key,
-                        row,
-                        name,
-                        "not a number",
-                        value,
-                    ));
-                }
-                let float = p.missing > 0 || p.non_integer > 0;
-                if name == YEAR_COLUMN {
-                    if float {
-                        let row = first_bad_year(executor, &raw).await?;
-                        let value = cell_value(executor, &raw, name, row).await?;
-                        return Err(cell_error(
-                            dataset_id,
-                            key,
-                            row,
-                            name,
-                            "not a whole year",
-                            value,
-                        ));
-                    }
-                    columns.push(cast(c(name), DataType::Int64).alias(geo::DATE));
-                    continue;
-                }
-                let kind = if float {
-                    DataType::Float64
-                } else {
-                    DataType::Int64
-                };
-                cast(c(name), kind).alias(name.as_str())
+/// Embedded: the object read, probed and cast in memory.
+async fn typed_in_memory(
+    ctx: &SessionContext,
+    bucket: &Bucket,
+    dataset: &catalog::InputDataset,
+    key: &str,
+) -> Result<RecordBatch> {
+    let (header, scan) = text_scan(ctx, bucket, dataset, key).await?;
+    let schema = scan.schema().inner().clone();
+    let text = concat_batches(&schema, &scan.collect().await?).map_err(DataFusionError::from)?;
+    // One partition, so the batches are in file order: row n is data line n.
+    let rows = Int64Array::from_iter_values(1..=text.num_rows() as i64);
+    let numbers = probed(dataset, &header);
+    let mut fields = vec![];
+    let mut columns: Vec<ArrayRef> = vec![];
+    for (i, name) in header.iter().enumerate() {
+        let column = text.column(i);
+        let probe = if numbers.contains(&name) {
+            let mut kind = NumberKind::default();
+            kind.add(column, &rows)?;
+            Some(kind)
+        } else {
+            None
+        };
+        let (name, data_type) = match column_type(dataset, name, probe.as_ref()) {
+            Ok(typed) => typed.output(name),
+            Err(bad) => {
+                let cells = column.as_string::<i32>();
+                let at = (bad.row - 1) as usize;
+                let value = cells.is_valid(at).then(|| cells.value(at).to_string());
+                return Err(bad.error(dataset.id, key, name, value.unwrap_or_default()));
             }
         };
-        columns.push(expr);
+        fields.push(Field::new(name, data_type.clone(), true));
+        columns.push(
+            cast_with_options(column, &data_type, &DEFAULT_CAST_OPTIONS)
+                .map_err(DataFusionError::from)?,
+        );
+    }
+    fields.push(Field::new(geo::ROW, DataType::Int64, false));
+    columns.push(Arc::new(rows));
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(DataFusionError::from)?)
+}
+
+/// For a cluster: the scan, probe and casts as plans that run where the engine runs them.
+async fn typed_scan(
+    ctx: &SessionContext,
+    executor: &dyn PlanExecutor,
+    bucket: &Bucket,
+    dataset: &catalog::InputDataset,
+    key: &str,
+) -> Result<DataFrame> {
+    let (header, scan) = text_scan(ctx, bucket, dataset, key).await?;
+    let raw = scan.window(vec![row_number().alias(geo::ROW)])?;
+    let probes = probe(executor, &raw, &probed(dataset, &header)).await?;
+    let mut columns = vec![];
+    for name in &header {
+        let probe = probes.iter().find(|(n, _)| n == name).map(|(_, p)| p);
+        columns.push(match column_type(dataset, name, probe) {
+            Ok(ColumnType::Text) => c(name),
+            Ok(typed) => {
+                let (output, data_type) = typed.output(name);
+                cast(c(name), data_type).alias(output)
+            }
+            Err(bad) => {
+                let value = cell_value(executor, &raw, name, bad.row).await?;
+                return Err(bad.error(dataset.id, key, name, value));
+            }
+        });
     }
     columns.push(cast(c(geo::ROW), DataType::Int64).alias(geo::ROW));
     Ok(raw.select(columns)?)
 }
 
-fn cell_error(
-    dataset: &str,
-    file: &str,
-    row: i64,
-    column: &str,
-    problem: &'static str,
-    value: String,
-) -> Error {
-    Error::Cell {
-        dataset: dataset.into(),
-        file: file.into(),
-        // Line 1 is the header; data row n is line n + 1.
-        line: row as u64 + 1,
-        column: column.into(),
-        problem,
-        value,
-    }
+/// The one row of an aggregate without groups (a distributed run may add empty batches).
+fn single_row(batches: &[RecordBatch]) -> &RecordBatch {
+    batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .expect("an aggregate without groups yields one row")
 }
 
 async fn probe(
     executor: &dyn PlanExecutor,
     raw: &DataFrame,
     columns: &[&String],
-) -> Result<Vec<(String, Probe)>> {
+) -> Result<Vec<(String, NumberKind)>> {
     if columns.is_empty() {
         return Ok(vec![]);
     }
@@ -369,41 +444,12 @@ async fn probe(
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let found = batch.column(i).as_struct();
-            let [missing, non_integer, first_unparsable_row] = PROBE_FIELDS.map(|field| {
-                let a = found
-                    .column_by_name(field)
-                    .expect("number_probe's fields")
-                    .as_primitive::<Int64Type>();
-                (!a.is_null(0)).then(|| a.value(0))
-            });
             (
                 name.to_string(),
-                Probe {
-                    missing: missing.unwrap_or(0),
-                    non_integer: non_integer.unwrap_or(0),
-                    first_unparsable_row,
-                },
+                NumberKind::from_probe(batch.column(i).as_struct(), 0),
             )
         })
         .collect())
-}
-
-async fn first_bad_year(executor: &dyn PlanExecutor, raw: &DataFrame) -> Result<i64> {
-    let v = c(YEAR_COLUMN);
-    let bad = raw
-        .clone()
-        .filter(
-            v.clone()
-                .is_null()
-                .or(not(regexp_like(v, lit(INTEGER), None))),
-        )?
-        .aggregate(vec![], vec![min(cast(c(geo::ROW), DataType::Int64))])?;
-    let batches = executor.collect_frame(bad).await?;
-    Ok(single_row(&batches)
-        .column(0)
-        .as_primitive::<Int64Type>()
-        .value(0))
 }
 
 async fn cell_value(

@@ -158,12 +158,13 @@ impl ExecutionPlan for DocumentWriterExec {
             let frame = concat_batches(&schema, &batches)?;
             let documents = build_documents(frame, &job.spec)?;
             let store = context.runtime_env().object_store(job.bucket.store_url())?;
-            let bytes = publish(store.as_ref(), &job, &documents).await?;
+            let count = documents.len();
+            let bytes = publish(store.as_ref(), &job, documents).await?;
             let summary = RecordBatch::try_new(
                 summary_schema(),
                 vec![
                     Arc::new(StringArray::from(vec![job.spec.output_dataset.clone()])),
-                    Arc::new(Int64Array::from(vec![documents.len() as i64])),
+                    Arc::new(Int64Array::from(vec![count as i64])),
                     Arc::new(Int64Array::from(vec![bytes as i64])),
                 ],
             )?;
@@ -181,7 +182,7 @@ impl ExecutionPlan for DocumentWriterExec {
 async fn publish(
     store: &dyn ObjectStore,
     job: &WriteJob,
-    documents: &[Document],
+    documents: Vec<Document>,
 ) -> DfResult<usize> {
     let write_error = |source| Error::Write {
         dataset: job.spec.output_dataset.clone(),
@@ -207,10 +208,9 @@ async fn publish(
 
     let mut bytes = 0;
     let mut result = Ok(());
-    for (doc, path) in documents.iter().zip(&staged) {
-        let body = doc.json.to_python_string();
-        bytes += body.len();
-        if let Err(e) = store.put(path, PutPayload::from(body)).await {
+    for (doc, path) in documents.into_iter().zip(&staged) {
+        bytes += doc.body.len();
+        if let Err(e) = store.put(path, PutPayload::from(doc.body)).await {
             result = Err(e);
             break;
         }
@@ -304,7 +304,6 @@ mod tests {
 
     use super::*;
     use crate::document::Template;
-    use crate::json::Json;
 
     /// An in-memory store whose copies fail after `copies_allowed` succeeded.
     #[derive(Debug)]
@@ -397,7 +396,7 @@ mod tests {
         (0..n)
             .map(|i| Document {
                 file_name: format!("{i:02}.json"),
-                json: Json::Int(i as i64),
+                body: i.to_string(),
             })
             .collect()
     }
@@ -420,7 +419,7 @@ mod tests {
             copies_allowed: usize::MAX,
             copies: AtomicUsize::new(0),
         };
-        let bytes = publish(&store, &job(), &documents(3)).await.unwrap();
+        let bytes = publish(&store, &job(), documents(3)).await.unwrap();
         assert_eq!(bytes, 3);
         assert_eq!(
             keys(&store).await,
@@ -440,7 +439,7 @@ mod tests {
             copies_allowed: 2,
             copies: AtomicUsize::new(0),
         };
-        let err = publish(&store, &job(), &documents(5)).await.unwrap_err();
+        let err = publish(&store, &job(), documents(5)).await.unwrap_err();
         assert!(err.to_string().contains("injected copy failure"), "{err}");
         assert!(err.to_string().contains("test-output"), "{err}");
         assert_eq!(keys(&store).await, Vec::<String>::new());
@@ -455,7 +454,7 @@ mod tests {
             bucket: Bucket::parse(&format!("file://{}", dir.path().display())).unwrap(),
             ..job()
         };
-        publish(&store, &job, &documents(2)).await.unwrap();
+        publish(&store, &job, documents(2)).await.unwrap();
         let mut found = vec![];
         for entry in walk(dir.path()) {
             found.push(

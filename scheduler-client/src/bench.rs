@@ -91,6 +91,18 @@ impl Reference {
     }
 }
 
+/// Where the bench keeps its buckets unless told: a memory-backed folder where the
+/// system has one (the original's reference ran against moto's in-memory S3, so a disk's
+/// file creation would be measured on our side only), else the working directory.
+pub fn default_bench_dir() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.join("bydelsfakta-bench")
+    } else {
+        PathBuf::from("./bydelsfakta-bench")
+    }
+}
+
 /// Prepares each scale's bucket and runs the batches.
 pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
     let exe = std::env::current_exe().context("locating the bydelsfakta binary")?;
@@ -108,6 +120,12 @@ pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
         let mut runs = vec![];
         for round in 1..=options.repeat {
             eprintln!("{scale}x: run {round} of {}", options.repeat);
+            // Each batch writes into an empty output tree, as the first run did.
+            let outputs = bucket.join("intermediate");
+            if outputs.exists() {
+                std::fs::remove_dir_all(&outputs)
+                    .with_context(|| format!("clearing {}", outputs.display()))?;
+            }
             runs.push(batch(&exe, &bucket, &format!("bench-{round}"))?);
         }
         results.push(median(scale, runs));

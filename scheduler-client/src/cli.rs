@@ -6,7 +6,10 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
-use crate::bench::{BenchOptions, REFERENCE_TIMINGS, Reference, peak_rss_bytes, report, run_bench};
+use crate::bench::{
+    BenchOptions, REFERENCE_TIMINGS, Reference, default_bench_dir, peak_rss_bytes, report,
+    run_bench,
+};
 use crate::demo::{RunAllOptions, RunAllRow, SAMPLE_BUCKET, run_all, run_demo};
 use crate::engine::{Engine, EngineKind};
 use crate::run::{RunOptions, run_event, today_utc};
@@ -94,9 +97,11 @@ pub enum Command {
         /// Runs per scale (the median is reported).
         #[arg(long, default_value_t = 3)]
         repeat: usize,
-        /// Where the buckets go (reused by later runs).
-        #[arg(long, default_value = "./bydelsfakta-bench")]
-        dir: PathBuf,
+        /// Where the buckets go (reused by later runs). By default a memory-backed folder
+        /// (`/dev/shm/bydelsfakta-bench`) where there is one, as the original's timings were
+        /// taken against an in-memory S3; else `./bydelsfakta-bench`.
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// The sample bucket to scale.
         #[arg(long, default_value = SAMPLE_BUCKET, hide_default_value = true)]
         sample: PathBuf,
@@ -350,7 +355,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 scales,
                 seed,
                 repeat,
-                dir,
+                dir: dir.unwrap_or_else(default_bench_dir),
                 sample,
             };
             let results = tokio::task::spawn_blocking(move || run_bench(&options)).await??;

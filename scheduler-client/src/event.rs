@@ -187,7 +187,7 @@ impl PipelineEvent {
 
     /// The step output: `{"s3_input_prefixes": {<output id>: <prefix>}, "status": "OK",
     /// "errors": <as received>}` in that key order.
-    pub fn step_output(&self) -> Json {
+    pub fn step_output(&self) -> Json<'static> {
         Json::object([
             (
                 "s3_input_prefixes",

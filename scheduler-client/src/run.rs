@@ -31,7 +31,7 @@ pub fn today_utc() -> String {
 /// What a successful run returns.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
-    pub step_output: Json,
+    pub step_output: Json<'static>,
     pub summary: WriteSummary,
     pub output_prefix: String,
     pub elapsed: Duration,

@@ -105,3 +105,135 @@ async fn one_empty_cell_makes_the_column_float() {
         "expected a float value, got {number}"
     );
 }
+
+/// One input as read, as text: its fields and rows, or its error.
+async fn reading(
+    engine: &bydelsfakta_scheduler_client::Engine,
+    bucket: &bydelsfakta_queries::bucket::Bucket,
+    dataset: &str,
+    prefix: &str,
+    cache: Option<&bydelsfakta_queries::reader::InputCache>,
+) -> String {
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    let read = bydelsfakta_queries::reader::read_input(
+        engine.context(),
+        engine,
+        bucket,
+        dataset,
+        prefix,
+        cache,
+    )
+    .await;
+    match read {
+        Err(e) => format!("error: {e}"),
+        Ok(frame) => {
+            let fields: Vec<String> = frame
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| format!("{} {} {}", f.name(), f.data_type(), f.is_nullable()))
+                .collect();
+            let batches = frame.collect().await.unwrap();
+            format!(
+                "{}\n{}",
+                fields.join(", "),
+                pretty_format_batches(&batches).unwrap()
+            )
+        }
+    }
+}
+
+/// Reads every input of the bucket both ways: in memory (the embedded engine's cache) and
+/// as plans (what a cluster runs).
+async fn both_readings(bucket_dir: &std::path::Path) -> Vec<(String, String, String)> {
+    let bucket =
+        bydelsfakta_queries::bucket::Bucket::parse(&format!("file://{}", bucket_dir.display()))
+            .unwrap();
+    let engine = bydelsfakta_scheduler_client::Engine::embedded(&bucket)
+        .await
+        .unwrap();
+    let cache = bydelsfakta_queries::reader::InputCache::default();
+    let mut readings = vec![];
+    for dataset in bydelsfakta_queries::catalog::input_datasets() {
+        let present = ["green", "yellow", "red"].iter().any(|conf| {
+            bucket_dir
+                .join("processed")
+                .join(conf)
+                .join(dataset.id)
+                .exists()
+        });
+        if !present {
+            continue;
+        }
+        let csv = input_csv(bucket_dir, dataset.id);
+        let prefix = csv
+            .parent()
+            .unwrap()
+            .strip_prefix(bucket_dir)
+            .unwrap()
+            .display()
+            .to_string();
+        readings.push((
+            dataset.id.to_string(),
+            reading(&engine, &bucket, dataset.id, &prefix, Some(&cache)).await,
+            reading(&engine, &bucket, dataset.id, &prefix, None).await,
+        ));
+    }
+    readings
+}
+
+#[tokio::test]
+async fn in_memory_and_planned_typing_agree_on_every_input() {
+    let (dir, _) = bucket_copy(&fixtures().join("input"));
+    // Cells that move a column's kind: pandas' missing spellings, an empty cell, a decimal.
+    edit_csv(dir.path(), DATASET, |i, line| {
+        let mut cells: Vec<String> = line.split(';').map(String::from).collect();
+        match i {
+            2 => cells[6] = "NA".into(),
+            3 => cells[7] = "n/a".into(),
+            4 => cells[8] = String::new(),
+            5 => cells[9] = "12.5".into(),
+            _ => {}
+        }
+        Some(cells.join(";"))
+    });
+    let readings = both_readings(dir.path()).await;
+    assert!(readings.len() >= 25, "{} inputs", readings.len());
+    for (dataset, in_memory, planned) in &readings {
+        assert!(!in_memory.starts_with("error"), "{dataset}: {in_memory}");
+        assert_eq!(in_memory, planned, "{dataset}");
+    }
+    let edited = &readings.iter().find(|(d, _, _)| d == DATASET).unwrap().1;
+    assert!(
+        edited.contains("rom_per_person_0_5_til_0_9 Float64 true")
+            && edited.contains("date Int64 true")
+            && edited.contains("__row Int64 false"),
+        "{edited}"
+    );
+}
+
+#[tokio::test]
+async fn in_memory_and_planned_typing_fail_alike() {
+    for (column, value, problem) in [
+        (7, "12x", "not a number"),
+        (0, "2020.5", "not a whole year"),
+    ] {
+        let (dir, _) = bucket_copy(&fixtures().join("input"));
+        edit_csv(dir.path(), DATASET, |i, line| {
+            let mut cells: Vec<String> = line.split(';').map(String::from).collect();
+            if i == 9 {
+                cells[column] = value.into();
+            }
+            Some(cells.join(";"))
+        });
+        let readings = both_readings(dir.path()).await;
+        let (_, in_memory, planned) = readings.iter().find(|(d, _, _)| d == DATASET).unwrap();
+        assert_eq!(in_memory, planned);
+        assert!(
+            in_memory.contains("line 10")
+                && in_memory.contains(problem)
+                && in_memory.contains(value),
+            "{in_memory}"
+        );
+    }
+}

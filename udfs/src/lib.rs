@@ -5,7 +5,8 @@
 //! Ballista scheduler's session builder and the executors' function registry, so a plan
 //! that uses them decodes everywhere.
 //!
-//! * scalar UDFs: [`ratio`], [`row_sum`], [`ensure`], [`required`], [`round_half_even`];
+//! * scalar UDFs: [`ratio`], [`row_sum`], [`ensure`], [`required`], [`round_half_even`],
+//!   [`pandas_missing`] (the reader's missing cells);
 //! * aggregate UDFs: [`sum_nans`], [`number_probe`] (the reader's typing of CSV text);
 //! * plan helpers ([`plan`]): the three-level rollup sub-district -> district -> Oslo i alt,
 //!   ratio columns, population from the age columns and the historic/status year filters.
@@ -19,6 +20,7 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 pub mod ensure;
 pub mod geo;
 pub mod number_probe;
+pub mod pandas_missing;
 pub mod plan;
 pub mod ratio;
 pub mod required;
@@ -42,6 +44,7 @@ singleton_udf!(row_sum::RowSumFunc, row_sum);
 singleton_udf!(ensure::EnsureFunc, ensure);
 singleton_udf!(required::RequiredFunc, required);
 singleton_udf!(round_half_even::RoundHalfEvenFunc, round_half_even);
+singleton_udf!(pandas_missing::PandasMissingFunc, pandas_missing);
 
 /// The `sum_nans` aggregate function.
 pub fn sum_nans() -> Arc<AggregateUDF> {
@@ -53,7 +56,14 @@ pub fn sum_nans() -> Arc<AggregateUDF> {
 
 /// Every scalar function of this crate.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![ratio(), row_sum(), ensure(), required(), round_half_even()]
+    vec![
+        ratio(),
+        row_sum(),
+        ensure(),
+        required(),
+        round_half_even(),
+        pandas_missing(),
+    ]
 }
 
 /// The `number_probe` aggregate function.

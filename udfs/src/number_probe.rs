@@ -15,14 +15,20 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 
 /// The fields of the result, in order.
-pub const PROBE_FIELDS: [&str; 3] = ["missing", "non_integer", "first_unparsable_row"];
+pub const PROBE_FIELDS: [&str; 4] = [
+    "missing",
+    "non_integer",
+    "first_unparsable_row",
+    "first_non_integer_row",
+];
 
 #[user_doc(
     doc_section(label = "Bydelsfakta Functions"),
     description = "Probes a text column for its number kind: `missing` counts missing cells, \
 `non_integer` counts present cells that are not a whole number (an optional sign and digits), \
-and `first_unparsable_row` is the smallest `row` of a present cell that does not parse as a \
-float (missing when every present cell parses).",
+`first_unparsable_row` is the smallest `row` of a present cell that does not parse as a \
+float (missing when every present cell parses), and `first_non_integer_row` the smallest `row` \
+of a cell that is missing or not a whole number.",
     syntax_example = "number_probe(value, row)",
     sql_example = "```sql\n> SELECT number_probe(\"0\", __row) FROM raw;\n```",
     argument(name = "value", description = "The column's text."),
@@ -98,75 +104,142 @@ fn is_integer(text: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-#[derive(Debug, Default)]
-struct NumberProbeAccumulator {
-    missing: i64,
-    non_integer: i64,
-    first_unparsable_row: Option<i64>,
+/// What a column of CSV text holds: the fields of `number_probe`'s result. The reader
+/// also uses it directly on a column it holds in memory.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct NumberKind {
+    /// Missing cells.
+    pub missing: i64,
+    /// Present cells that are not a whole number.
+    pub non_integer: i64,
+    /// The smallest row of a present cell that does not parse as a float.
+    pub first_unparsable_row: Option<i64>,
+    /// The smallest row of a cell that is missing or not a whole number.
+    pub first_non_integer_row: Option<i64>,
 }
 
-impl NumberProbeAccumulator {
-    fn note_unparsable(&mut self, row: i64) {
-        self.first_unparsable_row = Some(self.first_unparsable_row.map_or(row, |r| r.min(row)));
-    }
+fn min_row(current: Option<i64>, row: i64) -> Option<i64> {
+    Some(current.map_or(row, |r| r.min(row)))
 }
 
-impl Accumulator for NumberProbeAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let text = values[0].as_string::<i32>();
-        let rows = values[1].as_primitive::<Int64Type>();
+impl NumberKind {
+    /// Adds the cells of a text column (`Utf8`), numbered by `rows`.
+    pub fn add(&mut self, text: &ArrayRef, rows: &Int64Array) -> Result<()> {
         // The same conversion as `try_cast(value AS DOUBLE)`: a present cell that becomes
         // missing does not parse.
         let floats = cast_with_options(
-            &values[0],
+            text,
             &DataType::Float64,
             &CastOptions {
                 safe: true,
                 ..Default::default()
             },
         )?;
+        let text = text.as_string::<i32>();
         for i in 0..text.len() {
-            if text.is_null(i) {
+            let row = rows.is_valid(i).then(|| rows.value(i));
+            let integer = if text.is_null(i) {
                 self.missing += 1;
-                continue;
-            }
-            if !is_integer(text.value(i)) {
-                self.non_integer += 1;
-            }
-            if floats.is_null(i) && rows.is_valid(i) {
-                self.note_unparsable(rows.value(i));
+                false
+            } else {
+                let integer = is_integer(text.value(i));
+                if !integer {
+                    self.non_integer += 1;
+                }
+                if floats.is_null(i)
+                    && let Some(row) = row
+                {
+                    self.first_unparsable_row = min_row(self.first_unparsable_row, row);
+                }
+                integer
+            };
+            if !integer && let Some(row) = row {
+                self.first_non_integer_row = min_row(self.first_non_integer_row, row);
             }
         }
         Ok(())
     }
 
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [missing, non_integer, first] =
-            [0, 1, 2].map(|i| states[i].as_primitive::<Int64Type>());
-        for i in 0..missing.len() {
-            self.missing += missing.value(i);
-            self.non_integer += non_integer.value(i);
-            if first.is_valid(i) {
-                self.note_unparsable(first.value(i));
+    /// Adds what another part of the column held.
+    fn merge(&mut self, other: NumberKind) {
+        self.missing += other.missing;
+        self.non_integer += other.non_integer;
+        for (mine, theirs) in [
+            (&mut self.first_unparsable_row, other.first_unparsable_row),
+            (&mut self.first_non_integer_row, other.first_non_integer_row),
+        ] {
+            if let Some(row) = theirs {
+                *mine = min_row(*mine, row);
             }
+        }
+    }
+
+    fn values(&self) -> [Option<i64>; 4] {
+        [
+            Some(self.missing),
+            Some(self.non_integer),
+            self.first_unparsable_row,
+            self.first_non_integer_row,
+        ]
+    }
+
+    /// Reads one row of `number_probe`'s result.
+    pub fn from_probe(result: &StructArray, row: usize) -> Self {
+        let [
+            missing,
+            non_integer,
+            first_unparsable_row,
+            first_non_integer_row,
+        ] = PROBE_FIELDS.map(|field| {
+            let a = result
+                .column_by_name(field)
+                .expect("number_probe's fields")
+                .as_primitive::<Int64Type>();
+            a.is_valid(row).then(|| a.value(row))
+        });
+        Self {
+            missing: missing.unwrap_or(0),
+            non_integer: non_integer.unwrap_or(0),
+            first_unparsable_row,
+            first_non_integer_row,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct NumberProbeAccumulator(NumberKind);
+
+impl Accumulator for NumberProbeAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0
+            .add(&values[0], values[1].as_primitive::<Int64Type>())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let [missing, non_integer, unparsable, non_integer_row] =
+            [0, 1, 2, 3].map(|i| states[i].as_primitive::<Int64Type>());
+        let at = |a: &Int64Array, i: usize| a.is_valid(i).then(|| a.value(i));
+        for i in 0..missing.len() {
+            self.0.merge(NumberKind {
+                missing: missing.value(i),
+                non_integer: non_integer.value(i),
+                first_unparsable_row: at(unparsable, i),
+                first_non_integer_row: at(non_integer_row, i),
+            });
         }
         Ok(())
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![
-            ScalarValue::Int64(Some(self.missing)),
-            ScalarValue::Int64(Some(self.non_integer)),
-            ScalarValue::Int64(self.first_unparsable_row),
-        ])
+        Ok(self.0.values().map(ScalarValue::Int64).to_vec())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(vec![self.missing])),
-            Arc::new(Int64Array::from(vec![self.non_integer])),
-            Arc::new(Int64Array::from(vec![self.first_unparsable_row])),
-        ];
+        let columns: Vec<ArrayRef> = self
+            .0
+            .values()
+            .map(|v| Arc::new(Int64Array::from(vec![v])) as ArrayRef)
+            .to_vec();
         Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
             result_fields(),
             columns,
@@ -219,11 +292,11 @@ mod tests {
         };
         assert_eq!(
             row(probe("('1', 1), (NULL, 2), ('2.5', 3), ('-4', 4)")).await,
-            [Some(1), Some(1), None]
+            [Some(1), Some(1), None, Some(2)]
         );
         assert_eq!(
             row(probe("('1', 1), ('x', 5), ('3', 2), ('y', 3)")).await,
-            [Some(0), Some(2), Some(3)]
+            [Some(0), Some(2), Some(3), Some(3)]
         );
     }
 }

@@ -1,5 +1,7 @@
-//! Read access to the final frame of one output dataset: cells as [`Json`] values.
+//! Read access to the final frame of one output dataset: cells as [`Json`] values that
+//! borrow the frame's strings.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -37,25 +39,25 @@ impl Frame {
     }
 
     /// Every cell of a string column as [`Frame::text`] gives it.
-    pub fn texts(&self, name: &str) -> Vec<Option<String>> {
+    pub fn texts(&self, name: &str) -> Vec<Option<Cow<'_, str>>> {
         let column = self.column(name);
         (0..self.num_rows()).map(|r| column.text(r)).collect()
     }
 
     /// A string cell; `None` when missing or when the frame has no such column.
-    pub fn text(&self, name: &str, row: usize) -> Option<String> {
+    pub fn text(&self, name: &str, row: usize) -> Option<Cow<'_, str>> {
         self.column(name).text(row)
     }
 
     /// A cell as JSON, keeping its column's kind: integer columns give integers, float
     /// columns floats, lists arrays. Missing cells (and absent columns) give `Null`.
-    pub fn cell(&self, name: &str, row: usize) -> Json {
+    pub fn cell(&self, name: &str, row: usize) -> Json<'_> {
         self.column(name).cell(row)
     }
 
     /// A numeric cell as a value: missing becomes NaN, as in pandas, so that the writer's
     /// finiteness check names it.
-    pub fn number(&self, name: &str, row: usize) -> Json {
+    pub fn number(&self, name: &str, row: usize) -> Json<'_> {
         self.column(name).number(row)
     }
 
@@ -72,14 +74,14 @@ impl Frame {
 #[derive(Clone, Copy)]
 pub struct Column<'a>(Option<&'a ArrayRef>);
 
-impl Column<'_> {
+impl<'a> Column<'a> {
     /// Whether the frame has the column.
     pub fn exists(&self) -> bool {
         self.0.is_some()
     }
 
     /// As [`Frame::cell`].
-    pub fn cell(&self, row: usize) -> Json {
+    pub fn cell(&self, row: usize) -> Json<'a> {
         match self.0 {
             Some(array) => cell(array, row),
             None => Json::Null,
@@ -87,16 +89,16 @@ impl Column<'_> {
     }
 
     /// As [`Frame::text`].
-    pub fn text(&self, row: usize) -> Option<String> {
+    pub fn text(&self, row: usize) -> Option<Cow<'a, str>> {
         match self.cell(row) {
             Json::Str(s) => Some(s),
             Json::Null => None,
-            other => Some(other.to_python_string()),
+            other => Some(Cow::Owned(other.to_python_string())),
         }
     }
 
     /// As [`Frame::number`].
-    pub fn number(&self, row: usize) -> Json {
+    pub fn number(&self, row: usize) -> Json<'a> {
         match self.cell(row) {
             Json::Null => Json::Float(f64::NAN),
             other => other,
@@ -104,7 +106,7 @@ impl Column<'_> {
     }
 }
 
-fn cell(array: &ArrayRef, row: usize) -> Json {
+fn cell(array: &ArrayRef, row: usize) -> Json<'_> {
     if array.is_null(row) {
         return Json::Null;
     }
@@ -125,17 +127,26 @@ fn cell(array: &ArrayRef, row: usize) -> Json {
         DataType::Float32 => Json::Float(array.as_primitive::<Float32Type>().value(row) as f64),
         DataType::Float64 => Json::Float(array.as_primitive::<Float64Type>().value(row)),
         DataType::Boolean => Json::Bool(array.as_boolean().value(row)),
-        DataType::Utf8 => Json::Str(array.as_string::<i32>().value(row).to_string()),
-        DataType::LargeUtf8 => Json::Str(array.as_string::<i64>().value(row).to_string()),
-        DataType::Utf8View => Json::Str(array.as_string_view().value(row).to_string()),
+        DataType::Utf8 => Json::str(array.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => Json::str(array.as_string::<i64>().value(row)),
+        DataType::Utf8View => Json::str(array.as_string_view().value(row)),
+        // A list cell is a new array (an offset slice), so its strings are copied.
         DataType::List(_) => {
             let items = array.as_list::<i32>().value(row);
-            Json::Array((0..items.len()).map(|i| cell(&items, i)).collect())
+            Json::Array(
+                (0..items.len())
+                    .map(|i| cell(&items, i).into_owned())
+                    .collect(),
+            )
         }
         DataType::LargeList(_) => {
             let items = array.as_list::<i64>().value(row);
-            Json::Array((0..items.len()).map(|i| cell(&items, i)).collect())
+            Json::Array(
+                (0..items.len())
+                    .map(|i| cell(&items, i).into_owned())
+                    .collect(),
+            )
         }
-        other => Json::Str(format!("<unsupported {other}>")),
+        other => Json::str(format!("<unsupported {other}>")),
     }
 }

@@ -6,6 +6,8 @@ mod spec;
 mod templates;
 mod top_groups;
 
+use std::borrow::Cow;
+
 use datafusion::arrow::array::RecordBatch;
 
 pub use frame::Frame;
@@ -23,11 +25,18 @@ const HELP: &str = "Dette er en beskrivelse for hvordan dataene leses";
 pub struct Document {
     /// `<id>.json` (or `<district>.json` when the id is empty).
     pub file_name: String,
-    pub json: Json,
+    /// The JSON text, as the original's `json.dumps` wrote it.
+    pub body: String,
+}
+
+/// One document before it is written out.
+struct DocumentJson<'a> {
+    file_name: String,
+    json: Json<'a>,
 }
 
 /// Builds every document of `spec` from `batch` (the plan's final frame, in its row order)
-/// and checks them all before returning: a NaN or infinity anywhere fails the whole set
+/// and writes them all out before returning: a NaN or infinity anywhere fails the whole set
 /// (DEVIATIONS D1).
 pub fn build_documents(batch: RecordBatch, spec: &DocumentSpec) -> Result<Vec<Document>> {
     let frame = Frame::new(batch);
@@ -41,7 +50,7 @@ pub fn build_documents(batch: RecordBatch, spec: &DocumentSpec) -> Result<Vec<Do
         } => top_groups::build(&frame, spec, group, rank_by, *top, data_points, *nested),
         _ => {
             let layout = Layout::new(&frame, spec);
-            let mut documents: Vec<Document> = layout
+            let mut documents: Vec<DocumentJson> = layout
                 .district_ids()
                 .into_iter()
                 .map(|id| layout.district_document(&id))
@@ -50,15 +59,22 @@ pub fn build_documents(batch: RecordBatch, spec: &DocumentSpec) -> Result<Vec<Do
             documents
         }
     };
-    for doc in &documents {
-        check_finite(spec, doc)?;
-    }
-    Ok(documents)
+    documents
+        .into_iter()
+        .map(|doc| match doc.json.to_finite_python_string() {
+            Some(body) => Ok(Document {
+                file_name: doc.file_name,
+                body,
+            }),
+            None => Err(non_finite_error(spec, &doc)),
+        })
+        .collect()
 }
 
-fn check_finite(spec: &DocumentSpec, doc: &Document) -> Result<()> {
+/// Where Python's `allow_nan=False` would have raised in `doc`.
+fn non_finite_error(spec: &DocumentSpec, doc: &DocumentJson<'_>) -> Error {
     let Some((path, value)) = doc.json.first_non_finite() else {
-        return Ok(());
+        unreachable!("only a document with a non-finite number fails to write");
     };
     // Name the entry by its id: "data[3].values[0].ratio" -> entry of data[3].
     let entry = path
@@ -72,7 +88,7 @@ fn check_finite(spec: &DocumentSpec, doc: &Document) -> Result<()> {
         .and_then(|entry| entry.get("id"))
         .map(|id| id.to_python_string().trim_matches('"').to_string())
         .unwrap_or_else(|| "-".to_string());
-    Err(Error::NonFinite {
+    Error::NonFinite {
         dataset: spec.output_dataset.clone(),
         document: doc.file_name.clone(),
         entry,
@@ -82,22 +98,25 @@ fn check_finite(spec: &DocumentSpec, doc: &Document) -> Result<()> {
         } else {
             value.to_string()
         },
-    })
+    }
 }
 
 struct Layout<'a> {
     frame: &'a Frame,
     spec: &'a DocumentSpec,
     /// The geography of every row, read once: each document selects its rows by it.
-    bydel_id: Vec<Option<String>>,
-    bydel_navn: Vec<Option<String>>,
-    delbydel_id: Vec<Option<String>>,
-    delbydel_navn: Vec<Option<String>>,
+    bydel_id: Vec<Option<Cow<'a, str>>>,
+    bydel_navn: Vec<Option<Cow<'a, str>>>,
+    delbydel_id: Vec<Option<Cow<'a, str>>>,
+    delbydel_navn: Vec<Option<Cow<'a, str>>>,
 }
 
 /// Distinct non-missing values of a column over `rows`, in order of first appearance.
-fn distinct(column: &[Option<String>], rows: impl IntoIterator<Item = usize>) -> Vec<String> {
-    let mut seen: Vec<String> = vec![];
+fn distinct<'a>(
+    column: &[Option<Cow<'a, str>>],
+    rows: impl IntoIterator<Item = usize>,
+) -> Vec<Cow<'a, str>> {
+    let mut seen: Vec<Cow<'a, str>> = vec![];
     for r in rows {
         if let Some(v) = &column[r]
             && !seen.contains(v)
@@ -128,7 +147,7 @@ impl<'a> Layout<'a> {
         (0..self.frame.num_rows()).filter(|&r| pred(r)).collect()
     }
 
-    fn district_ids(&self) -> Vec<String> {
+    fn district_ids(&self) -> Vec<Cow<'a, str>> {
         distinct(&self.bydel_id, 0..self.frame.num_rows())
             .into_iter()
             .filter(|id| !is_excluded(id) && id != geo::OSLO_ID)
@@ -143,8 +162,9 @@ impl<'a> Layout<'a> {
         }
     }
 
-    fn district_document(&self, district: &str) -> Result<Document> {
-        let is = |column: &[Option<String>], r: usize, v: &str| column[r].as_deref() == Some(v);
+    fn district_document(&self, district: &str) -> Result<DocumentJson<'a>> {
+        let is =
+            |column: &[Option<Cow<'a, str>>], r: usize, v: &str| column[r].as_deref() == Some(v);
         let rows = self.rows_where(|r| is(&self.bydel_id, r, district));
         let name = distinct(&self.bydel_navn, rows.iter().copied())
             .into_iter()
@@ -158,26 +178,33 @@ impl<'a> Layout<'a> {
                 .copied()
                 .filter(|&r| is(&self.delbydel_id, r, &sub))
                 .collect();
-            data.push(self.entry(district, &sub_rows, &sub, None, geo::DELBYDEL_NAVN, true)?);
+            data.push(self.entry(district, &sub_rows, sub, None, geo::DELBYDEL_NAVN, true)?);
         }
         let own: Vec<usize> = rows
             .iter()
             .copied()
             .filter(|&r| self.delbydel_id[r].is_none())
             .collect();
-        data.push(self.entry(district, &own, district, Some(&name), geo::BYDEL_NAVN, true)?);
+        data.push(self.entry(
+            district,
+            &own,
+            Cow::Owned(district.to_string()),
+            Some(name.clone()),
+            geo::BYDEL_NAVN,
+            true,
+        )?);
         data.push(self.entry(
             district,
             &oslo,
-            geo::OSLO_ID,
-            Some(&name),
+            Cow::Borrowed(geo::OSLO_ID),
+            Some(name.clone()),
             geo::BYDEL_NAVN,
             true,
         )?);
         Ok(self.document(&name, district, data, "bydel"))
     }
 
-    fn oslo_document(&self) -> Result<Document> {
+    fn oslo_document(&self) -> Result<DocumentJson<'a>> {
         let top = self.rows_where(|r| self.delbydel_navn[r].is_none());
         let mut data = vec![];
         for id in distinct(&self.bydel_id, top.iter().copied()) {
@@ -187,9 +214,9 @@ impl<'a> Layout<'a> {
             let rows: Vec<usize> = top
                 .iter()
                 .copied()
-                .filter(|&r| self.bydel_id[r].as_deref() == Some(id.as_str()))
+                .filter(|&r| self.bydel_id[r] == Some(id.clone()))
                 .collect();
-            data.push(self.entry(geo::OSLO_ID, &rows, &id, None, geo::BYDEL_NAVN, false)?);
+            data.push(self.entry(geo::OSLO_ID, &rows, id, None, geo::BYDEL_NAVN, false)?);
         }
         Ok(self.document(geo::OSLO_NAME, geo::OSLO_ID, data, "oslo i alt"))
     }
@@ -200,17 +227,18 @@ impl<'a> Layout<'a> {
         &self,
         document: &str,
         rows: &[usize],
-        id: &str,
-        name: Option<&str>,
+        id: Cow<'a, str>,
+        name: Option<Cow<'a, str>>,
         name_column: &str,
         in_district_document: bool,
-    ) -> Result<Json> {
+    ) -> Result<Json<'a>> {
         let mut name = match name {
-            Some(name) => Json::str(name),
+            Some(name) => Json::Str(name),
             None => {
+                let names_column = self.frame.column(name_column);
                 let mut names: Vec<Json> = vec![];
                 for &r in rows {
-                    let n = self.frame.cell(name_column, r);
+                    let n = names_column.cell(r);
                     if !names.contains(&n) {
                         names.push(n);
                     }
@@ -251,7 +279,7 @@ impl<'a> Layout<'a> {
         let values = templates::values(&self.spec.template, self.frame, rows)
             .map_err(|message| self.document_error(document, format!("entry {id}: {message}")))?;
         Ok(Json::object([
-            ("id", Json::str(id)),
+            ("id", Json::Str(id)),
             ("geography", name),
             ("values", values),
             ("avgRow", Json::Bool(avg_row)),
@@ -259,22 +287,28 @@ impl<'a> Layout<'a> {
         ]))
     }
 
-    fn document(&self, district: &str, id: &str, data: Vec<Json>, scope: &str) -> Document {
+    fn document(
+        &self,
+        district: &str,
+        id: &str,
+        data: Vec<Json<'a>>,
+        scope: &'static str,
+    ) -> DocumentJson<'a> {
         let file_name = if id.is_empty() {
             format!("{district}.json")
         } else {
             format!("{id}.json")
         };
         let json = Json::object([
-            ("district", Json::str(district)),
-            ("id", Json::str(id)),
+            ("district", Json::str(district.to_string())),
+            ("id", Json::str(id.to_string())),
             ("data", Json::Array(data)),
             ("meta", self.metadata(scope)),
         ]);
-        Document { file_name, json }
+        DocumentJson { file_name, json }
     }
 
-    fn metadata(&self, scope: &str) -> Json {
+    fn metadata(&self, scope: &'static str) -> Json<'a> {
         let scale = if self.spec.scale && self.frame.num_rows() > 0 {
             let n = |i: usize| match self.frame.number(SCALE_COLUMNS[i], 0) {
                 Json::Int(v) => Json::Float(v as f64),
@@ -288,9 +322,12 @@ impl<'a> Layout<'a> {
             Json::Array(vec![])
         };
         Json::object([
-            ("heading", Json::str(self.spec.heading.clone())),
+            ("heading", Json::str(self.spec.heading.as_str())),
             ("series", Json::from(&self.spec.series)),
-            ("publishedDate", Json::str(self.spec.published_date.clone())),
+            (
+                "publishedDate",
+                Json::str(self.spec.published_date.as_str()),
+            ),
             ("help", Json::str(HELP)),
             ("scope", Json::str(scope)),
             ("scale", scale),

@@ -1,12 +1,18 @@
 //! Entry `values` per template (00-common §8).
 
+use std::borrow::Cow;
+
 use super::frame::{Column, Frame};
 use super::spec::{HistoryBlock, MoveField, MoveValue, Template};
 use crate::json::Json;
 use bydelsfakta_udfs::geo;
 
 /// Builds one entry's `values` from its rows, or says why the original would have failed.
-pub fn values(template: &Template, frame: &Frame, rows: &[usize]) -> Result<Json, String> {
+pub fn values<'a>(
+    template: &'a Template,
+    frame: &'a Frame,
+    rows: &[usize],
+) -> Result<Json<'a>, String> {
     match template {
         Template::A { series } => Ok(Json::Array(
             series
@@ -90,7 +96,7 @@ impl<'a> SeriesColumns<'a> {
 
     /// `{"value", ["ratio",] "date"}`: the ratio is there whenever the frame has
     /// `<series>_ratio`.
-    fn value(&self, row: usize) -> Json {
+    fn value(&self, row: usize) -> Json<'a> {
         let mut pairs = Vec::with_capacity(3);
         pairs.push(("value", self.value.number(row)));
         if self.ratio.exists() {
@@ -102,7 +108,7 @@ impl<'a> SeriesColumns<'a> {
 }
 
 /// Turns the integers under every `value` key into floats (`2249` -> `2249.0`).
-fn float_values(json: &mut Json) {
+fn float_values(json: &mut Json<'_>) {
     match json {
         Json::Array(items) => items.iter_mut().for_each(float_values),
         Json::Object(pairs) => {
@@ -117,14 +123,14 @@ fn float_values(json: &mut Json) {
     }
 }
 
-fn add(a: &Json, b: &Json) -> Json {
+fn add(a: &Json<'_>, b: &Json<'_>) -> Json<'static> {
     match (a, b) {
         (Json::Int(a), Json::Int(b)) => Json::Int(a + b),
         _ => Json::Float(as_f64(a) + as_f64(b)),
     }
 }
 
-fn as_f64(v: &Json) -> f64 {
+fn as_f64(v: &Json<'_>) -> f64 {
     match v {
         Json::Int(i) => *i as f64,
         Json::Float(f) => *f,
@@ -133,7 +139,11 @@ fn as_f64(v: &Json) -> f64 {
 }
 
 /// TemplateE: one object per age with both genders, their sum and its share of the total.
-fn age_distribution(frame: &Frame, rows: &[usize], ages: &[String]) -> Result<Json, String> {
+fn age_distribution<'a>(
+    frame: &'a Frame,
+    rows: &[usize],
+    ages: &'a [String],
+) -> Result<Json<'a>, String> {
     let total = rows
         .iter()
         .map(|&r| frame.number("total", r))
@@ -168,7 +178,7 @@ fn age_distribution(frame: &Frame, rows: &[usize], ages: &[String]) -> Result<Js
                 let sum = add(&mann, &kvinne);
                 let ratio = Json::Float(as_f64(&sum) / as_f64(&total));
                 Json::object([
-                    ("age", Json::str(age.clone())),
+                    ("age", Json::str(age.as_str())),
                     ("mann", mann),
                     ("kvinne", kvinne),
                     ("value", sum),
@@ -182,12 +192,12 @@ fn age_distribution(frame: &Frame, rows: &[usize], ages: &[String]) -> Result<Js
 
 /// TemplateG: `[s1, s2, ..., history, year]` at the latest year; each series must have
 /// exactly one row there (pandas' `.item()`).
-fn key_numbers(
-    frame: &Frame,
+fn key_numbers<'a>(
+    frame: &'a Frame,
     rows: &[usize],
     series: &[String],
     history: &str,
-) -> Result<Json, String> {
+) -> Result<Json<'a>, String> {
     let latest = rows
         .iter()
         .map(|&r| as_f64(&frame.number(geo::DATE, r)))
@@ -211,20 +221,20 @@ fn key_numbers(
 
 /// TemplateH: per row, `date` and the block's non-missing columns; rows with nothing but
 /// the date are left out.
-fn history_block(frame: &Frame, rows: &[usize], block: &HistoryBlock) -> Json {
-    let kind = |v: Json| match (block.as_float, v) {
+fn history_block<'a>(frame: &'a Frame, rows: &[usize], block: &'a HistoryBlock) -> Json<'a> {
+    let kind = |v: Json<'a>| match (block.as_float, v) {
         (true, Json::Int(i)) => Json::Float(i as f64),
         (_, v) => v,
     };
     Json::Array(
         rows.iter()
             .filter_map(|&r| {
-                let mut pairs = vec![(geo::DATE.to_string(), kind(frame.cell(geo::DATE, r)))];
+                let mut pairs = vec![(Cow::Borrowed(geo::DATE), kind(frame.cell(geo::DATE, r)))];
                 for c in &block.columns {
                     match frame.cell(c, r) {
                         Json::Null => {}
                         Json::Float(f) if f.is_nan() => {}
-                        v => pairs.push((c.clone(), kind(v))),
+                        v => pairs.push((Cow::Borrowed(c.as_str()), kind(v))),
                     }
                 }
                 (pairs.len() > 1).then_some(Json::Object(pairs))
@@ -236,11 +246,11 @@ fn history_block(frame: &Frame, rows: &[usize], block: &HistoryBlock) -> Json {
 /// The columns of a [`MoveField`], looked up once.
 enum FieldColumns<'a> {
     One(Column<'a>),
-    Categories(Vec<(String, Column<'a>)>),
+    Categories(Vec<(&'a str, Column<'a>)>),
 }
 
 impl<'a> FieldColumns<'a> {
-    fn of(frame: &'a Frame, fields: &[MoveField]) -> Vec<(String, Self)> {
+    fn of(frame: &'a Frame, fields: &'a [MoveField]) -> Vec<(&'a str, Self)> {
         fields
             .iter()
             .map(|field| {
@@ -249,24 +259,24 @@ impl<'a> FieldColumns<'a> {
                     MoveValue::Categories(categories) => Self::Categories(
                         categories
                             .iter()
-                            .map(|(key, column)| (key.clone(), frame.column(column)))
+                            .map(|(key, column)| (key.as_str(), frame.column(column)))
                             .collect(),
                     ),
                 };
-                (field.key.clone(), columns)
+                (field.key.as_str(), columns)
             })
             .collect()
     }
 }
 
 /// The flytting templates: per year (ascending) the moves in and out per age group.
-fn moves(
-    frame: &Frame,
+fn moves<'a>(
+    frame: &'a Frame,
     rows: &[usize],
-    immigration: &[MoveField],
-    emigration: &[MoveField],
+    immigration: &'a [MoveField],
+    emigration: &'a [MoveField],
     latest_only: bool,
-) -> Result<Json, String> {
+) -> Result<Json<'a>, String> {
     let date = frame.column(geo::DATE);
     let age = frame.column("aldersgruppe_5_aar");
     let mut years: Vec<i64> = rows
@@ -282,21 +292,21 @@ fn moves(
         FieldColumns::of(frame, immigration),
         FieldColumns::of(frame, emigration),
     );
-    let element = |r: usize, fields: &[(String, FieldColumns<'_>)]| {
-        let mut pairs = vec![("alder".to_string(), age.cell(r))];
+    let element = |r: usize, fields: &[(&'a str, FieldColumns<'a>)]| {
+        let mut pairs = vec![("alder", age.cell(r))];
         for (key, columns) in fields {
             let value = match columns {
                 FieldColumns::One(column) => column.number(r),
                 FieldColumns::Categories(categories) => Json::Object(
                     categories
                         .iter()
-                        .map(|(key, column)| (key.clone(), column.number(r)))
+                        .map(|(key, column)| (Cow::Borrowed(*key), column.number(r)))
                         .collect(),
                 ),
             };
-            pairs.push((key.clone(), value));
+            pairs.push((key, value));
         }
-        Json::Object(pairs)
+        Json::object(pairs)
     };
     let mut objects: Vec<Json> = years
         .iter()

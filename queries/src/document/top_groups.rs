@@ -1,37 +1,42 @@
 //! landbakgrunn's own documents (spec `landbakgrunn_innvandringsgrupper.md` step 6): per
 //! district the largest groups at its latest year, with their values over the frame.
 
-use super::Document;
+use super::DocumentJson;
 use super::frame::Frame;
 use super::spec::DocumentSpec;
 use crate::json::Json;
 use bydelsfakta_udfs::geo;
 
 /// The documents of a `TopGroups` output: one per distinct (district id, name).
-pub fn build(
-    frame: &Frame,
-    spec: &DocumentSpec,
+pub fn build<'a>(
+    frame: &'a Frame,
+    spec: &'a DocumentSpec,
     group: &str,
     rank_by: &str,
     top: usize,
     data_points: &[String],
     nested: bool,
-) -> Vec<Document> {
+) -> Vec<DocumentJson<'a>> {
     let all: Vec<usize> = (0..frame.num_rows()).collect();
-    let mut districts: Vec<(String, String)> = vec![];
+    let (ids, names) = (frame.texts(geo::BYDEL_ID), frame.texts(geo::BYDEL_NAVN));
+    let mut districts = vec![];
     for &r in &all {
-        if let (Some(id), Some(name)) =
-            (frame.text(geo::BYDEL_ID, r), frame.text(geo::BYDEL_NAVN, r))
-            && !districts.contains(&(id.clone(), name.clone()))
+        if let (Some(id), Some(name)) = (&ids[r], &names[r])
+            && !districts.contains(&(id, name))
         {
             districts.push((id, name));
         }
     }
-    let year = |r: usize| match frame.number(geo::DATE, r) {
+    let (date, rank_column, group_column) = (
+        frame.column(geo::DATE),
+        frame.column(rank_by),
+        frame.column(group),
+    );
+    let year = |r: usize| match date.number(r) {
         Json::Int(y) => y,
         _ => i64::MIN,
     };
-    let rank = |r: usize| match frame.number(rank_by, r) {
+    let rank = |r: usize| match rank_column.number(r) {
         Json::Int(v) => v as f64,
         Json::Float(v) => v,
         _ => f64::NAN,
@@ -42,7 +47,7 @@ pub fn build(
             let rows: Vec<usize> = all
                 .iter()
                 .copied()
-                .filter(|&r| frame.text(geo::BYDEL_ID, r).as_deref() == Some(id.as_str()))
+                .filter(|&r| ids[r].as_ref() == Some(id))
                 .collect();
             let latest = rows.iter().map(|&r| year(r)).max().unwrap_or(i64::MIN);
             // pandas' nlargest: descending, ties in row order.
@@ -60,15 +65,15 @@ pub fn build(
             let data = ranked
                 .iter()
                 .map(|&top_row| {
-                    let label = frame.cell(group, top_row);
+                    let label = group_column.cell(top_row);
                     let group_rows: Vec<usize> = rows
                         .iter()
                         .copied()
-                        .filter(|&r| frame.cell(group, r) == label)
+                        .filter(|&r| group_column.cell(r) == label)
                         .collect();
                     let value = |r: usize, dp: &String| {
                         Json::object([
-                            ("date", frame.number(geo::DATE, r)),
+                            ("date", date.number(r)),
                             ("value", frame.number(dp, r)),
                             ("ratio", frame.number(&format!("{dp}_ratio"), r)),
                         ])
@@ -93,24 +98,24 @@ pub fn build(
                     Json::object([("geography", label), ("values", values)])
                 })
                 .collect();
-            let json = Json::object([
-                ("district", Json::str(name.clone())),
-                ("id", Json::str(id.clone())),
-                ("data", Json::Array(data)),
-                (
-                    "meta",
-                    Json::object([
-                        ("series", Json::from(&spec.series)),
-                        ("heading", Json::str(spec.heading.clone())),
-                    ]),
-                ),
-            ]);
             let file_name = if id.is_empty() {
                 format!("{name}.json")
             } else {
                 format!("{id}.json")
             };
-            Document { file_name, json }
+            let json = Json::object([
+                ("district", Json::Str(name.clone())),
+                ("id", Json::Str(id.clone())),
+                ("data", Json::Array(data)),
+                (
+                    "meta",
+                    Json::object([
+                        ("series", Json::from(&spec.series)),
+                        ("heading", Json::str(spec.heading.as_str())),
+                    ]),
+                ),
+            ]);
+            DocumentJson { file_name, json }
         })
         .collect()
 }

@@ -25,7 +25,7 @@ use datafusion::prelude::SessionContext;
 use crate::processed::{ProcessedDataset, processed_datasets};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::catalog::{self, Kind};
-use bydelsfakta_queries::reader::PANDAS_NA;
+use bydelsfakta_udfs::pandas_missing::pandas_missing_regex;
 
 /// The suffix of the table that holds every edition of a dataset.
 pub const EDITIONS_SUFFIX: &str = "__editions";
@@ -79,7 +79,7 @@ fn csv_options() -> ListingOptions {
     let format = CsvFormat::default()
         .with_delimiter(b';')
         .with_has_header(true)
-        .with_null_regex(Some(PANDAS_NA.to_string()))
+        .with_null_regex(Some(pandas_missing_regex()))
         // Every row: a column whose first decimal comes late must not be read as Int64.
         .with_schema_infer_max_rec(usize::MAX);
     // The pipeline reads whatever single object lies under an edition, whatever its name.

@@ -11,8 +11,11 @@ mod scale;
 mod share;
 mod years;
 
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, ScalarValue};
-use datafusion::logical_expr::SortExpr;
+use datafusion::logical_expr::{LogicalPlan, Projection, SortExpr};
 use datafusion::prelude::*;
 
 pub use joins::{cross_join, drop_missing, merge, prefixed};
@@ -28,6 +31,33 @@ use crate::geo;
 /// A column by its exact name (no identifier parsing, so `0` or `120` work).
 pub fn c(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
+}
+
+/// `df.select(exprs)` for expressions over `df`'s columns by name. The builder's `select`
+/// looks every expression up among an aggregate input's outputs (hashing all of them per
+/// expression), which is quadratic in the columns of the wide frames the rollups select
+/// from; names resolve the same way here (an ambiguous name is an error).
+pub fn select(df: DataFrame, exprs: Vec<Expr>) -> datafusion::error::Result<DataFrame> {
+    let (state, plan) = df.into_parts();
+    let schema = plan.schema();
+    let exprs = exprs
+        .into_iter()
+        .map(|expr| {
+            expr.transform_up(|e| match e {
+                Expr::Column(column) if column.relation.is_none() => {
+                    let (qualifier, field) =
+                        schema.qualified_field_with_unqualified_name(&column.name)?;
+                    Ok(Transformed::yes(Expr::Column(Column::from((
+                        qualifier, field,
+                    )))))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+            .map(|t| t.data)
+        })
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let projection = Projection::try_new(exprs, Arc::new(plan))?;
+    Ok(DataFrame::new(state, LogicalPlan::Projection(projection)))
 }
 
 /// A typed missing string, for the sub-district columns of district and Oslo rows.

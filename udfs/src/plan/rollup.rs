@@ -7,7 +7,7 @@ use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::logical_expr::SortExpr;
 use datafusion::prelude::*;
 
-use super::{c, null_str, share};
+use super::{c, null_str, select, share};
 use crate::geo;
 
 /// How a value column is aggregated.
@@ -84,61 +84,54 @@ pub fn rollup(df: DataFrame, values: &[(&str, Agg)], extra_keys: &[&str]) -> Res
     // Both levels read the input, and Oslo reads the districts.
     let df = share(df)?;
 
-    let sub = df
-        .clone()
-        .filter(not_null(&sub_keys))?
-        .aggregate(
+    let sub = select(
+        df.clone().filter(not_null(&sub_keys))?.aggregate(
             sub_keys.iter().map(|k| c(k)).collect(),
             aggregate_exprs(&df, values, &sub_keys)?,
-        )?
-        .select(
-            geo::KEYS
-                .iter()
-                .map(|k| c(k))
-                .chain(extra_cols())
-                .chain(value_cols())
-                .chain([lit(0i64).alias(geo::LEVEL)])
-                .collect::<Vec<_>>(),
-        )?;
-
-    let districts = df
-        .clone()
-        .filter(not_null(&district_keys))?
-        .aggregate(
-            district_keys.iter().map(|k| c(k)).collect(),
-            aggregate_exprs(&df, values, &district_keys)?,
-        )?
-        .select(
-            district_keys
-                .iter()
-                .map(|k| c(k))
-                .chain(value_cols())
-                .collect::<Vec<_>>(),
-        )?;
-
-    let districts = share(districts)?;
-    let oslo = districts
-        .clone()
-        .aggregate(
-            oslo_keys.iter().map(|k| c(k)).collect(),
-            aggregate_exprs(&districts, values, &oslo_keys)?,
-        )?
-        .select(
-            [
-                c(geo::DATE),
-                lit(geo::OSLO_ID).alias(geo::BYDEL_ID),
-                lit(geo::OSLO_NAME).alias(geo::BYDEL_NAVN),
-                null_str().alias(geo::DELBYDEL_ID),
-                null_str().alias(geo::DELBYDEL_NAVN),
-            ]
-            .into_iter()
+        )?,
+        geo::KEYS
+            .iter()
+            .map(|k| c(k))
             .chain(extra_cols())
             .chain(value_cols())
-            .chain([lit(2i64).alias(geo::LEVEL)])
-            .collect::<Vec<_>>(),
-        )?;
+            .chain([lit(0i64).alias(geo::LEVEL)])
+            .collect(),
+    )?;
 
-    let districts = districts.select(
+    let districts = select(
+        df.clone().filter(not_null(&district_keys))?.aggregate(
+            district_keys.iter().map(|k| c(k)).collect(),
+            aggregate_exprs(&df, values, &district_keys)?,
+        )?,
+        district_keys
+            .iter()
+            .map(|k| c(k))
+            .chain(value_cols())
+            .collect(),
+    )?;
+
+    let districts = share(districts)?;
+    let oslo = select(
+        districts.clone().aggregate(
+            oslo_keys.iter().map(|k| c(k)).collect(),
+            aggregate_exprs(&districts, values, &oslo_keys)?,
+        )?,
+        [
+            c(geo::DATE),
+            lit(geo::OSLO_ID).alias(geo::BYDEL_ID),
+            lit(geo::OSLO_NAME).alias(geo::BYDEL_NAVN),
+            null_str().alias(geo::DELBYDEL_ID),
+            null_str().alias(geo::DELBYDEL_NAVN),
+        ]
+        .into_iter()
+        .chain(extra_cols())
+        .chain(value_cols())
+        .chain([lit(2i64).alias(geo::LEVEL)])
+        .collect(),
+    )?;
+
+    let districts = select(
+        districts,
         [
             c(geo::DATE),
             c(geo::BYDEL_ID),
@@ -150,7 +143,7 @@ pub fn rollup(df: DataFrame, values: &[(&str, Agg)], extra_keys: &[&str]) -> Res
         .chain(extra_cols())
         .chain(values.iter().map(|(name, _)| c(name)))
         .chain([lit(1i64).alias(geo::LEVEL)])
-        .collect::<Vec<_>>(),
+        .collect(),
     )?;
 
     sub.union(districts)?.union(oslo)
