@@ -4,8 +4,9 @@
 //! 2. Read the header and check it against the catalog: an explicit schema maps columns by
 //!    position, so a file with other columns must fail here, naming what differs.
 //! 3. Scan with DataFusion's CSV reader (`;`, header), every column as a string with pandas'
-//!    missing-value spellings as missing (`udfs::pandas_missing`), and probe each number column (`udfs::number_probe`): does it parse,
-//!    has it a missing cell or a decimal (then it is float, as pandas would make it)?
+//!    missing-value spellings as missing (`udfs::pandas_missing`), and probe each number
+//!    column (`udfs::number_probe`): does it parse, has it a missing cell or a decimal (then
+//!    it is float, as pandas would make it)?
 //! 4. Cast each column to its kind; `aar` becomes the integer column `date`; `__row` keeps the
 //!    file's line order.
 //!
