@@ -7,7 +7,7 @@ use std::path::Path;
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_scheduler_client::sql::output::{Format, render};
 use bydelsfakta_scheduler_client::sql::{SqlError, SqlSession};
-use bydelsfakta_tests::{bucket_copy, csv_table, fixtures, input_csv};
+use bydelsfakta_tests::{bucket_copy, csv_table, edit_csv, fixtures, input_csv};
 use datafusion::arrow::datatypes::DataType;
 
 async fn session(bucket_dir: &Path) -> SqlSession {
@@ -35,6 +35,36 @@ async fn query(session: &SqlSession, sql: &str) -> Vec<Vec<String>> {
 
 fn column(header: &[String], name: &str) -> usize {
     header.iter().position(|c| c == name).unwrap()
+}
+
+// pandas' missing spellings are NULL in SQL too; DataFusion's CSV reader alone would fail
+// on `NA` in a number column.
+#[tokio::test]
+async fn pandas_missing_spellings_are_null() {
+    let (dir, _) = bucket_copy(&fixtures().join("input"));
+    edit_csv(dir.path(), "fodte", |i, line| {
+        let mut cells: Vec<String> = line.split(';').map(String::from).collect();
+        let last = cells.len() - 1;
+        match i {
+            1 => cells[last] = "NA".into(),
+            2 => cells[last] = "n/a".into(),
+            _ => {}
+        }
+        Some(cells.join(";"))
+    });
+    let session = session(dir.path()).await;
+    let counted = query(
+        &session,
+        "SELECT COUNT(*) - COUNT(antall_fodte), arrow_typeof(MAX(antall_fodte)) FROM fodte",
+    )
+    .await;
+    assert_eq!(counted, [["2".to_string(), "Int64".to_string()]]);
+    let editions = query(
+        &session,
+        "SELECT COUNT(*) - COUNT(antall_fodte) FROM fodte__editions",
+    )
+    .await;
+    assert_eq!(editions, [["2".to_string()]]);
 }
 
 #[tokio::test]

@@ -10,16 +10,22 @@
 //! Columns keep the files' names. Their types: what the input catalog declares as text and
 //! every id-like column (`*_id`) is Utf8, so `0101` stays `0101`; numbers are inferred from
 //! every row of every edition (Int64 when all cells are whole, else Float64); pandas'
-//! missing-value spellings are NULL, as the pipeline reads them.
+//! missing-value spellings are NULL, as the pipeline reads them. DataFusion's CSV reader
+//! knows only the empty cell, so each table is a view: the objects scanned as text, then
+//! `pandas_missing` and a cast per column.
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::view::ViewTable;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::provider_as_source;
 use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::{LogicalPlanBuilder, cast};
 use datafusion::prelude::SessionContext;
 
 use crate::processed::{ProcessedDataset, processed_datasets};
@@ -40,13 +46,55 @@ pub struct SqlTable {
     pub dataset: String,
     /// `version=<v>/edition=<e>` of the latest edition, or how many editions the table holds.
     pub editions: String,
-    pub provider: Arc<ListingTable>,
+    pub provider: Arc<dyn TableProvider>,
 }
 
 impl SqlTable {
     pub fn schema(&self) -> SchemaRef {
-        datafusion::catalog::TableProvider::schema(self.provider.as_ref())
+        self.provider.schema()
     }
+}
+
+/// A view over `config`'s objects read as text (`typed`'s column names, every one Utf8)
+/// that gives each column `typed`'s type: pandas' missing spellings become NULL first.
+/// Partition columns (added by the listing options) pass through.
+fn typed_view(
+    name: &str,
+    config: ListingTableConfig,
+    typed: &Schema,
+) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+    let text = Schema::new(
+        typed
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    );
+    let listing = ListingTable::try_new(config.with_schema(Arc::new(text)))?;
+    let columns: Vec<_> = listing
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = bydelsfakta_udfs::plan::c(field.name());
+            match typed.field_with_name(field.name()).map(|f| f.data_type()) {
+                Ok(DataType::Utf8) => bydelsfakta_udfs::pandas_missing()
+                    .call(vec![column])
+                    .alias(field.name()),
+                Ok(data_type) => cast(
+                    bydelsfakta_udfs::pandas_missing().call(vec![column]),
+                    data_type.clone(),
+                )
+                .alias(field.name()),
+                // A partition column.
+                Err(_) => column,
+            }
+        })
+        .collect();
+    let plan = LogicalPlanBuilder::scan(name, provider_as_source(Arc::new(listing)), None)?
+        .project(columns)?
+        .build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
 /// The table name of a dataset id.
@@ -108,13 +156,12 @@ async fn dataset_tables(
     let latest = dataset.latest();
     let latest_schema = typed(&dataset.id, inferred.last().expect("one edition at least"));
     let config = ListingTableConfig::new(folder_url(bucket, &latest.prefix)?)
-        .with_listing_options(csv_options())
-        .with_schema(latest_schema);
+        .with_listing_options(csv_options());
     let mut tables = vec![SqlTable {
         name: name.clone(),
         dataset: dataset.id.clone(),
         editions: format!("version={}/edition={}", latest.version, latest.edition),
-        provider: Arc::new(ListingTable::try_new(config)?),
+        provider: typed_view(&name, config, &latest_schema)?,
     }];
 
     // An explicit schema maps columns by position, so editions whose headers differ cannot
@@ -142,14 +189,13 @@ async fn dataset_tables(
             .map(|c| (c.to_string(), DataType::Utf8))
             .collect(),
     );
-    let config = ListingTableConfig::new_with_multi_paths(urls)
-        .with_listing_options(options)
-        .with_schema(typed(&dataset.id, &merged));
+    let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options);
+    let editions_name = format!("{name}{EDITIONS_SUFFIX}");
     tables.push(SqlTable {
-        name: format!("{name}{EDITIONS_SUFFIX}"),
+        provider: typed_view(&editions_name, config, &typed(&dataset.id, &merged))?,
+        name: editions_name,
         dataset: dataset.id.clone(),
         editions: format!("{} editions", dataset.editions.len()),
-        provider: Arc::new(ListingTable::try_new(config)?),
     });
     Ok(tables)
 }
