@@ -38,15 +38,10 @@ impl Frame {
         Column(self.positions.get(name).map(|&i| self.batch.column(i)))
     }
 
-    /// Every cell of a string column as [`Frame::text`] gives it.
+    /// Every cell of a column as [`Column::text`] gives it.
     pub fn texts(&self, name: &str) -> Vec<Option<Cow<'_, str>>> {
         let column = self.column(name);
         (0..self.num_rows()).map(|r| column.text(r)).collect()
-    }
-
-    /// A string cell; `None` when missing or when the frame has no such column.
-    pub fn text(&self, name: &str, row: usize) -> Option<Cow<'_, str>> {
-        self.column(name).text(row)
     }
 
     /// A cell as JSON, keeping its column's kind: integer columns give integers, float
@@ -59,13 +54,6 @@ impl Frame {
     /// finiteness check names it.
     pub fn number(&self, name: &str, row: usize) -> Json<'_> {
         self.column(name).number(row)
-    }
-
-    /// Whether the column holds floats (decides `3311` versus `3311.0`).
-    pub fn is_float(&self, name: &str) -> bool {
-        self.column(name)
-            .0
-            .is_some_and(|a| matches!(a.data_type(), DataType::Float32 | DataType::Float64))
     }
 }
 
@@ -88,7 +76,7 @@ impl<'a> Column<'a> {
         }
     }
 
-    /// As [`Frame::text`].
+    /// A cell as text; `None` when missing or when the frame has no such column.
     pub fn text(&self, row: usize) -> Option<Cow<'a, str>> {
         match self.cell(row) {
             Json::Str(s) => Some(s),

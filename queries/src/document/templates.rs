@@ -226,15 +226,21 @@ fn history_block<'a>(frame: &'a Frame, rows: &[usize], block: &'a HistoryBlock) 
         (true, Json::Int(i)) => Json::Float(i as f64),
         (_, v) => v,
     };
+    let date = frame.column(geo::DATE);
+    let columns: Vec<(&str, Column<'a>)> = block
+        .columns
+        .iter()
+        .map(|c| (c.as_str(), frame.column(c)))
+        .collect();
     Json::Array(
         rows.iter()
             .filter_map(|&r| {
-                let mut pairs = vec![(Cow::Borrowed(geo::DATE), kind(frame.cell(geo::DATE, r)))];
-                for c in &block.columns {
-                    match frame.cell(c, r) {
+                let mut pairs = vec![(Cow::Borrowed(geo::DATE), kind(date.cell(r)))];
+                for (name, column) in &columns {
+                    match column.cell(r) {
                         Json::Null => {}
                         Json::Float(f) if f.is_nan() => {}
-                        v => pairs.push((Cow::Borrowed(c.as_str()), kind(v))),
+                        v => pairs.push((Cow::Borrowed(*name), kind(v))),
                     }
                 }
                 (pairs.len() > 1).then_some(Json::Object(pairs))

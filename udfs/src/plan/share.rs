@@ -34,18 +34,17 @@ pub struct SharedFrames {
 impl SharedFrames {
     fn frame(&self, plan: LogicalPlan, schema: SchemaRef) -> Arc<SharedFrame> {
         let mut frames = self.frames.lock().expect("shared frames lock");
-        let name = format!("__shared_{}", frames.len());
-        frames
-            .entry(plan.clone())
-            .or_insert_with(|| {
-                Arc::new(SharedFrame {
-                    name,
-                    plan,
-                    schema,
-                    result: OnceCell::new(),
-                })
-            })
-            .clone()
+        if let Some(frame) = frames.get(&plan) {
+            return Arc::clone(frame);
+        }
+        let frame = Arc::new(SharedFrame {
+            name: format!("__shared_{}", frames.len()),
+            plan: plan.clone(),
+            schema,
+            result: OnceCell::new(),
+        });
+        frames.insert(plan, Arc::clone(&frame));
+        frame
     }
 
     /// How many distinct frames the session has shared.
