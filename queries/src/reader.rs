@@ -353,12 +353,12 @@ async fn typed_in_memory(
     let mut columns: Vec<ArrayRef> = vec![];
     for (i, name) in header.iter().enumerate() {
         let column = text.column(i);
-        let probe = if numbers.contains(&name) {
+        let (probe, integers) = if numbers.contains(&name) {
             let mut kind = NumberKind::default();
-            kind.add(column, &rows)?;
-            Some(kind)
+            let integers = kind.add_whole_numbers(column, &rows)?;
+            (Some(kind), integers)
         } else {
-            None
+            (None, None)
         };
         let (name, data_type) = match column_type(dataset, name, probe.as_ref()) {
             Ok(typed) => typed.output(name),
@@ -370,8 +370,13 @@ async fn typed_in_memory(
             }
         };
         fields.push(Field::new(name, data_type.clone(), true));
+        // A whole number converts to the same float from its digits as from its integer.
+        let source = match (&integers, &data_type) {
+            (Some(integers), DataType::Int64 | DataType::Float64) => integers,
+            _ => column,
+        };
         columns.push(
-            cast_with_options(column, &data_type, &DEFAULT_CAST_OPTIONS)
+            cast_with_options(source, &data_type, &DEFAULT_CAST_OPTIONS)
                 .map_err(DataFusionError::from)?,
         );
     }

@@ -27,6 +27,8 @@ use datafusion::physical_plan::{
     Partitioning, PlanProperties, SendableRecordBatchStream,
 };
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryFutureExt, stream};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
@@ -177,6 +179,11 @@ impl ExecutionPlan for DocumentWriterExec {
     }
 }
 
+/// How many objects one output writes, moves or deletes at once. On S3 each request is a
+/// round trip of tens of milliseconds, so one at a time would keep a 16-document output
+/// waiting on 32 of them; on a local folder the requests overlap on tokio's blocking pool.
+const CONCURRENT_REQUESTS: usize = 16;
+
 /// Writes every document under a staging prefix, then moves them into the output prefix;
 /// returns the bytes written.
 async fn publish(
@@ -205,41 +212,74 @@ async fn publish(
     };
     let staged = paths(&staging_prefix);
     let published = paths(&job.output_prefix);
+    let bytes = documents.iter().map(|d| d.body.len()).sum();
 
-    let mut bytes = 0;
-    let mut result = Ok(());
-    for (doc, path) in documents.into_iter().zip(&staged) {
-        bytes += doc.body.len();
-        if let Err(e) = store.put(path, PutPayload::from(doc.body)).await {
-            result = Err(e);
-            break;
-        }
-    }
+    // Every request is awaited, failed or not, before the next step: a request dropped
+    // half-way may still complete on the blocking pool after the clean-up has run.
+    let writes = documents
+        .into_iter()
+        .zip(&staged)
+        .map(|(doc, path)| {
+            store
+                .put(path, PutPayload::from(doc.body))
+                .map_ok(drop)
+                .boxed()
+        })
+        .collect();
+    let mut result = first_error(each(writes).await);
     // A rename is a move on a file system and a copy and delete on S3.
-    let mut moved = 0;
+    let mut moved = vec![false; staged.len()];
     if result.is_ok() {
-        for (from, to) in staged.iter().zip(&published) {
-            if let Err(e) = store.rename(from, to).await {
-                result = Err(e);
-                break;
-            }
-            moved += 1;
+        let moves = staged
+            .iter()
+            .zip(&published)
+            .map(|(from, to)| store.rename(from, to).boxed())
+            .collect();
+        let moves = each(moves).await;
+        for (done, outcome) in moved.iter_mut().zip(&moves) {
+            *done = outcome.is_ok();
         }
+        result = first_error(moves);
         if result.is_err() {
-            for path in &published[..moved] {
-                let _ = store.delete(path).await;
-            }
+            each(deletes(store, &published, &moved, true)).await;
         }
     }
-    for path in &staged[moved..] {
-        let _ = store.delete(path).await;
-    }
+    each(deletes(store, &staged, &moved, false)).await;
     if let Some(folder) = job.bucket.local_folder(&staging_prefix) {
         // Only ever empty here; a failure leaves an empty folder, nothing else.
         let _ = std::fs::remove_dir(folder);
     }
     result.map_err(write_error)?;
     Ok(bytes)
+}
+
+type Request<'a> = BoxFuture<'a, object_store::Result<()>>;
+
+/// Runs the requests, [`CONCURRENT_REQUESTS`] at a time; their outcomes in order.
+async fn each(requests: Vec<Request<'_>>) -> Vec<object_store::Result<()>> {
+    stream::iter(requests)
+        .buffered(CONCURRENT_REQUESTS)
+        .collect()
+        .await
+}
+
+/// Deletes of the paths whose `moved` flag is `when`.
+fn deletes<'a>(
+    store: &'a dyn ObjectStore,
+    paths: &'a [Path],
+    moved: &[bool],
+    when: bool,
+) -> Vec<Request<'a>> {
+    paths
+        .iter()
+        .zip(moved)
+        .filter(|(_, done)| **done == when)
+        .map(|(path, _)| store.delete(path).boxed())
+        .collect()
+}
+
+fn first_error(outcomes: Vec<object_store::Result<()>>) -> object_store::Result<()> {
+    outcomes.into_iter().find(Result::is_err).unwrap_or(Ok(()))
 }
 
 const MAGIC: &[u8] = b"bydelsfakta-document-writer:";

@@ -33,6 +33,10 @@ pub struct BenchOptions {
     /// Where the scaled buckets go (kept for later runs).
     pub dir: PathBuf,
     pub sample: PathBuf,
+    /// The outputs the original's timings cover, and the scales they were taken at: each
+    /// of those scales also runs a batch of just these outputs, the like-for-like figure.
+    pub original_outputs: Vec<String>,
+    pub original_scales: Vec<usize>,
 }
 
 /// One `run-all` process: per-output milliseconds, the batch's wall time and peak memory.
@@ -50,6 +54,8 @@ pub struct ScaleResult {
     pub outputs: HashMap<String, f64>,
     pub wall_ms: f64,
     pub peak_rss_bytes: Option<u64>,
+    /// The batch of the original's outputs alone, where the original has timings.
+    pub original_only_wall_ms: Option<f64>,
 }
 
 /// The original's seconds per output dataset: scale 1 with the production pins (pandas
@@ -61,6 +67,20 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// The output datasets the timings cover.
+    pub fn outputs(&self) -> Vec<String> {
+        self.scale1.keys().cloned().collect()
+    }
+
+    /// The scales the timings were taken at.
+    pub fn scales(&self) -> Vec<usize> {
+        [(1, &self.scale1), (4, &self.scale4)]
+            .into_iter()
+            .filter(|(_, timings)| !timings.is_empty())
+            .map(|(scale, _)| scale)
+            .collect()
+    }
+
     /// Reads the markdown table of `reference-timings.md`.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
@@ -117,24 +137,34 @@ pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
                 crate::synth::synthesize(&options.sample, &bucket, scale, options.seed)?;
             }
         }
-        let mut runs = vec![];
+        let compare = options.original_scales.contains(&scale);
+        let (mut runs, mut original_only) = (vec![], vec![]);
         for round in 1..=options.repeat {
             eprintln!("{scale}x: run {round} of {}", options.repeat);
-            // Each batch writes into an empty output tree, as the first run did.
-            let outputs = bucket.join("intermediate");
-            if outputs.exists() {
-                std::fs::remove_dir_all(&outputs)
-                    .with_context(|| format!("clearing {}", outputs.display()))?;
+            runs.push(batch(&exe, &bucket, &format!("bench-{round}"), &[])?);
+            if compare {
+                let edition = format!("bench-original-{round}");
+                original_only.push(batch(&exe, &bucket, &edition, &options.original_outputs)?);
             }
-            runs.push(batch(&exe, &bucket, &format!("bench-{round}"))?);
         }
-        results.push(median(scale, runs));
+        let mut result = median(scale, runs);
+        result.original_only_wall_ms = (!original_only.is_empty())
+            .then(|| middle(original_only.iter().map(|r| r.wall_ms).collect()));
+        results.push(result);
     }
     Ok(results)
 }
 
-fn batch(exe: &Path, bucket: &Path, edition: &str) -> anyhow::Result<BatchRun> {
-    let output = Command::new(exe)
+/// One `run-all` process on `bucket`, of `outputs` (all when empty).
+fn batch(exe: &Path, bucket: &Path, edition: &str, outputs: &[String]) -> anyhow::Result<BatchRun> {
+    // Each batch writes into an empty output tree, as the first run did.
+    let written = bucket.join("intermediate");
+    if written.exists() {
+        std::fs::remove_dir_all(&written)
+            .with_context(|| format!("clearing {}", written.display()))?;
+    }
+    let mut command = Command::new(exe);
+    command
         .args([
             "--engine",
             "embedded",
@@ -145,9 +175,11 @@ fn batch(exe: &Path, bucket: &Path, edition: &str) -> anyhow::Result<BatchRun> {
         ])
         .arg(edition)
         .arg("--bucket")
-        .arg(bucket)
-        .output()
-        .context("starting run-all")?;
+        .arg(bucket);
+    if !outputs.is_empty() {
+        command.arg("--output").arg(outputs.join(","));
+    }
+    let output = command.output().context("starting run-all")?;
     if !output.status.success() {
         bail!(
             "run-all on {} failed: {}",
@@ -188,6 +220,7 @@ fn median(scale: usize, runs: Vec<BatchRun>) -> ScaleResult {
         outputs,
         wall_ms: middle(runs.iter().map(|r| r.wall_ms).collect()),
         peak_rss_bytes: runs.iter().filter_map(|r| r.peak_rss_bytes).max(),
+        original_only_wall_ms: None,
     }
 }
 
@@ -268,6 +301,15 @@ pub fn report(results: &[ScaleResult], reference: &Reference) -> String {
             let _ = write!(out, ", {:.1}x the 1x time", result.wall_ms / base);
         }
         out.push('\n');
+        if let (Some(original), Some(ms)) = (original, result.original_only_wall_ms) {
+            let _ = writeln!(
+                out,
+                "ours {}x, the original's {} outputs alone: batch {ms:.0} ms, {:.1}x faster than the original",
+                result.scale,
+                reference.scale1.len(),
+                original * 1000.0 / ms
+            );
+        }
     }
     out
 }
@@ -291,6 +333,8 @@ mod tests {
         assert!(reference.scale1.len() >= 78.min(original));
         assert_eq!(reference.scale1["alder-distribusjon-status"], 0.566);
         assert_eq!(reference.scale4["alder-distribusjon-status"], 1.715);
+        assert_eq!(reference.scales(), vec![1, 4]);
+        assert_eq!(reference.outputs().len(), reference.scale1.len());
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub enum Command {
         /// Run only the outputs that read this input dataset.
         #[arg(long)]
         changed: Option<String>,
+        /// Run only these output datasets (repeat the option, or separate with commas).
+        #[arg(long = "output", value_name = "OUTPUT_DATASET", value_delimiter = ',')]
+        outputs: Vec<String>,
         /// `meta.publishedDate` of the documents, YYYY-MM-DD (default: today, UTC).
         #[arg(long, value_parser = parse_date)]
         published_date: Option<String>,
@@ -314,6 +317,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             bucket,
             edition,
             changed,
+            outputs,
             published_date,
             jobs,
             format,
@@ -323,6 +327,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             let options = RunAllOptions {
                 edition,
                 changed,
+                outputs,
                 published_date: published_date.unwrap_or_else(today_utc),
                 jobs,
             };
@@ -357,6 +362,8 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 repeat,
                 dir: dir.unwrap_or_else(default_bench_dir),
                 sample,
+                original_outputs: reference.outputs(),
+                original_scales: reference.scales(),
             };
             let results = tokio::task::spawn_blocking(move || run_bench(&options)).await??;
             out.push_str(&report(&results, &reference));

@@ -89,6 +89,8 @@ pub struct RunAllOptions {
     pub edition: Option<String>,
     /// Run only the outputs that read this input dataset.
     pub changed: Option<String>,
+    /// Run only these output datasets (all when empty).
+    pub outputs: Vec<String>,
     pub published_date: String,
     /// How many outputs run at once (default: twice the cores).
     pub jobs: Option<usize>,
@@ -108,9 +110,11 @@ pub struct RunAllRow {
     pub outcome: std::result::Result<(usize, f64), String>,
 }
 
-/// The outputs `run-all` runs: every one, or those whose function reads `changed`.
+/// The outputs `run-all` runs: every one, or those whose function reads `changed`, and
+/// of those the ones named in `outputs` when it names any.
 pub fn selected_outputs(
     changed: Option<&str>,
+    outputs: &[String],
 ) -> anyhow::Result<Vec<(&'static Function, &'static DatasetType)>> {
     if let Some(id) = changed
         && bydelsfakta_queries::catalog::input_dataset(id).is_none()
@@ -124,10 +128,25 @@ pub fn selected_outputs(
             known.join(", ")
         );
     }
-    Ok(functions::all()
+    let every = functions::all()
         .iter()
-        .filter(|f| changed.is_none_or(|id| f.input_datasets().contains(&id)))
-        .flat_map(|f| f.types.iter().map(move |t| (f, t)))
+        .flat_map(|f| f.types.iter().map(move |t| (f, t)));
+    let unknown: Vec<&str> = outputs
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !every.clone().any(|(_, t)| t.output_dataset == *name))
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = every.map(|(_, t)| t.output_dataset).collect();
+        anyhow::bail!(
+            "--output: not an output dataset: {}; output datasets: {}",
+            unknown.join(", "),
+            known.join(", ")
+        );
+    }
+    Ok(every
+        .filter(|(f, _)| changed.is_none_or(|id| f.input_datasets().contains(&id)))
+        .filter(|(_, t)| outputs.is_empty() || outputs.iter().any(|o| o == t.output_dataset))
         .collect())
 }
 
@@ -139,7 +158,7 @@ pub async fn run_all(
     bucket: &Bucket,
     options: &RunAllOptions,
 ) -> anyhow::Result<Vec<RunAllRow>> {
-    let runs = selected_outputs(options.changed.as_deref())?;
+    let runs = selected_outputs(options.changed.as_deref(), &options.outputs)?;
     let prefixes = Arc::new(latest_input_prefixes(engine, bucket).await?);
     let edition = options
         .edition
@@ -228,6 +247,7 @@ pub async fn run_demo(
     let options = RunAllOptions {
         edition: Some("demo".into()),
         changed: None,
+        outputs: vec![],
         published_date: published_date.into(),
         jobs: None,
     };

@@ -235,7 +235,21 @@ fn run_all_changed_runs_exactly_the_outputs_that_read_the_input() {
 fn run_all_changed_runs_the_port_jobs_too() {
     let bucket = tempfile::tempdir().unwrap();
     copy_dir(&fixtures().join("input"), bucket.path());
-    let out = run_all(bucket.path(), &["--changed", "neets", "--edition", "e3"]);
+    assert_eq!(
+        outputs_run(bucket.path(), &["--changed", "neets", "--edition", "e3"]),
+        vec!["neets-historisk", "neets-status"]
+    );
+    let written = bucket.path().join(
+        "intermediate/yellow/bydelsfakta-grafdata/neets-status/version=1/edition=e3/lambda_invoker/01.json",
+    );
+    let expected =
+        std::fs::read_to_string(fixtures().join("expected/neets/status/01.json")).unwrap();
+    assert_eq!(std::fs::read_to_string(written).unwrap(), expected);
+}
+
+/// The outputs a successful `run-all` reports, sorted.
+fn outputs_run(bucket: &Path, extra: &[&str]) -> Vec<String> {
+    let out = run_all(bucket, extra);
     assert!(
         out.status.success(),
         "{}",
@@ -243,13 +257,43 @@ fn run_all_changed_runs_the_port_jobs_too() {
     );
     let mut outputs = table_outputs(&out.stdout);
     outputs.sort();
-    assert_eq!(outputs, vec!["neets-historisk", "neets-status"]);
-    let written = bucket.path().join(
-        "intermediate/yellow/bydelsfakta-grafdata/neets-status/version=1/edition=e3/lambda_invoker/01.json",
+    outputs
+}
+
+// `--output` picks outputs by name (the bench's batch of the original's outputs alone);
+// with `--changed` it narrows that input's fan-out.
+#[test]
+fn run_all_output_runs_exactly_the_named_outputs() {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    let named = [
+        "--output",
+        "neets-status,levekaar-dodsrate-status",
+        "--output",
+        "eieform-status",
+    ];
+    assert_eq!(
+        outputs_run(bucket.path(), &named),
+        vec!["eieform-status", "levekaar-dodsrate-status", "neets-status"]
     );
-    let expected =
-        std::fs::read_to_string(fixtures().join("expected/neets/status/01.json")).unwrap();
-    assert_eq!(std::fs::read_to_string(written).unwrap(), expected);
+    let narrowed = [
+        "--changed",
+        "dodsrater",
+        "--output",
+        "levekar-totalt-status,neets-status",
+    ];
+    assert_eq!(
+        outputs_run(bucket.path(), &narrowed),
+        vec!["levekar-totalt-status"]
+    );
+
+    let out = run_all(bucket.path(), &["--output", "neets-status,no-such-output"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--output: not an output dataset: no-such-output; output datasets: "),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StructArray};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
+use datafusion::arrow::util::display::FormatOptions;
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -98,6 +99,12 @@ impl AggregateUDFImpl for NumberProbe {
     }
 }
 
+/// A cell that does not convert becomes missing.
+const SAFE: CastOptions = CastOptions {
+    safe: true,
+    format_options: FormatOptions::new(),
+};
+
 /// An optional sign and at least one ASCII digit, nothing else (`^[+-]?[0-9]+$`).
 fn is_integer(text: &str) -> bool {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
@@ -127,14 +134,7 @@ impl NumberKind {
     pub fn add(&mut self, text: &ArrayRef, rows: &Int64Array) -> Result<()> {
         // The same conversion as `try_cast(value AS DOUBLE)`: a present cell that becomes
         // missing does not parse.
-        let floats = cast_with_options(
-            text,
-            &DataType::Float64,
-            &CastOptions {
-                safe: true,
-                ..Default::default()
-            },
-        )?;
+        let floats = cast_with_options(text, &DataType::Float64, &SAFE)?;
         let text = text.as_string::<i32>();
         for i in 0..text.len() {
             let row = rows.is_valid(i).then(|| rows.value(i));
@@ -158,6 +158,34 @@ impl NumberKind {
             }
         }
         Ok(())
+    }
+
+    /// [`add`](Self::add), parsing the column once when its present cells are all whole
+    /// numbers that fit an `i64` (most count columns): their probe follows from that, and
+    /// the integers are returned for the caller to keep. Any other column is probed by
+    /// `add` and yields `None`.
+    pub fn add_whole_numbers(
+        &mut self,
+        text: &ArrayRef,
+        rows: &Int64Array,
+    ) -> Result<Option<ArrayRef>> {
+        let cells = text.as_string::<i32>();
+        if !cells.iter().flatten().all(is_integer) {
+            self.add(text, rows)?;
+            return Ok(None);
+        }
+        let integers = cast_with_options(text, &DataType::Int64, &SAFE)?;
+        if integers.null_count() != cells.null_count() {
+            // Digits beyond the range of an i64.
+            self.add(text, rows)?;
+            return Ok(None);
+        }
+        // Every present cell is a whole number, and so parses as a float too.
+        self.missing += cells.null_count() as i64;
+        for i in (0..cells.len()).filter(|&i| cells.is_null(i) && rows.is_valid(i)) {
+            self.first_non_integer_row = min_row(self.first_non_integer_row, rows.value(i));
+        }
+        Ok(Some(integers))
     }
 
     /// Adds what another part of the column held.
@@ -212,7 +240,8 @@ struct NumberProbeAccumulator(NumberKind);
 impl Accumulator for NumberProbeAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         self.0
-            .add(&values[0], values[1].as_primitive::<Int64Type>())
+            .add_whole_numbers(&values[0], values[1].as_primitive::<Int64Type>())
+            .map(drop)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -265,6 +294,38 @@ mod tests {
         }
         for no in ["", "+", "1.0", "1e3", " 1", "1 ", "--1", "١"] {
             assert!(!is_integer(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn parsing_whole_numbers_once_probes_as_the_full_probe_does() {
+        let columns: [&[Option<&str>]; 6] = [
+            &[Some("5"), None, Some("+7"), Some("-0"), None, Some("007")],
+            &[Some("1"), Some("2"), Some("3")],
+            &[Some("1"), Some(" 2"), Some("3 ")],
+            &[Some("1"), Some("9223372036854775808"), None],
+            &[Some("1"), Some("2.5"), None, Some("x")],
+            &[None, None],
+        ];
+        for cells in columns {
+            let text: ArrayRef =
+                Arc::new(datafusion::arrow::array::StringArray::from(cells.to_vec()));
+            // Rows out of order, as a distributed batch may hold them.
+            let rows = Int64Array::from_iter_values((1..=cells.len() as i64).rev());
+            let mut full = NumberKind::default();
+            full.add(&text, &rows).unwrap();
+            let mut once = NumberKind::default();
+            let integers = once.add_whole_numbers(&text, &rows).unwrap();
+            assert_eq!(once, full, "{cells:?}");
+            let whole = full.non_integer == 0 && full.first_unparsable_row.is_none();
+            assert_eq!(
+                integers.is_some(),
+                whole && cells[1] != Some("9223372036854775808")
+            );
+            if let Some(integers) = integers {
+                let expected = cast_with_options(&text, &DataType::Int64, &SAFE).unwrap();
+                assert_eq!(&integers, &expected);
+            }
         }
     }
 
