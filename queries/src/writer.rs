@@ -345,28 +345,53 @@ mod tests {
     use super::*;
     use crate::document::Template;
 
-    /// An in-memory store whose copies fail after `copies_allowed` succeeded.
+    /// An in-memory store whose puts and copies fail once `puts_allowed` and
+    /// `copies_allowed` have succeeded.
     #[derive(Debug)]
-    struct FailingCopies {
+    struct FailingStore {
         inner: InMemory,
+        puts_allowed: usize,
         copies_allowed: usize,
+        puts: AtomicUsize,
         copies: AtomicUsize,
     }
 
-    impl std::fmt::Display for FailingCopies {
+    impl FailingStore {
+        fn new(puts_allowed: usize, copies_allowed: usize) -> Self {
+            Self {
+                inner: InMemory::new(),
+                puts_allowed,
+                copies_allowed,
+                puts: AtomicUsize::new(0),
+                copies: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    fn injected(what: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "FailingStore",
+            source: format!("injected {what} failure").into(),
+        }
+    }
+
+    impl std::fmt::Display for FailingStore {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "FailingCopies")
+            write!(f, "FailingStore")
         }
     }
 
     #[async_trait::async_trait]
-    impl ObjectStore for FailingCopies {
+    impl ObjectStore for FailingStore {
         async fn put_opts(
             &self,
             location: &Path,
             payload: PutPayload,
             opts: PutOptions,
         ) -> object_store::Result<PutResult> {
+            if self.puts.fetch_add(1, Ordering::SeqCst) >= self.puts_allowed {
+                return Err(injected("put"));
+            }
             self.inner.put_opts(location, payload, opts).await
         }
         async fn put_multipart_opts(
@@ -408,10 +433,7 @@ mod tests {
             options: CopyOptions,
         ) -> object_store::Result<()> {
             if self.copies.fetch_add(1, Ordering::SeqCst) >= self.copies_allowed {
-                return Err(object_store::Error::Generic {
-                    store: "FailingCopies",
-                    source: "injected copy failure".into(),
-                });
+                return Err(injected("copy"));
             }
             self.inner.copy_opts(from, to, options).await
         }
@@ -454,11 +476,7 @@ mod tests {
 
     #[tokio::test]
     async fn publishes_every_document_and_leaves_no_staging() {
-        let store = FailingCopies {
-            inner: InMemory::new(),
-            copies_allowed: usize::MAX,
-            copies: AtomicUsize::new(0),
-        };
+        let store = FailingStore::new(usize::MAX, usize::MAX);
         let bytes = publish(&store, &job(), documents(3)).await.unwrap();
         assert_eq!(bytes, 3);
         assert_eq!(
@@ -471,18 +489,32 @@ mod tests {
         );
     }
 
-    // DEVIATIONS D2: a failure while publishing takes back what was published.
+    // DEVIATIONS D2: a failure while publishing takes back what was published, also when
+    // more documents than `CONCURRENT_REQUESTS` are in flight.
     #[tokio::test]
     async fn a_failed_publish_leaves_nothing_behind() {
-        let store = FailingCopies {
-            inner: InMemory::new(),
-            copies_allowed: 2,
-            copies: AtomicUsize::new(0),
-        };
-        let err = publish(&store, &job(), documents(5)).await.unwrap_err();
-        assert!(err.to_string().contains("injected copy failure"), "{err}");
-        assert!(err.to_string().contains("test-output"), "{err}");
-        assert_eq!(keys(&store).await, Vec::<String>::new());
+        for documents_count in [5, CONCURRENT_REQUESTS + 4] {
+            let store = FailingStore::new(usize::MAX, 2);
+            let err = publish(&store, &job(), documents(documents_count))
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("injected copy failure"), "{err}");
+            assert!(err.to_string().contains("test-output"), "{err}");
+            assert_eq!(keys(&store).await, Vec::<String>::new());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_leaves_nothing_behind() {
+        for documents_count in [5, CONCURRENT_REQUESTS + 4] {
+            let store = FailingStore::new(3, usize::MAX);
+            let err = publish(&store, &job(), documents(documents_count))
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("injected put failure"), "{err}");
+            assert_eq!(keys(&store).await, Vec::<String>::new());
+            assert_eq!(store.copies.load(Ordering::SeqCst), 0, "nothing moved");
+        }
     }
 
     /// A file bucket keeps folders: the emptied staging folder goes too.
