@@ -83,11 +83,11 @@ impl<'a> Json<'a> {
         out
     }
 
-    /// The Python `json.dumps(..., allow_nan=False)` text, or `None` where Python would
-    /// have raised: at a NaN or infinity ([`Json::first_non_finite`] says where).
-    pub fn to_finite_python_string(&self) -> Option<String> {
-        let mut out = String::new();
-        self.write_python(&mut out, false).then_some(out)
+    /// Appends the Python `json.dumps(..., allow_nan=False)` text to `out`; false (and a
+    /// partial text) where Python would have raised: at a NaN or infinity
+    /// ([`Json::first_non_finite`] says where).
+    pub fn write_finite_python(&self, out: &mut String) -> bool {
+        self.write_python(out, false)
     }
 
     /// Appends the text; false (and a partial text) at a non-finite float unless

@@ -59,14 +59,21 @@ pub fn build_documents(batch: RecordBatch, spec: &DocumentSpec) -> Result<Vec<Do
             documents
         }
     };
+    // The documents of one output are alike in size: the last one's length sizes the next
+    // one's text, which would otherwise grow by reallocating.
+    let mut last_len = 0;
     documents
         .into_iter()
-        .map(|doc| match doc.json.to_finite_python_string() {
-            Some(body) => Ok(Document {
+        .map(|doc| {
+            let mut body = String::with_capacity(last_len + last_len / 4);
+            if !doc.json.write_finite_python(&mut body) {
+                return Err(non_finite_error(spec, &doc));
+            }
+            last_len = body.len();
+            Ok(Document {
                 file_name: doc.file_name,
                 body,
-            }),
-            None => Err(non_finite_error(spec, &doc)),
+            })
         })
         .collect()
 }

@@ -9,7 +9,9 @@ use serde_json::json;
 use crate::Result;
 use crate::function::{DatasetType, Family, Function, Inputs, Output, Single};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, KEYS};
-use bydelsfakta_udfs::plan::{Agg, add_ratios, age_columns, c, historic, rollup, status};
+use bydelsfakta_udfs::plan::{
+    Agg, add_ratios, age_columns, c, historic, rollup, status, with_columns,
+};
 use bydelsfakta_udfs::row_sum;
 
 pub const FUNCTION: Function = Function {
@@ -125,15 +127,13 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         .filter(c(DELBYDEL_ID).is_not_null())?;
     // `total`: every age column from "0" to the last one.
     let ages = age_columns(population.schema());
-    let population = population.with_column(
-        "total",
-        row_sum().call(
-            ages.iter()
-                .skip_while(|a| *a != "0")
-                .map(|a| c(a))
-                .collect(),
-        ),
-    )?;
+    let total = row_sum().call(
+        ages.iter()
+            .skip_while(|a| *a != "0")
+            .map(|a| c(a))
+            .collect(),
+    );
+    let population = with_columns(population, vec![("total".into(), total)])?;
     let is_status = dataset_type.ends_with("_status");
     let frames = vec![livage, population];
     let [livage, population]: [DataFrame; 2] = if is_status {

@@ -60,6 +60,38 @@ pub fn select(df: DataFrame, exprs: Vec<Expr>) -> datafusion::error::Result<Data
     Ok(DataFrame::new(state, LogicalPlan::Projection(projection)))
 }
 
+/// `df.with_column(name, expr)` for several columns in one projection (a projection per
+/// column costs a schema each, over every column of a wide frame). Each expression reads
+/// `df`'s own columns; a column of the same name is replaced where it stands and a new one
+/// goes last, as `with_column` does.
+pub fn with_columns(
+    df: DataFrame,
+    columns: Vec<(String, Expr)>,
+) -> datafusion::error::Result<DataFrame> {
+    let mut columns: Vec<Option<(String, Expr)>> = columns.into_iter().map(Some).collect();
+    let mut exprs: Vec<Expr> = df
+        .schema()
+        .iter()
+        .map(|(qualifier, field)| {
+            let replacing = columns
+                .iter_mut()
+                .find(|c| c.as_ref().is_some_and(|(name, _)| name == field.name()))
+                .and_then(Option::take);
+            match replacing {
+                Some((name, expr)) => expr.alias(name),
+                None => Expr::Column(Column::from((qualifier, field))),
+            }
+        })
+        .collect();
+    exprs.extend(
+        columns
+            .into_iter()
+            .flatten()
+            .map(|(name, expr)| expr.alias(name)),
+    );
+    select(df, exprs)
+}
+
 /// A typed missing string, for the sub-district columns of district and Oslo rows.
 pub fn null_str() -> Expr {
     lit(ScalarValue::Utf8(None))
@@ -104,4 +136,46 @@ pub fn require_any(
         )?
         .filter(crate::ensure().call(vec![c("__found").eq(lit(1i64)), c("__message")]))?;
     cross_join(df, check)?.select(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+
+    use super::*;
+
+    async fn text(df: DataFrame) -> String {
+        let batches = df.collect().await.unwrap();
+        pretty_format_batches(&batches).unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn with_columns_replaces_in_place_and_appends_as_with_column_does() {
+        let ctx = SessionContext::new();
+        let df = ctx
+            .sql("SELECT * FROM (VALUES (1, 10, 'a'), (2, 20, 'b')) t(x, y, z)")
+            .await
+            .unwrap();
+        let chained = df
+            .clone()
+            .with_column("y", c("x") + c("y"))
+            .unwrap()
+            .with_column("w", c("x") * lit(2))
+            .unwrap();
+        let at_once = with_columns(
+            df,
+            vec![("y".into(), c("x") + c("y")), ("w".into(), c("x") * lit(2))],
+        )
+        .unwrap();
+        assert_eq!(at_once.schema(), chained.schema());
+        let expected = "\
++---+----+---+---+
+| x | y  | z | w |
++---+----+---+---+
+| 1 | 11 | a | 2 |
+| 2 | 22 | b | 4 |
++---+----+---+---+";
+        assert_eq!(text(at_once).await, expected);
+        assert_eq!(text(chained).await, expected);
+    }
 }
