@@ -241,10 +241,13 @@ async fn publish(
         }
         result = first_error(moves);
         if result.is_err() {
-            each(deletes(store, &published, &moved, true)).await;
+            let undo = published.iter().zip(&moved).filter(|(_, m)| **m);
+            each(deletes(store, undo.map(|(path, _)| path))).await;
         }
     }
-    each(deletes(store, &staged, &moved, false)).await;
+    // Clean-up is best effort, as a failed delete leaves an orphan, not a wrong document.
+    let leftovers = staged.iter().zip(&moved).filter(|(_, m)| !**m);
+    each(deletes(store, leftovers.map(|(path, _)| path))).await;
     if let Some(folder) = job.bucket.local_folder(&staging_prefix) {
         // Only ever empty here; a failure leaves an empty folder, nothing else.
         let _ = std::fs::remove_dir(folder);
@@ -263,19 +266,11 @@ async fn each(requests: Vec<Request<'_>>) -> Vec<object_store::Result<()>> {
         .await
 }
 
-/// Deletes of the paths whose `moved` flag is `when`.
 fn deletes<'a>(
     store: &'a dyn ObjectStore,
-    paths: &'a [Path],
-    moved: &[bool],
-    when: bool,
+    paths: impl Iterator<Item = &'a Path>,
 ) -> Vec<Request<'a>> {
-    paths
-        .iter()
-        .zip(moved)
-        .filter(|(_, done)| **done == when)
-        .map(|(path, _)| store.delete(path).boxed())
-        .collect()
+    paths.map(|path| store.delete(path).boxed()).collect()
 }
 
 fn first_error(outcomes: Vec<object_store::Result<()>>) -> object_store::Result<()> {
