@@ -130,8 +130,9 @@ fn min_row(current: Option<i64>, row: i64) -> Option<i64> {
 }
 
 impl NumberKind {
-    /// Adds the cells of a text column (`Utf8`), numbered by `rows`.
-    pub fn add(&mut self, text: &ArrayRef, rows: &Int64Array) -> Result<()> {
+    /// Adds the cells of a text column (`Utf8`), numbered by `rows`: the full probe, which
+    /// [`add_whole_numbers`](Self::add_whole_numbers) falls back on.
+    fn add(&mut self, text: &ArrayRef, rows: &Int64Array) -> Result<()> {
         // The same conversion as `try_cast(value AS DOUBLE)`: a present cell that becomes
         // missing does not parse.
         let floats = cast_with_options(text, &DataType::Float64, &SAFE)?;
