@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use common::memory_s3::MemoryS3;
-use common::s3::{S3Server, assert_only_planning, assert_read_and_wrote};
+use bydelsfakta_tests::s3::MemoryS3;
+use bydelsfakta_tests::s3::server::{S3Server, assert_only_planning, assert_read_and_wrote};
 use common::{Process, free_port, http_status, ran_tasks, wait_until, workspace_binary};
 
 use bydelsfakta_tests::lambda_api::{Answer, RuntimeApi};

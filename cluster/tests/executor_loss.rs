@@ -1,18 +1,21 @@
 //! An executor killed (SIGKILL, no goodbye) while pipeline events run on a cluster of two.
 //! The event in flight either completes on the survivor with the original's documents, or
 //! fails with a clear error and leaves its output prefix as it was: no partial set of
-//! documents is ever visible. The events after it run on the survivor.
+//! documents is ever visible. The events after it run on the survivor. And an executor
+//! killed in the middle of publishing: the survivor takes the publication over.
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ran_tasks, start_cluster_with};
+use common::{Cluster, ran_tasks, start_cluster_with};
 
-use bydelsfakta_scheduler_client::Engine;
+use bydelsfakta_queries::publication::records::PublishSettings;
+use bydelsfakta_queries::publication::recover;
+use bydelsfakta_scheduler_client::{Engine, RunOptions, run_event};
 use bydelsfakta_tests::{
-    bucket_copy, compare_folders, documents, fixture_event, fixtures, large_stack_runtime, run_on,
+    bucket_copy, compare_folders, files_below, fixture_event, fixtures, large_stack_runtime, run_on,
 };
 
 /// Back to back, so that one of them is running when the executor dies.
@@ -33,16 +36,13 @@ fn an_executor_killed_mid_job() {
     runtime.block_on(async { tokio::spawn(kill_mid_job()).await.unwrap() });
 }
 
-/// What happened to one event: its output prefix and its error, if it failed.
-type Outcome = (String, Result<String, String>);
-
-async fn kill_mid_job() {
-    // A dead executor is noticed within seconds (heartbeats every second, see
-    // start_cluster), not after the default three minutes.
-    let mut cluster = tokio::task::spawn_blocking(|| {
+/// A scheduler and two executors with `env`. A dead executor is noticed within seconds
+/// (heartbeats every second, see start_cluster), not after the default three minutes.
+async fn two_executors(env: Vec<(&'static str, String)>) -> Cluster {
+    tokio::task::spawn_blocking(move || {
         start_cluster_with(
             2,
-            &[],
+            &env,
             &[
                 "--executor-timeout-seconds",
                 "5",
@@ -52,7 +52,14 @@ async fn kill_mid_job() {
         )
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// What happened to one event: its output prefix and its error, if it failed.
+type Outcome = (String, Result<String, String>);
+
+async fn kill_mid_job() {
+    let mut cluster = two_executors(vec![]).await;
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     let scheduler = format!("df://127.0.0.1:{}", cluster.scheduler_port);
     let engine = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
@@ -118,7 +125,12 @@ async fn kill_mid_job() {
                     .as_str()
                     .unwrap()
                     .replace("%stage%", "intermediate");
-                let written = documents(&dir.path().join(prefix).join("lambda_invoker"));
+                let prefix = format!("{prefix}lambda_invoker/");
+                // Killed while it published, it left its journal: `recover` rolls it back.
+                let store = object_store::local::LocalFileSystem::new();
+                let settings = PublishSettings::default();
+                recover(&store, &bucket, &prefix, &settings).await.unwrap();
+                let written = files_below(&dir.path().join(&prefix));
                 assert!(written.is_empty(), "{name} left {written:?}");
             }
         }
@@ -128,4 +140,107 @@ async fn kill_mid_job() {
         ran_tasks(cluster.work_dirs[1].path()),
         "the survivor ran no task"
     );
+}
+
+#[test]
+fn an_executor_killed_while_it_publishes() {
+    let runtime = large_stack_runtime();
+    runtime.block_on(async { tokio::spawn(kill_during_publication()).await.unwrap() });
+}
+
+/// Both executors would hold the 5th move of the documents for ten minutes, but only the
+/// first to get there does (`once`); it is killed there, with the journal written and some
+/// documents moved. The scheduler runs the task again on the survivor, which takes the
+/// dead executor's lease over, rolls its publication back and publishes the new set.
+async fn kill_during_publication() {
+    const EVENT: &str = "levekar_totalt__status";
+    let marks = tempfile::tempdir().unwrap();
+    let fired = marks.path().join("fired");
+    let faults = format!(
+        "path=intermediate/,once={},rename#5=delay:600000",
+        fired.display()
+    );
+    let mut cluster = two_executors(vec![("BYDELSFAKTA_FAULTS", faults)]).await;
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let event = fixture_event(EVENT).to_string();
+    let options = |published_date: &str| RunOptions {
+        published_date: published_date.into(),
+        function: None,
+        publish: PublishSettings::default(),
+    };
+
+    // The previous set, published in this process (whose stores inject nothing).
+    let embedded = Engine::embedded(&bucket).await.unwrap();
+    let first = run_event(&embedded, &bucket, &event, &options("2026-01-01"))
+        .await
+        .unwrap();
+    let folder = dir.path().join(&first.output_prefix);
+    let previous = files_below(&folder);
+    assert!(
+        previous.contains(&"_manifest.json".to_string()),
+        "{previous:?}"
+    );
+
+    let scheduler = format!("df://127.0.0.1:{}", cluster.scheduler_port);
+    let engine = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let runner = {
+        let (bucket, options) = (bucket.clone(), options("2026-02-02"));
+        tokio::spawn(async move { run_event(&engine, &bucket, &event, &options).await })
+    };
+
+    // Kill the executor that holds the publication's lease once it is held at the move.
+    let started = Instant::now();
+    while !fired.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no executor reached the 5th move"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let holder = lease_holder(&folder.join("_publication/lease"));
+    let index = (0..2)
+        .find(|i| cluster.processes[i + 1].id() == holder)
+        .unwrap_or_else(|| panic!("the lease's holder {holder} is not an executor"));
+    let moved = files_below(&folder);
+    assert!(
+        moved.iter().any(|f| f == "_publication/journal.json"),
+        "{moved:?}"
+    );
+    cluster.kill_executor(index);
+
+    let outcome = tokio::time::timeout(Duration::from_secs(600), runner)
+        .await
+        .expect("the event finishes after the kill")
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the survivor did not take the publication over: {e}"));
+    assert_eq!(outcome.output_prefix, first.output_prefix);
+    let expected = fixtures().join("expected/levekar_totalt/status");
+    compare_folders(&expected, &folder).unwrap();
+    assert_eq!(
+        files_below(&folder),
+        previous,
+        "only the documents and the manifest"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("_manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["published_date"], "2026-02-02");
+    assert_eq!(manifest["run_id"], outcome.run_id.as_str());
+    assert!(
+        ran_tasks(cluster.work_dirs[1 - index].path()),
+        "the survivor ran no task"
+    );
+}
+
+/// The PID in the lease object of a publication under way.
+fn lease_holder(leases: &std::path::Path) -> u32 {
+    let lease = std::fs::read_dir(leases)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .expect("a lease");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lease.path()).unwrap()).unwrap();
+    record["holder"]["pid"].as_u64().unwrap() as u32
 }

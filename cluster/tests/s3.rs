@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::memory_s3::MemoryS3;
-use common::s3::{S3Server, assert_only_planning, assert_read_and_wrote};
+use bydelsfakta_tests::s3::MemoryS3;
+use bydelsfakta_tests::s3::server::{S3Server, assert_only_planning, assert_read_and_wrote};
 use common::{ran_tasks, start_cluster};
 
 use bydelsfakta_queries::bucket::Bucket;

@@ -2,6 +2,8 @@
 //! function's role through the standard `AWS_*` variables, read by the object store).
 
 use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_queries::publication::records::PublishSettings;
+use bydelsfakta_scheduler_client::run::{LEASE_TTL_VARIABLE, PUBLISH_WAIT_VARIABLE, parse_seconds};
 
 /// The original functions' bucket variable and its default (spec 00-common §1.3).
 const BUCKET_NAME: &str = "BUCKET_NAME";
@@ -29,6 +31,9 @@ pub struct ShimConfig {
     /// `BYDELSFAKTA_PUBLISHED_DATE` (`YYYY-MM-DD`): a fixed `meta.publishedDate`, for
     /// reproducible runs. Unset, each invocation's date (UTC).
     pub published_date: Option<String>,
+    /// `BYDELSFAKTA_PUBLISH_WAIT` and `BYDELSFAKTA_LEASE_TTL` (seconds): how publishers of
+    /// one output prefix wait for each other (60 s each by default).
+    pub publish: PublishSettings,
 }
 
 impl ShimConfig {
@@ -58,11 +63,20 @@ impl ShimConfig {
                 problem: format!("'{date}' is not a date (YYYY-MM-DD)"),
             });
         }
+        let seconds = |variable: &'static str, default| match lookup(variable) {
+            None => Ok(default),
+            Some(text) => parse_seconds(&text).map_err(|problem| ConfigError { variable, problem }),
+        };
+        let publish = PublishSettings {
+            wait: seconds(PUBLISH_WAIT_VARIABLE, PublishSettings::DEFAULT_WAIT)?,
+            lease_ttl: seconds(LEASE_TTL_VARIABLE, PublishSettings::DEFAULT_LEASE_TTL)?,
+        };
         Ok(Self {
             bucket,
             scheduler: lookup("BYDELSFAKTA_SCHEDULER"),
             function: lookup("BYDELSFAKTA_FUNCTION"),
             published_date,
+            publish,
         })
     }
 }
@@ -106,5 +120,22 @@ mod tests {
         assert!(e.to_string().contains("BYDELSFAKTA_BUCKET"), "{e}");
         let e = config(&[("BYDELSFAKTA_PUBLISHED_DATE", "28.11.2026")]).unwrap_err();
         assert!(e.to_string().contains("BYDELSFAKTA_PUBLISHED_DATE"), "{e}");
+        let e = config(&[("BYDELSFAKTA_PUBLISH_WAIT", "a minute")]).unwrap_err();
+        assert!(e.to_string().contains("BYDELSFAKTA_PUBLISH_WAIT"), "{e}");
+    }
+
+    #[test]
+    fn publish_settings_come_in_seconds() {
+        let config = config(&[
+            ("BYDELSFAKTA_PUBLISH_WAIT", "2.5"),
+            ("BYDELSFAKTA_LEASE_TTL", "30"),
+        ])
+        .unwrap();
+        assert_eq!(config.publish.wait, std::time::Duration::from_millis(2500));
+        assert_eq!(config.publish.lease_ttl, std::time::Duration::from_secs(30));
+        assert_eq!(
+            super::ShimConfig::from_lookup(|_| None).unwrap().publish,
+            PublishSettings::default()
+        );
     }
 }

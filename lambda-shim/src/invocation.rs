@@ -45,6 +45,7 @@ pub async fn handle(
     let options = RunOptions {
         published_date: config.published_date.clone().unwrap_or_else(today_utc),
         function: config.function.clone(),
+        publish: config.publish,
     };
     let outcome = run_event(
         &engine,

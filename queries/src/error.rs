@@ -66,14 +66,42 @@ pub enum Error {
     },
 
     #[error(
-        "output {dataset}: writing the documents under '{prefix}' failed, nothing was published: {source}"
+        "output {dataset}: publishing under '{prefix}' failed, nothing was published and the previous documents are as they were: {source}"
     )]
     Write {
         dataset: String,
         prefix: String,
         #[source]
-        source: object_store::Error,
+        source: Box<Error>,
     },
+
+    #[error(
+        "output {dataset}: publishing under '{prefix}' failed ({source}), and restoring the previous documents failed too ({rollback}); the journal is kept: run `bydelsfakta recover` or the same event again"
+    )]
+    RecoveryNeeded {
+        dataset: String,
+        prefix: String,
+        #[source]
+        source: Box<Error>,
+        rollback: String,
+    },
+
+    #[error("output prefix '{prefix}': {problem}")]
+    Recovery { prefix: String, problem: String },
+
+    #[error(
+        "output prefix '{prefix}': another publication (run {run_id}) holds its lease; gave up after waiting {waited_ms} ms"
+    )]
+    PublicationInProgress {
+        prefix: String,
+        run_id: String,
+        waited_ms: u64,
+    },
+
+    #[error(
+        "output prefix '{prefix}': run {run_id} lost its lease to another publisher (it held it past its expiry) and stopped; the new holder recovers what it left"
+    )]
+    LeaseLost { prefix: String, run_id: String },
 
     #[error("bucket '{url}': {problem}")]
     Bucket { url: String, problem: String },
@@ -101,7 +129,7 @@ impl std::fmt::Debug for Error {
 }
 
 /// Kinds that can be recognised again in a remote error's text.
-const REMOTE_KINDS: [&str; 8] = [
+const REMOTE_KINDS: [&str; 13] = [
     "EmptyPrefixError",
     "MultipleFilesInPrefixError",
     "InputHeaderError",
@@ -109,7 +137,12 @@ const REMOTE_KINDS: [&str; 8] = [
     "NonFiniteValueError",
     "DocumentError",
     "WriteError",
+    "RecoveryNeededError",
+    "RecoveryError",
+    "PublicationInProgressError",
+    "LeaseLostError",
     "BucketError",
+    "StorageError",
 ];
 
 /// Finds `Kind: message` of one of our errors inside a remote error's text.
@@ -142,6 +175,10 @@ impl Error {
             Error::NonFinite { .. } => "NonFiniteValueError",
             Error::Document { .. } => "DocumentError",
             Error::Write { .. } => "WriteError",
+            Error::RecoveryNeeded { .. } => "RecoveryNeededError",
+            Error::Recovery { .. } => "RecoveryError",
+            Error::PublicationInProgress { .. } => "PublicationInProgressError",
+            Error::LeaseLost { .. } => "LeaseLostError",
             Error::Bucket { .. } => "BucketError",
             Error::Plan(_) => "DataError",
             Error::ObjectStore(_) => "StorageError",

@@ -15,6 +15,7 @@ pub mod function;
 pub mod functions;
 pub mod json;
 pub mod prepare;
+pub mod publication;
 pub mod reader;
 pub mod writer;
 

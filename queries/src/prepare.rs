@@ -11,6 +11,7 @@ use crate::bucket::Bucket;
 use crate::document::DocumentSpec;
 use crate::error::Result;
 use crate::function::{Function, Inputs};
+use crate::publication::records::{PublishSettings, RunRecord};
 use crate::reader::{InputCache, PlanExecutor, read_input};
 use crate::writer::{DocumentWriterExec, WriteJob};
 use bydelsfakta_udfs::plan::cross_join;
@@ -25,6 +26,11 @@ pub struct RunRequest<'a> {
     pub input_prefixes: &'a HashMap<String, String>,
     pub output_prefix: &'a str,
     pub published_date: &'a str,
+    /// Unique per run: the publication's lease and manifest name it.
+    pub run_id: &'a str,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: &'a str,
+    pub publish: PublishSettings,
     /// Typed inputs in memory shared by the runs of a batch; `None` scans the objects
     /// where the plan runs (the distributed engines, which must not pull data here).
     pub input_cache: Option<&'a InputCache>,
@@ -40,15 +46,16 @@ pub async fn writer_plan(
     let dataset_type = req.function.dataset_type(req.dataset_type)?;
     // Each input dataset is read once, even when several arguments name it.
     let mut by_dataset: HashMap<&str, DataFrame> = HashMap::new();
+    let mut inputs = vec![];
     for id in req.function.input_datasets() {
         let prefix = req
             .input_prefixes
             .get(id)
             .expect("the event contract checked every input prefix");
-        by_dataset.insert(
-            id,
-            read_input(ctx, executor, req.bucket, id, prefix, req.input_cache).await?,
-        );
+        let (frame, object) =
+            read_input(ctx, executor, req.bucket, id, prefix, req.input_cache).await?;
+        by_dataset.insert(id, frame);
+        inputs.push(object);
     }
     let tables = req
         .function
@@ -73,6 +80,14 @@ pub async fn writer_plan(
             scale: output.scale.is_some(),
             published_date: req.published_date.to_string(),
         },
+        run: RunRecord {
+            run_id: req.run_id.to_string(),
+            function: req.function.name.to_string(),
+            dataset_type: dataset_type.name.to_string(),
+            started_at: req.started_at.to_string(),
+            inputs,
+        },
+        publish: req.publish,
     };
     let plan = frame.create_physical_plan().await?;
     Ok(Arc::new(DocumentWriterExec::new(plan, job)))

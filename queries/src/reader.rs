@@ -36,18 +36,19 @@ use tokio::sync::OnceCell;
 use crate::bucket::Bucket;
 use crate::catalog::{self, Kind, YEAR_COLUMN};
 use crate::error::{Error, Result};
+use crate::publication::records::InputObject;
 use bydelsfakta_udfs::geo;
 use bydelsfakta_udfs::number_probe::NumberKind;
 use bydelsfakta_udfs::plan::c;
 
-/// The key of the single object under `prefix`, with S3 prefix semantics (`a/b` also
-/// matches `a/bc/...`).
+/// The single object under `prefix`, with S3 prefix semantics (`a/b` also matches
+/// `a/bc/...`).
 pub async fn locate_single_object(
     store: &dyn ObjectStore,
     bucket: &Bucket,
     dataset: &str,
     prefix: &str,
-) -> Result<String> {
+) -> Result<InputObject> {
     let (dir, partial) = match prefix.rfind('/') {
         Some(i) => (&prefix[..i], &prefix[i + 1..]),
         None => ("", prefix),
@@ -60,26 +61,33 @@ pub async fn locate_single_object(
             object_store::Error::NotFound { .. } => Ok(vec![]),
             e => Err(e),
         })?;
-    let mut keys: Vec<String> = listed
-        .iter()
-        .map(|meta| bucket.key(&meta.location))
-        .filter(|key| {
+    let mut found: Vec<InputObject> = listed
+        .into_iter()
+        .map(|meta| {
+            let key = bucket.key(&meta.location);
+            InputObject::new(dataset, key, meta.size, meta.e_tag)
+        })
+        .filter(|object| {
+            let key = &object.key;
             let rest = key.strip_prefix(dir).unwrap_or(key).trim_start_matches('/');
             rest.starts_with(partial)
         })
         .collect();
-    keys.sort();
-    match keys.len() {
+    match found.len() {
         0 => Err(Error::EmptyPrefix {
             dataset: dataset.into(),
             prefix: prefix.into(),
         }),
-        1 => Ok(keys.remove(0)),
-        _ => Err(Error::MultipleFiles {
-            dataset: dataset.into(),
-            prefix: prefix.into(),
-            objects: keys,
-        }),
+        1 => Ok(found.remove(0)),
+        _ => {
+            let mut objects: Vec<String> = found.into_iter().map(|o| o.key).collect();
+            objects.sort();
+            Err(Error::MultipleFiles {
+                dataset: dataset.into(),
+                prefix: prefix.into(),
+                objects,
+            })
+        }
     }
 }
 
@@ -151,7 +159,8 @@ pub trait PlanExecutor: Send + Sync {
     }
 }
 
-/// Reads input `dataset_id` from the single object under `prefix` of `bucket`.
+/// Reads input `dataset_id` from the single object under `prefix` of `bucket`; returns
+/// the typed frame and the object it read.
 ///
 /// With a cache, the typed table is read into memory once and shared by every plan that
 /// names the same object; without one, the plan scans the object where it runs.
@@ -162,20 +171,34 @@ pub async fn read_input(
     dataset_id: &str,
     prefix: &str,
     cache: Option<&InputCache>,
-) -> Result<DataFrame> {
+) -> Result<(DataFrame, InputObject)> {
     let dataset = catalog::input_dataset(dataset_id)
         .ok_or_else(|| Error::UnknownDataset(dataset_id.into()))?;
     let store = ctx.runtime_env().object_store(bucket.store_url())?;
-    let key = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
+    let object = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
+    let frame = read_object(ctx, executor, bucket, dataset, &object.key, cache).await?;
+    Ok((frame, object))
+}
+
+/// Reads the object `key` as input `dataset`, through the cache if there is one.
+async fn read_object(
+    ctx: &SessionContext,
+    executor: &dyn PlanExecutor,
+    bucket: &Bucket,
+    dataset: &'static catalog::InputDataset,
+    key: &str,
+    cache: Option<&InputCache>,
+) -> Result<DataFrame> {
+    let dataset_id = dataset.id;
     let Some(cache) = cache else {
-        return typed_scan(ctx, executor, bucket, dataset, &key).await;
+        return typed_scan(ctx, executor, bucket, dataset, key).await;
     };
-    let url = bucket.object_url(&key);
+    let url = bucket.object_url(key);
     let cell = cache.cell(&url);
     let table = cell
         .get_or_try_init(|| async {
             let started = std::time::Instant::now();
-            let batch = typed_in_memory(ctx, bucket, dataset, &key).await?;
+            let batch = typed_in_memory(ctx, bucket, dataset, key).await?;
             tracing::debug!(
                 dataset = dataset_id,
                 rows = batch.num_rows(),

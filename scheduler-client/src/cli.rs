@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
@@ -12,12 +12,20 @@ use crate::bench::{
 };
 use crate::demo::{RunAllOptions, RunAllRow, SAMPLE_BUCKET, run_all, run_demo};
 use crate::engine::{Engine, EngineKind};
-use crate::run::{RunOptions, run_event, today_utc};
+use crate::recover::recover_bucket;
+use crate::run::{
+    LEASE_TTL_VARIABLE, PUBLISH_WAIT_VARIABLE, RunOptions, parse_seconds, run_event, today_utc,
+};
 use crate::sql::SqlSession;
 use crate::sql::output::Format as SqlFormat;
 use crate::sql::shell::{ShellOptions, default_history, run_statements};
+use crate::stores::settings::{
+    CONNECT_TIMEOUT_VARIABLE, MAX_RETRIES_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
+    RETRY_TIMEOUT_VARIABLE, StoreSettings,
+};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::functions;
+use bydelsfakta_queries::publication::records::PublishSettings;
 
 /// Turns Oslo's processed district statistics into the JSON documents of the Bydelsfakta
 /// website, with DataFusion (embedded) or a Ballista cluster.
@@ -31,6 +39,27 @@ pub struct Cli {
     /// (its executors read and write the bucket themselves).
     #[arg(long, global = true, env = "BYDELSFAKTA_SCHEDULER")]
     pub scheduler: Option<String>,
+    /// Seconds a publication waits for another one of the same output prefix to finish,
+    /// then fails with PublicationInProgressError.
+    #[arg(long, global = true, env = PUBLISH_WAIT_VARIABLE, value_name = "SECONDS", value_parser = parse_seconds, default_value = "60")]
+    pub publish_wait: Duration,
+    /// Seconds a publication's lease lasts unless its holder renews it: a publisher that
+    /// died is taken over after this long (at once when it ran on this machine).
+    #[arg(long, global = true, env = LEASE_TTL_VARIABLE, value_name = "SECONDS", value_parser = parse_seconds, default_value = "60")]
+    pub lease_ttl: Duration,
+    /// Seconds to open a connection to S3 (default 5).
+    #[arg(long, global = true, env = CONNECT_TIMEOUT_VARIABLE, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub s3_connect_timeout: Option<Duration>,
+    /// Seconds one S3 request may take, answer included (default 10).
+    #[arg(long, global = true, env = REQUEST_TIMEOUT_VARIABLE, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub s3_request_timeout: Option<Duration>,
+    /// Seconds after the first try of an S3 call when no further retry starts (default
+    /// 20); server errors and throttling are retried, other errors are not.
+    #[arg(long, global = true, env = RETRY_TIMEOUT_VARIABLE, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub s3_retry_timeout: Option<Duration>,
+    /// Retries of one S3 call at most (default 5).
+    #[arg(long, global = true, env = MAX_RETRIES_VARIABLE, value_name = "COUNT")]
+    pub s3_max_retries: Option<usize>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -127,6 +156,18 @@ pub enum Command {
         /// The sample bucket to scale.
         #[arg(long, default_value = SAMPLE_BUCKET, hide_default_value = true)]
         sample: PathBuf,
+    },
+    /// Finish or undo interrupted publications. Every output prefix under --output-prefix
+    /// (the whole bucket without it) that a crashed publication left a journal or leftovers
+    /// in gets its previous documents back, or its new set completed when its manifest was
+    /// already written; nothing of the publication is left behind.
+    Recover {
+        /// The bucket: `file:///absolute/folder` (or a folder path), `s3://name`.
+        #[arg(long, env = "BYDELSFAKTA_BUCKET")]
+        bucket: String,
+        /// Only this output prefix and the prefixes below it.
+        #[arg(long, value_name = "PREFIX")]
+        output_prefix: Option<String>,
     },
     /// List the functions, their types, output datasets and input datasets.
     List,
@@ -245,8 +286,22 @@ fn failures(rows: &[RunAllRow]) -> anyhow::Result<()> {
     }
 }
 
+impl Cli {
+    /// The S3 settings of the flags (or their variables), the defaults for the rest.
+    pub fn store_settings(&self) -> StoreSettings {
+        let defaults = StoreSettings::default();
+        StoreSettings {
+            connect_timeout: self.s3_connect_timeout.unwrap_or(defaults.connect_timeout),
+            request_timeout: self.s3_request_timeout.unwrap_or(defaults.request_timeout),
+            retry_timeout: self.s3_retry_timeout.unwrap_or(defaults.retry_timeout),
+            max_retries: self.s3_max_retries.unwrap_or(defaults.max_retries),
+        }
+    }
+}
+
 /// Runs the command; what it prints on stdout is the result, logs go to stderr.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    crate::stores::configure(cli.store_settings()).map_err(anyhow::Error::msg)?;
     let mut out = String::new();
     // What was printed stays printed when the command then fails (run-all's table).
     let result = run_command(cli, &mut out).await;
@@ -260,6 +315,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
 
 async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
     use std::fmt::Write;
+    let publish = PublishSettings {
+        lease_ttl: cli.lease_ttl,
+        wait: cli.publish_wait,
+    };
     match cli.command {
         Command::Run {
             event,
@@ -280,6 +339,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             let options = RunOptions {
                 published_date: published_date.unwrap_or_else(today_utc),
                 function,
+                publish,
             };
             let outcome = run_event(&engine, &bucket, &text, &options).await?;
             eprintln!(
@@ -303,6 +363,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 &out_dir,
                 &sample,
                 &published_date.unwrap_or_else(today_utc),
+                publish,
             )
             .await?;
             summary_table(&rows, out)?;
@@ -330,6 +391,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 outputs,
                 published_date: published_date.unwrap_or_else(today_utc),
                 jobs,
+                publish,
             };
             let started = Instant::now();
             let rows = run_all(&engine, &bucket, &options).await?;
@@ -404,6 +466,37 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                     );
                 }
             }
+        }
+        Command::Recover {
+            bucket,
+            output_prefix,
+        } => {
+            let bucket = bucket_from_arg(&bucket)?;
+            let under = output_prefix.unwrap_or_default();
+            let recovered = recover_bucket(&bucket, &under, &publish).await?;
+            if recovered.is_empty() {
+                let place = if under.is_empty() {
+                    "the bucket"
+                } else {
+                    &under
+                };
+                writeln!(out, "no interrupted publication in {place}")?;
+            }
+            let mut failed = 0;
+            for prefix in &recovered {
+                match &prefix.outcome {
+                    Ok(what) => writeln!(out, "{}: {what}", prefix.prefix)?,
+                    Err(e) => {
+                        failed += 1;
+                        writeln!(out, "{}: failed: {e}", prefix.prefix)?;
+                    }
+                }
+            }
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} of {} output prefixes could not be recovered",
+                recovered.len()
+            );
         }
         Command::List => {
             writeln!(

@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::processed::processed_datasets;
 use crate::run::{RunOptions, run_event};
 use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_queries::{DatasetType, Function, functions};
 
 /// The sample bucket shipped in the repository (the original's fixture inputs).
@@ -94,6 +95,8 @@ pub struct RunAllOptions {
     pub published_date: String,
     /// How many outputs run at once (default: twice the cores).
     pub jobs: Option<usize>,
+    /// How publishers of one output prefix wait for each other.
+    pub publish: PublishSettings,
 }
 
 /// Outputs in flight by default: twice the cores, so that a core whose output waits (for
@@ -170,6 +173,7 @@ pub async fn run_all(
     let run_options = RunOptions {
         published_date: options.published_date.clone(),
         function: None,
+        publish: options.publish,
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(
         options.jobs.unwrap_or_else(default_jobs).max(1),
@@ -239,6 +243,7 @@ pub async fn run_demo(
     out: &Path,
     sample: &Path,
     published_date: &str,
+    publish: PublishSettings,
 ) -> anyhow::Result<Vec<RunAllRow>> {
     copy_dir(sample, out)?;
     let out = std::fs::canonicalize(out)?;
@@ -250,6 +255,7 @@ pub async fn run_demo(
         outputs: vec![],
         published_date: published_date.into(),
         jobs: None,
+        publish,
     };
     run_all(&engine, &bucket, &options).await
 }

@@ -15,12 +15,12 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use ballista_core::execution_plans::execute_physical_plan;
 use ballista_core::extension::SessionConfigExt;
-use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalExtensionCodec};
 use datafusion_proto::protobuf::PhysicalPlanNode;
 
 use crate::error::Result;
+use crate::shuffle_inputs::DistinctShuffleInputs;
 use crate::stores::runtime_for;
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::reader::{InputCache, PlanExecutor};
@@ -288,10 +288,11 @@ pub fn ballista_session_config() -> SessionConfig {
     config
 }
 
-/// Ballista's physical codec composed with the document writer's.
+/// Ballista's physical codec (with its shuffle readers reading each map output once, see
+/// [`crate::shuffle_inputs`]) composed with the document writer's.
 pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
     Arc::new(ComposedPhysicalExtensionCodec::new(vec![
-        Arc::new(BallistaPhysicalExtensionCodec::default()),
+        Arc::new(DistinctShuffleInputs::default()),
         Arc::new(DocumentWriterCodec),
     ]))
 }

@@ -75,7 +75,15 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Scheduler { .. } => true,
-            Error::Query(e) => matches!(**e, QueryError::Write { .. } | QueryError::ObjectStore(_)),
+            Error::Query(e) => matches!(
+                **e,
+                QueryError::Write { .. }
+                    | QueryError::ObjectStore(_)
+                    | QueryError::PublicationInProgress { .. }
+                    | QueryError::LeaseLost { .. }
+                    | QueryError::RecoveryNeeded { .. }
+                    | QueryError::Recovery { .. }
+            ),
             _ => false,
         }
     }

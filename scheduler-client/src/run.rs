@@ -10,6 +10,7 @@ use crate::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::json::Json;
 use bydelsfakta_queries::prepare::{RunRequest, writer_plan};
+use bydelsfakta_queries::publication::records::{PublishSettings, now_rfc3339};
 
 /// Options of a run besides the event.
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub struct RunOptions {
     pub published_date: String,
     /// The function to run, instead of routing by the event.
     pub function: Option<String>,
+    /// How publishers of one output prefix wait for each other.
+    pub publish: PublishSettings,
 }
 
 /// Today's date in UTC, `YYYY-MM-DD`: the default `meta.publishedDate` (DEVIATIONS D4).
@@ -31,6 +34,8 @@ pub fn today_utc() -> String {
 /// What a successful run returns.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
+    /// This run's id, as its manifest records it.
+    pub run_id: String,
     pub step_output: Json<'static>,
     pub summary: WriteSummary,
     pub output_prefix: String,
@@ -45,12 +50,15 @@ pub async fn run_event(
     options: &RunOptions,
 ) -> Result<RunOutcome> {
     let started = Instant::now();
+    let started_at = now_rfc3339();
+    let run_id = new_run_id();
     let event = PipelineEvent::parse(event_text)?;
     let resolved = ResolvedEvent::resolve(event, options.function.as_deref())?;
     info!(
         function = resolved.function.name,
         dataset_type = %resolved.dataset_type,
         output = %resolved.output_dataset,
+        run = %run_id,
         "running pipeline event"
     );
     let request = RunRequest {
@@ -60,6 +68,9 @@ pub async fn run_event(
         input_prefixes: &resolved.input_prefixes,
         output_prefix: &resolved.output_prefix,
         published_date: &options.published_date,
+        run_id: &run_id,
+        started_at: &started_at,
+        publish: options.publish,
         input_cache: engine.input_cache(),
     };
     let plan = writer_plan(engine.context(), engine, &request).await?;
@@ -72,9 +83,29 @@ pub async fn run_event(
         "documents written"
     );
     Ok(RunOutcome {
+        run_id,
         step_output: resolved.event.step_output(),
         summary,
         output_prefix: resolved.output_prefix,
         elapsed: started.elapsed(),
     })
+}
+
+/// The environment variables of the publish settings, for the processes that take no
+/// flags (the Lambda shim); the CLI's `--publish-wait` and `--lease-ttl` read them too.
+pub const PUBLISH_WAIT_VARIABLE: &str = "BYDELSFAKTA_PUBLISH_WAIT";
+pub const LEASE_TTL_VARIABLE: &str = "BYDELSFAKTA_LEASE_TTL";
+
+/// A duration in seconds (`30`, `0.5`).
+pub fn parse_seconds(text: &str) -> std::result::Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("'{text}' is not a number of seconds"))
+}
+
+/// A new run id: a UUIDv7, so that ids sort by when their runs started.
+pub fn new_run_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }

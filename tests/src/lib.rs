@@ -3,6 +3,7 @@
 //! floats may differ in their last digits, at most 1e-12 relative).
 
 pub mod lambda_api;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 
@@ -35,23 +36,41 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A binary of the workspace (`bydelsfakta`, ...), next to the test binaries' folder in
+/// the target dir (`cargo test --workspace` builds every package's binaries first).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let path = profile.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build --bin {name}` (or run `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}
+
 /// Runs the event text on an embedded engine over `bucket`.
 pub async fn run(bucket: &Bucket, event: &str) -> bydelsfakta_scheduler_client::Result<RunOutcome> {
     let engine = Engine::embedded(bucket).await?;
     let options = RunOptions {
         published_date: "2026-11-28".into(),
         function: None,
+        publish: Default::default(),
     };
     run_event(&engine, bucket, event, &options).await
 }
 
-/// The `.json` files of a folder, by name.
+/// The documents of a folder (its `.json` files but the `_manifest.json`), by name.
 pub fn documents(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".json"))
+                .filter(|n| n.ends_with(".json") && !n.starts_with('_'))
                 .collect()
         })
         .unwrap_or_default();
@@ -221,6 +240,7 @@ pub async fn run_on(
     let options = RunOptions {
         published_date: "2026-11-28".into(),
         function: None,
+        publish: Default::default(),
     };
     run_event(engine, bucket, event, &options).await
 }

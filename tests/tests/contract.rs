@@ -122,9 +122,10 @@ async fn step_output_and_output_prefix() {
         outcome.step_output.to_python_string(),
         "{\"s3_input_prefixes\": {\"trangboddhet-over-2-status\": \"intermediate/x/intermediate/edition=1/lambda_invoker/\"}, \"status\": \"OK\", \"errors\": [\"earlier\", {\"k\": 1.5}]}"
     );
+    // 16 documents and the manifest.
     assert_eq!(
         files_below(&dir.path().join(&outcome.output_prefix)).len(),
-        16
+        17
     );
 }
 

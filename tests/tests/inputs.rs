@@ -126,7 +126,7 @@ async fn reading(
     .await;
     match read {
         Err(e) => format!("error: {e}"),
-        Ok(frame) => {
+        Ok((frame, _)) => {
             let fields: Vec<String> = frame
                 .schema()
                 .fields()

@@ -27,6 +27,8 @@ async fn serve() -> ballista_core::error::Result<()> {
         .clone()
         .unwrap_or_else(|| temporary.path().display().to_string());
     let config: ExecutorProcessConfig = options.try_into()?;
+    bydelsfakta_scheduler_client::stores::check_config()
+        .map_err(ballista_core::error::BallistaError::Configuration)?;
     bydelsfakta_cluster::init_logging(&config.special_mod_log_level);
     let config = bydelsfakta_cluster::executor_config(config, work_dir);
 

@@ -25,6 +25,8 @@ async fn serve() -> ballista_core::error::Result<()> {
             ))
         })?;
     let config: SchedulerConfig = options.try_into()?;
+    bydelsfakta_scheduler_client::stores::check_config()
+        .map_err(ballista_core::error::BallistaError::Configuration)?;
     // Only Flight SQL plans SQL on the scheduler; the pipeline's clients send plans.
     let tables = match std::env::var(bydelsfakta_cluster::BUCKET_ENV) {
         Ok(url) if config.flight_sql_enabled() => {

@@ -3,9 +3,6 @@
 // Each test binary uses only some of these helpers.
 #![allow(dead_code)]
 
-pub mod memory_s3;
-pub mod s3;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -24,6 +21,10 @@ impl Process {
                 .spawn()
                 .unwrap_or_else(|e| panic!("start {program}: {e}")),
         )
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.id()
     }
 
     /// Kills the process at once (SIGKILL): no draining, no goodbye to the scheduler.

@@ -1,16 +1,18 @@
 //! An S3-protocol server on loopback: s3s over a store in memory, SigV4-signed requests
-//! checked against known keys, and a log of which key asked for what.
+//! checked against known keys, a log of which key asked for what, and faults a test
+//! injects by operation (an error status, or an answer that takes its time).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
-use s3s::{S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
-use super::memory_s3::MemoryS3;
+use super::memory::MemoryS3;
 
 /// One request as the server saw it: the signing key, the operation, whether it was ranged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +22,40 @@ pub struct Request {
     pub ranged: bool,
 }
 
+/// What the server does to a request a test picked.
+#[derive(Debug, Clone)]
+pub enum ServerFault {
+    /// Answers with this error (`SlowDown` is 503, `InternalError` 500, `AccessDenied` 403).
+    Error(S3ErrorCode),
+    /// Waits this long before handling it.
+    Delay(Duration),
+}
+
+/// The next `times` requests of `operation` get `fault`.
+#[derive(Debug, Clone)]
+struct Scheduled {
+    operation: String,
+    times: usize,
+    fault: ServerFault,
+}
+
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Request>>>);
+struct Recorder {
+    requests: Arc<Mutex<Vec<Request>>>,
+    faults: Arc<Mutex<Vec<Scheduled>>>,
+}
+
+impl Recorder {
+    /// The fault the next request of `operation` gets, if one is scheduled.
+    fn fault_for(&self, operation: &str) -> Option<ServerFault> {
+        let mut faults = self.faults.lock().unwrap();
+        let scheduled = faults
+            .iter_mut()
+            .find(|f| f.operation == operation && f.times > 0)?;
+        scheduled.times -= 1;
+        Some(scheduled.fault.clone())
+    }
+}
 
 #[async_trait::async_trait]
 impl S3Access for Recorder {
@@ -29,12 +63,20 @@ impl S3Access for Recorder {
         let Some(credentials) = cx.credentials() else {
             return Err(s3_error!(AccessDenied, "anonymous requests are refused"));
         };
-        self.0.lock().unwrap().push(Request {
+        let operation = cx.s3_op().name().to_string();
+        self.requests.lock().unwrap().push(Request {
             access_key: credentials.access_key.clone(),
-            operation: cx.s3_op().name().to_string(),
+            operation: operation.clone(),
             ranged: cx.headers().contains_key("range"),
         });
-        Ok(())
+        match self.fault_for(&operation) {
+            None => Ok(()),
+            Some(ServerFault::Error(code)) => Err(S3Error::new(code)),
+            Some(ServerFault::Delay(wait)) => {
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+        }
     }
 }
 
@@ -72,9 +114,18 @@ impl S3Server {
         Self { endpoint, requests }
     }
 
+    /// The next `times` requests of `operation` (`PutObject`, `CopyObject`, ...) get `fault`.
+    pub fn inject(&self, operation: &str, times: usize, fault: ServerFault) {
+        self.requests.faults.lock().unwrap().push(Scheduled {
+            operation: operation.into(),
+            times,
+            fault,
+        });
+    }
+
     /// Every request signed by `access_key` so far.
     pub fn requests_by(&self, access_key: &str) -> Vec<Request> {
-        let requests = self.requests.0.lock().unwrap();
+        let requests = self.requests.requests.lock().unwrap();
         requests
             .iter()
             .filter(|r| r.access_key == access_key)

@@ -1,12 +1,17 @@
 //! Object stores at the edge. Every role (client, scheduler, executors) resolves bucket URLs
 //! through the same registry: `file://` is the local file system, `s3://<bucket>` an S3
 //! client configured from the standard `AWS_*` environment (credentials, region,
-//! `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` for MinIO and other S3-protocol servers). One
-//! client per bucket is built on first use and kept. Credentials never travel with a job:
-//! each process reads its own environment (or role).
+//! `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` for MinIO and other S3-protocol servers), with
+//! the timeouts and retries of [`StoreSettings`]. One client per bucket is built on first
+//! use and kept. Credentials never travel with a job: each process reads its own
+//! environment (or role). With `BYDELSFAKTA_FAULTS` set, every store is wrapped in a
+//! [`FaultyStore`] (fault-injection tests of real processes).
+
+pub mod faults;
+pub mod settings;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use datafusion::common::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreRegistry;
@@ -19,6 +24,50 @@ use url::Url;
 use crate::error::Result;
 use bydelsfakta_queries::Error as QueryError;
 use bydelsfakta_queries::bucket::Bucket;
+use faults::{Faults, FaultyStore};
+use settings::StoreSettings;
+
+/// How this process builds its stores.
+#[derive(Debug, Clone)]
+struct StoreConfig {
+    settings: StoreSettings,
+    faults: Option<Faults>,
+}
+
+static CONFIG: OnceLock<std::result::Result<StoreConfig, String>> = OnceLock::new();
+
+fn config_from_env(settings: Option<StoreSettings>) -> std::result::Result<StoreConfig, String> {
+    let settings = match settings {
+        Some(settings) => settings,
+        None => StoreSettings::from_env()?,
+    };
+    Ok(StoreConfig {
+        settings,
+        faults: Faults::from_env()?,
+    })
+}
+
+/// Sets this process's store settings (the CLI, from its flags) before any store is built;
+/// without it, they come from the environment on first use.
+pub fn configure(settings: StoreSettings) -> std::result::Result<(), String> {
+    CONFIG
+        .set(config_from_env(Some(settings)))
+        .map_err(|_| "the stores were configured twice".to_string())?;
+    check_config()
+}
+
+/// Whether this process's store settings are valid (a bad variable is named), so that a
+/// server fails when it starts rather than at its first task.
+pub fn check_config() -> std::result::Result<(), String> {
+    config().map(drop)
+}
+
+fn config() -> std::result::Result<&'static StoreConfig, String> {
+    CONFIG
+        .get_or_init(|| config_from_env(None))
+        .as_ref()
+        .map_err(Clone::clone)
+}
 
 /// The stores of every bucket this process has touched, by `scheme://bucket`.
 #[derive(Debug, Default)]
@@ -32,22 +81,31 @@ fn store_key(url: &Url) -> String {
 
 impl BucketStores {
     fn build(url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
-        match url.scheme() {
-            "file" => Ok(Arc::new(LocalFileSystem::new())),
+        let config = config().map_err(DataFusionError::Configuration)?;
+        let store: Arc<dyn ObjectStore> = match url.scheme() {
+            "file" => Arc::new(LocalFileSystem::new()),
             "s3" => {
                 let bucket = url.host_str().ok_or_else(|| {
                     DataFusionError::Configuration(format!("{url}: an s3 URL names its bucket"))
                 })?;
-                let store = AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
+                let builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                let store = config
+                    .settings
+                    .apply(builder)
                     .build()
                     .map_err(|e| DataFusionError::ObjectStore(Box::new(e)))?;
-                Ok(Arc::new(store))
+                Arc::new(store)
             }
-            other => Err(DataFusionError::Configuration(format!(
-                "{url}: the '{other}' scheme is not supported; use s3://<bucket> or file:///<folder>"
-            ))),
-        }
+            other => {
+                return Err(DataFusionError::Configuration(format!(
+                    "{url}: the '{other}' scheme is not supported; use s3://<bucket> or file:///<folder>"
+                )));
+            }
+        };
+        Ok(match &config.faults {
+            Some(faults) => Arc::new(FaultyStore::announcing(store, faults.clone())),
+            None => store,
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! An S3 bucket store in memory behind s3s's `S3` trait: the operations object_store uses
-//! (list, head, ranged get, put, copy, delete, bulk delete), with no limit on key length.
+//! (list with or without a delimiter, head, ranged get, put and conditional put, copy,
+//! delete, bulk delete), with no limit on key length.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,7 @@ pub struct MemoryS3 {
 impl MemoryS3 {
     /// Puts every file below `dir` into `bucket`, keyed by its relative path.
     pub fn load_dir(&self, bucket: &str, dir: &std::path::Path) {
-        for key in bydelsfakta_tests::files_below(dir) {
+        for key in crate::files_below(dir) {
             self.insert(
                 bucket,
                 &key,
@@ -35,13 +36,8 @@ impl MemoryS3 {
     }
 
     fn insert(&self, bucket: &str, key: &str, body: Bytes) {
-        let stored = Stored {
-            e_tag: format!("{:x}", md5_like(&body)),
-            body,
-            last_modified: Timestamp::from(std::time::SystemTime::now()),
-        };
         let mut objects = self.objects.lock().unwrap();
-        objects.insert((bucket.to_string(), key.to_string()), stored);
+        objects.insert((bucket.to_string(), key.to_string()), stored(body));
     }
 
     fn get(&self, bucket: &str, key: &str) -> S3Result<Stored> {
@@ -73,9 +69,25 @@ impl MemoryS3 {
         folder
     }
 
+    /// A store of its own holding the same objects now.
+    pub fn deep_copy(&self) -> Self {
+        let objects = self.objects.lock().unwrap().clone();
+        Self {
+            objects: Arc::new(Mutex::new(objects)),
+        }
+    }
+
     /// The bytes of one object.
     pub fn body(&self, bucket: &str, key: &str) -> Option<Bytes> {
         self.get(bucket, key).ok().map(|s| s.body)
+    }
+}
+
+fn stored(body: Bytes) -> Stored {
+    Stored {
+        e_tag: format!("{:x}", md5_like(&body)),
+        body,
+        last_modified: Timestamp::from(std::time::SystemTime::now()),
     }
 }
 
@@ -95,24 +107,46 @@ impl S3 for MemoryS3 {
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
         let objects = self.objects.lock().unwrap();
-        let contents: Vec<Object> = objects
-            .iter()
-            .filter(|((b, k), _)| *b == input.bucket && k.starts_with(&prefix))
-            .map(|((_, key), stored)| Object {
+        let mut contents = vec![];
+        let mut common_prefixes: Vec<String> = vec![];
+        for ((bucket, key), stored) in objects.iter() {
+            if *bucket != input.bucket || !key.starts_with(&prefix) {
+                continue;
+            }
+            // With a delimiter, a key with it after the prefix is rolled into a common prefix.
+            if let Some(d) = &delimiter
+                && let Some(at) = key[prefix.len()..].find(d.as_str())
+            {
+                let common = key[..prefix.len() + at + d.len()].to_string();
+                if common_prefixes.last() != Some(&common) {
+                    common_prefixes.push(common);
+                }
+                continue;
+            }
+            contents.push(Object {
                 key: Some(key.clone()),
                 size: Some(stored.body.len() as i64),
                 e_tag: Some(ETag::Strong(stored.e_tag.clone())),
                 last_modified: Some(stored.last_modified.clone()),
                 ..Default::default()
-            })
-            .collect();
+            });
+        }
+        common_prefixes.dedup();
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
             prefix: input.prefix,
-            key_count: Some(contents.len() as i32),
+            delimiter: input.delimiter,
+            key_count: Some((contents.len() + common_prefixes.len()) as i32),
             is_truncated: Some(false),
             contents: Some(contents),
+            common_prefixes: Some(
+                common_prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix { prefix: Some(p) })
+                    .collect(),
+            ),
             ..Default::default()
         }))
     }
@@ -169,8 +203,19 @@ impl S3 for MemoryS3 {
             }
             None => Bytes::new(),
         };
-        self.insert(&input.bucket, &input.key, body);
-        let e_tag = self.get(&input.bucket, &input.key)?.e_tag;
+        let e_tag = {
+            let mut objects = self.objects.lock().unwrap();
+            let id = (input.bucket.clone(), input.key.clone());
+            // `If-None-Match: *`: only if there is no such object (a conditional create).
+            if matches!(input.if_none_match, Some(ETagCondition::Any)) && objects.contains_key(&id)
+            {
+                return Err(s3_error!(PreconditionFailed));
+            }
+            let stored = stored(body);
+            let e_tag = stored.e_tag.clone();
+            objects.insert(id, stored);
+            e_tag
+        };
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(e_tag)),
             ..Default::default()

@@ -1,0 +1,301 @@
+//! Where one output's publication happens: the output prefix in its store, the names of
+//! the bookkeeping objects beside the documents, and the store calls the protocol makes.
+//!
+//! ```text
+//! <prefix>00.json … 15.json                      the documents (the website looks them up by key)
+//! <prefix>_manifest.json                         the completion record of the last publication
+//! <prefix>_publication/lease/<gen>-<run>.json    who publishes now (one publisher at a time)
+//! <prefix>_publication/journal.json              a publication that has started changing documents
+//! <prefix>_publication/runs/<run>/staged/<doc>   the new documents before they move into place
+//! <prefix>_publication/runs/<run>/backup/<doc>   the previous documents (and manifest) it replaces
+//! ```
+//!
+//! Every bookkeeping name starts with `_`, so the website's lookups of `<district>.json`
+//! never meet one.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt, stream};
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::bucket::Bucket;
+
+/// The completion record's name, beside the documents.
+pub const MANIFEST: &str = "_manifest.json";
+/// The folder of everything else the protocol keeps while it works.
+pub const BOOKKEEPING: &str = "_publication/";
+
+/// How many objects are written, copied, moved or deleted at once. On S3 each request is a
+/// round trip of tens of milliseconds, so one at a time would keep a 16-document output
+/// waiting on dozens of them; on a local folder the requests overlap on tokio's blocking pool.
+pub const CONCURRENT_REQUESTS: usize = 16;
+
+/// One output prefix in its store.
+pub struct Site<'a> {
+    pub store: &'a dyn ObjectStore,
+    pub bucket: &'a Bucket,
+    /// The output prefix, ending in `/`.
+    pub prefix: String,
+}
+
+impl<'a> Site<'a> {
+    pub fn new(store: &'a dyn ObjectStore, bucket: &'a Bucket, prefix: &str) -> Self {
+        let prefix = format!("{}/", prefix.trim_end_matches('/'));
+        Self {
+            store,
+            bucket,
+            prefix,
+        }
+    }
+
+    pub fn document(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    pub fn manifest(&self) -> String {
+        self.document(MANIFEST)
+    }
+
+    pub fn bookkeeping(&self) -> String {
+        self.document(BOOKKEEPING)
+    }
+
+    pub fn journal(&self) -> String {
+        format!("{}journal.json", self.bookkeeping())
+    }
+
+    pub fn leases(&self) -> String {
+        format!("{}lease/", self.bookkeeping())
+    }
+
+    pub fn run_folder(&self, run_id: &str) -> String {
+        format!("{}runs/{run_id}/", self.bookkeeping())
+    }
+
+    pub fn staged(&self, run_id: &str, name: &str) -> String {
+        format!("{}staged/{name}", self.run_folder(run_id))
+    }
+
+    pub fn backups(&self, run_id: &str) -> String {
+        format!("{}backup/", self.run_folder(run_id))
+    }
+
+    pub fn backup(&self, run_id: &str, name: &str) -> String {
+        format!("{}{name}", self.backups(run_id))
+    }
+
+    fn path(&self, key: &str) -> Path {
+        self.bucket.path(key)
+    }
+
+    pub async fn put(&self, key: &str, body: impl Into<Bytes>) -> object_store::Result<()> {
+        let payload = PutPayload::from(body.into());
+        self.store.put(&self.path(key), payload).await.map(drop)
+    }
+
+    /// Writes `key` only if nothing is there (S3's `If-None-Match: *`, a hard link on a
+    /// local folder): `AlreadyExists` tells the caller someone else was first.
+    pub async fn create(&self, key: &str, body: impl Into<Bytes>) -> object_store::Result<()> {
+        let options = PutOptions::from(PutMode::Create);
+        let payload = PutPayload::from(body.into());
+        self.store
+            .put_opts(&self.path(key), payload, options)
+            .await
+            .map(drop)
+    }
+
+    /// The bytes of `key`, or `None` when there is no such object.
+    pub async fn read(&self, key: &str) -> object_store::Result<Option<Bytes>> {
+        match self.store.get(&self.path(key)).await {
+            Ok(got) => got.bytes().await.map(Some),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every object under `folder` (a key ending in `/`), recursively, by key.
+    pub async fn list(&self, folder: &str) -> object_store::Result<Vec<(String, ObjectMeta)>> {
+        let listed: Vec<ObjectMeta> = match self
+            .store
+            .list(Some(&self.path(folder)))
+            .try_collect()
+            .await
+        {
+            Ok(listed) => listed,
+            Err(object_store::Error::NotFound { .. }) => vec![],
+            Err(e) => return Err(e),
+        };
+        Ok(listed
+            .into_iter()
+            .map(|meta| (self.bucket.key(&meta.location), meta))
+            .collect())
+    }
+
+    /// The names of the documents directly under the prefix: `.json` objects whose name does
+    /// not start with `_`. Anything else there is not ours and is left alone.
+    pub async fn documents(&self) -> object_store::Result<Vec<String>> {
+        let entries = self.entries(&self.prefix).await?;
+        Ok(entries
+            .into_keys()
+            .filter(|name| is_document(name))
+            .collect())
+    }
+
+    /// The objects directly in `folder` (a key ending in `/`), by name, with their entity
+    /// tags: equal tags mean equal bytes (S3: the content's digest, which a copy keeps; a
+    /// local folder: the inode, which a hard link shares).
+    pub async fn entries(
+        &self,
+        folder: &str,
+    ) -> object_store::Result<BTreeMap<String, Option<String>>> {
+        let folder = self.path(folder);
+        let listed = match self.store.list_with_delimiter(Some(&folder)).await {
+            Ok(listed) => listed.objects,
+            Err(object_store::Error::NotFound { .. }) => vec![],
+            Err(e) => return Err(e),
+        };
+        // Only what lies directly in the folder, whatever the store's listing returned.
+        Ok(listed
+            .into_iter()
+            .filter_map(|meta| {
+                let mut parts = meta.location.prefix_match(&folder)?;
+                let name = parts.next()?.as_ref().to_string();
+                parts.next().is_none().then_some((name, meta.e_tag))
+            })
+            .collect())
+    }
+
+    /// Runs `requests`, [`CONCURRENT_REQUESTS`] at a time, and waits for every one of them
+    /// (a request dropped half-way may still complete on the blocking pool after a later
+    /// step has run); the first error, if any.
+    pub async fn each(&self, requests: Vec<Request<'_>>) -> object_store::Result<()> {
+        let outcomes: Vec<_> = stream::iter(requests)
+            .buffered(CONCURRENT_REQUESTS)
+            .collect()
+            .await;
+        outcomes.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+    }
+
+    pub fn put_request(&self, key: String, body: Bytes) -> Request<'_> {
+        async move { self.put(&key, body).await }.boxed()
+    }
+
+    pub fn copy_request(&self, from: String, to: String) -> Request<'_> {
+        async move { self.store.copy(&self.path(&from), &self.path(&to)).await }.boxed()
+    }
+
+    /// A move: a rename on a file system, a copy and a delete on S3.
+    pub fn move_request(&self, from: String, to: String) -> Request<'_> {
+        async move { self.store.rename(&self.path(&from), &self.path(&to)).await }.boxed()
+    }
+
+    /// A delete that also succeeds when the object is already gone.
+    pub fn delete_request(&self, key: String) -> Request<'_> {
+        async move {
+            match self.store.delete(&self.path(&key)).await {
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                other => other,
+            }
+        }
+        .boxed()
+    }
+
+    pub async fn delete_all(
+        &self,
+        keys: impl IntoIterator<Item = String>,
+    ) -> object_store::Result<()> {
+        let requests = keys.into_iter().map(|k| self.delete_request(k)).collect();
+        self.each(requests).await
+    }
+
+    /// On a local folder, deletes the temporary files (`<name>#<n>`) that a put or copy
+    /// killed half-way leaves beside the documents and in the bookkeeping (the store lists
+    /// none of them); returns their names. The lease folder is left alone: another
+    /// publisher's put may be under way there. Only called by the lease's holder.
+    pub fn remove_local_temporaries(&self) -> Vec<String> {
+        let Some(folder) = self.bucket.local_folder(&self.prefix) else {
+            return vec![];
+        };
+        let mut removed = vec![];
+        let mut folders = vec![(folder, 0)];
+        while let Some((folder, depth)) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    // Below the prefix, only the bookkeeping is ours.
+                    let ours = if depth == 0 {
+                        format!("{name}/") == BOOKKEEPING
+                    } else {
+                        !(depth == 1 && name == "lease")
+                    };
+                    if ours && depth < FOLDER_DEPTH {
+                        folders.push((path, depth + 1));
+                    }
+                } else if is_temporary(&name) && std::fs::remove_file(&path).is_ok() {
+                    removed.push(path.display().to_string());
+                }
+            }
+        }
+        removed
+    }
+
+    /// A local folder keeps the folders that the bookkeeping's objects lived in; remove the
+    /// ones that are empty now (stores have no folders, so there is nothing to do there).
+    pub fn remove_empty_folders(&self) {
+        if let Some(folder) = self.bucket.local_folder(&self.bookkeeping()) {
+            remove_empty_below(&folder, FOLDER_DEPTH);
+        }
+    }
+}
+
+/// Whether an object directly under the prefix is one of the website's documents.
+pub fn is_document(name: &str) -> bool {
+    name.ends_with(".json") && !name.starts_with('_')
+}
+
+/// object_store's local folder writes `<name>#<n>` and renames it into place; such a name
+/// is never listed as an object.
+fn is_temporary(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+pub type Request<'a> = BoxFuture<'a, object_store::Result<()>>;
+
+/// How deep the bookkeeping's folders go (`runs/<run>/staged/`), with room to spare.
+const FOLDER_DEPTH: usize = 6;
+
+/// Removes `folder` and the folders below it, `depth` levels deep, that hold no file;
+/// another process's file keeps its folder (a non-empty folder is never removed).
+fn remove_empty_below(folder: &std::path::Path, depth: usize) {
+    if depth > 0
+        && let Ok(entries) = std::fs::read_dir(folder)
+    {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_below(&entry.path(), depth - 1);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(folder);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporaries_are_named_by_digits() {
+        assert!(is_temporary("00.json#12"));
+        assert!(!is_temporary("00.json#x1"));
+        assert!(!is_temporary("00.json"));
+        assert!(!is_temporary("a#"));
+    }
+}

@@ -1,0 +1,118 @@
+//! How long an S3 request may take and how often it is tried. Every store call goes through
+//! object_store's retry loop: server errors (5xx), throttling (429, `SlowDown`) and request
+//! timeouts are retried with exponential backoff; other errors (403, 404, 412) are not.
+//! A call gives up after `retry_timeout` plus at most one `request_timeout`.
+
+use std::time::Duration;
+
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
+
+use crate::run::parse_seconds;
+
+/// The environment variables of [`StoreSettings`], read by every process that builds a
+/// store (the CLI's flags of the same names win there).
+pub const CONNECT_TIMEOUT_VARIABLE: &str = "BYDELSFAKTA_S3_CONNECT_TIMEOUT";
+pub const REQUEST_TIMEOUT_VARIABLE: &str = "BYDELSFAKTA_S3_REQUEST_TIMEOUT";
+pub const RETRY_TIMEOUT_VARIABLE: &str = "BYDELSFAKTA_S3_RETRY_TIMEOUT";
+pub const MAX_RETRIES_VARIABLE: &str = "BYDELSFAKTA_S3_MAX_RETRIES";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// To open a connection.
+    pub connect_timeout: Duration,
+    /// For one request, from sending it to the last byte of its answer.
+    pub request_timeout: Duration,
+    /// No retry starts after this long from the first try.
+    pub retry_timeout: Duration,
+    /// Retries of one call at most.
+    pub max_retries: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            retry_timeout: Duration::from_secs(20),
+            max_retries: 5,
+        }
+    }
+}
+
+impl StoreSettings {
+    /// The defaults, overridden by the environment variables that are set.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let defaults = Self::default();
+        let seconds = |variable: &str, default: Duration| match lookup(variable) {
+            None => Ok(default),
+            Some(text) => parse_seconds(&text).map_err(|e| format!("{variable}: {e}")),
+        };
+        let max_retries = match lookup(MAX_RETRIES_VARIABLE) {
+            None => defaults.max_retries,
+            Some(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| format!("{MAX_RETRIES_VARIABLE}: '{text}' is not a count"))?,
+        };
+        Ok(Self {
+            connect_timeout: seconds(CONNECT_TIMEOUT_VARIABLE, defaults.connect_timeout)?,
+            request_timeout: seconds(REQUEST_TIMEOUT_VARIABLE, defaults.request_timeout)?,
+            retry_timeout: seconds(RETRY_TIMEOUT_VARIABLE, defaults.retry_timeout)?,
+            max_retries,
+        })
+    }
+
+    /// `builder` with these timeouts and retries; the rest of its client options (those of
+    /// `AWS_*`, such as `AWS_ALLOW_HTTP`) stay as they are.
+    pub fn apply(&self, builder: AmazonS3Builder) -> AmazonS3Builder {
+        let millis = |d: Duration| format!("{}ms", d.as_millis());
+        builder
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                millis(self.connect_timeout),
+            )
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                millis(self.request_timeout),
+            )
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig::default(),
+                max_retries: self.max_retries,
+                retry_timeout: self.retry_timeout,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_come_from_the_environment_in_seconds() {
+        let vars = [
+            (REQUEST_TIMEOUT_VARIABLE, "2.5"),
+            (MAX_RETRIES_VARIABLE, "0"),
+        ];
+        let settings = StoreSettings::from_lookup(|n| {
+            vars.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        assert_eq!(settings.request_timeout, Duration::from_millis(2500));
+        assert_eq!(settings.max_retries, 0);
+        assert_eq!(
+            settings.connect_timeout,
+            StoreSettings::default().connect_timeout
+        );
+        let e =
+            StoreSettings::from_lookup(|n| (n == RETRY_TIMEOUT_VARIABLE).then(|| "soon".into()))
+                .unwrap_err();
+        assert!(e.contains(RETRY_TIMEOUT_VARIABLE), "{e}");
+    }
+}

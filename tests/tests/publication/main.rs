@@ -1,0 +1,254 @@
+//! Publication under faults: every store call a publication makes fails, fails after it
+//! landed (a lost answer), or hangs while the publisher dies; a competitor arrives at each
+//! of those points; on a local folder and on S3 over loopback. After every fault, the
+//! previous documents are byte-identical or the new set is complete and matches its
+//! manifest, `recover` leaves no bookkeeping behind, and the publication reported success
+//! exactly when the new set was published. `kills` does the same to real `bydelsfakta run`
+//! processes with SIGKILL; `retries` checks the S3 client's bounds.
+
+mod kills;
+mod retries;
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bydelsfakta_queries::publication::records::PublishSettings;
+use bydelsfakta_scheduler_client::stores::faults::{Action, Faults, FaultyStore, Operation, Rule};
+use support::{Backend, Scenario, State, publish_set, recover_prefix};
+
+/// A crashed publisher's lease expires after this long (it is this process, so it is not
+/// known to be dead); the next holder waits for it.
+const SHORT_LEASE: Duration = Duration::from_millis(150);
+
+fn settings() -> PublishSettings {
+    PublishSettings {
+        lease_ttl: SHORT_LEASE,
+        wait: Duration::from_secs(20),
+    }
+}
+
+/// How many calls of each operation one publication of `scenario` makes on `backend`.
+async fn count_calls(backend: &Backend, scenario: Scenario) -> BTreeMap<Operation, u64> {
+    let prefix = backend.fresh_prefix();
+    scenario.prepare(backend, &prefix).await;
+    let counting = FaultyStore::new(backend.store.clone(), Faults::default());
+    publish_set(&counting, backend, &prefix, "new", "r1", settings())
+        .await
+        .unwrap();
+    let state = State::read(backend, &prefix).await;
+    state.assert_new_complete("new", "r1");
+    counting.calls().into_iter().collect()
+}
+
+fn faulty(backend: &Backend, operation: Operation, nth: u64, action: Action) -> FaultyStore {
+    let rule = Rule {
+        operation,
+        nth,
+        action,
+    };
+    let faults = Faults {
+        rules: vec![rule],
+        ..Faults::default()
+    };
+    FaultyStore::new(backend.store.clone(), faults)
+}
+
+/// Every call fails, or lands and then reports failure: the run reports the failure and
+/// leaves the previous set byte for byte, or reports success with the new set complete.
+async fn every_call_fails(backend: &Backend, scenario: Scenario) -> usize {
+    let calls = count_calls(backend, scenario).await;
+    let mut faults = 0;
+    for (&operation, &count) in &calls {
+        for nth in 1..=count {
+            for action in [Action::Fail, Action::FailAfter] {
+                let what = format!("{} {scenario:?}: {operation} #{nth} {action}", backend.name);
+                let prefix = backend.fresh_prefix();
+                scenario.prepare(backend, &prefix).await;
+                let before = State::read(backend, &prefix).await;
+                let store = faulty(backend, operation, nth, action);
+                let outcome = publish_set(&store, backend, &prefix, "new", "r1", settings()).await;
+                let after = State::read(backend, &prefix).await;
+                match &outcome {
+                    Ok(_) => after.assert_new_complete("new", "r1"),
+                    Err(e) => {
+                        assert_eq!(e.kind(), "WriteError", "{what}: {e}");
+                        assert!(e.to_string().contains(&prefix), "{what}: {e}");
+                        assert_eq!(after.set(), before.set(), "{what}: {e}");
+                    }
+                }
+                recover_prefix(backend, &prefix).await;
+                let recovered = State::read(backend, &prefix).await;
+                recovered.assert_no_leftovers(&what);
+                match outcome {
+                    Ok(_) => recovered.assert_new_complete("new", "r1"),
+                    Err(_) => assert_eq!(recovered.set(), before.set(), "{what}"),
+                }
+                faults += 1;
+            }
+        }
+    }
+    faults
+}
+
+/// The publisher dies at every call, before it is made or once it has landed (its task is
+/// dropped there, as a process is killed): `recover` leaves the previous set or the new
+/// one complete, and nothing else.
+async fn every_call_crashes(backend: &Backend, scenario: Scenario) -> usize {
+    let calls = count_calls(backend, scenario).await;
+    let mut crashes = 0;
+    for (&operation, &count) in &calls {
+        for nth in 1..=count {
+            for action in [
+                Action::Delay(Duration::from_secs(3600)),
+                Action::DelayAfter(Duration::from_secs(3600)),
+            ] {
+                let what = format!("{} {scenario:?}: {operation} #{nth} {action}", backend.name);
+                let prefix = backend.fresh_prefix();
+                scenario.prepare(backend, &prefix).await;
+                let before = State::read(backend, &prefix).await;
+                let store = Arc::new(faulty(backend, operation, nth, action));
+                let publisher = {
+                    let (store, backend, prefix) =
+                        (Arc::clone(&store), backend.clone(), prefix.clone());
+                    tokio::spawn(async move {
+                        publish_set(store.as_ref(), &backend, &prefix, "new", "r1", settings())
+                            .await
+                    })
+                };
+                tokio::time::timeout(Duration::from_secs(60), store.fired())
+                    .await
+                    .unwrap_or_else(|_| panic!("{what}: the call was never made"));
+                publisher.abort();
+                let _ = publisher.await;
+                recover_prefix(backend, &prefix).await;
+                let recovered = State::read(backend, &prefix).await;
+                recovered.assert_no_leftovers(&what);
+                if recovered.set() != before.set() {
+                    recovered.assert_new_complete("new", "r1");
+                }
+                crashes += 1;
+            }
+        }
+    }
+    crashes
+}
+
+/// A second publisher arrives while the first is held up at each call: it waits for the
+/// lease, so the sets never mix, and the last one to publish is the complete set.
+async fn a_competitor_at_every_call(backend: &Backend, scenario: Scenario) -> usize {
+    let calls = count_calls(backend, scenario).await;
+    let mut races = 0;
+    for (&operation, &count) in &calls {
+        for nth in 1..=count {
+            let what = format!(
+                "{} {scenario:?}: competitor at {operation} #{nth}",
+                backend.name
+            );
+            let prefix = backend.fresh_prefix();
+            scenario.prepare(backend, &prefix).await;
+            let held_up = Duration::from_millis(100);
+            let first = Arc::new(faulty(backend, operation, nth, Action::Delay(held_up)));
+            let patient = PublishSettings {
+                lease_ttl: Duration::from_secs(60),
+                wait: Duration::from_secs(30),
+            };
+            let first_run = {
+                let (store, backend, prefix) =
+                    (Arc::clone(&first), backend.clone(), prefix.clone());
+                tokio::spawn(async move {
+                    publish_set(store.as_ref(), &backend, &prefix, "one", "r1", patient).await
+                })
+            };
+            first.fired().await;
+            let second = publish_set(
+                backend.store.as_ref(),
+                backend,
+                &prefix,
+                "two",
+                "r2",
+                patient,
+            )
+            .await;
+            let first_outcome = first_run.await.unwrap();
+            assert!(first_outcome.is_ok(), "{what}: {first_outcome:?}");
+            assert!(second.is_ok(), "{what}: {second:?}");
+            let state = State::read(backend, &prefix).await;
+            state.assert_no_leftovers(&what);
+            match state.manifest_run().as_deref() {
+                Some("r1") => state.assert_new_complete("one", "r1"),
+                Some("r2") => state.assert_new_complete("two", "r2"),
+                other => panic!("{what}: manifest of {other:?}"),
+            }
+            races += 1;
+        }
+    }
+    races
+}
+
+async fn suite(backend: Backend) {
+    let mut report = vec![];
+    for scenario in Scenario::ALL {
+        let failed = every_call_fails(&backend, scenario).await;
+        let crashed = every_call_crashes(&backend, scenario).await;
+        report.push(format!(
+            "{scenario:?}: {failed} failures, {crashed} crashes"
+        ));
+    }
+    let raced = a_competitor_at_every_call(&backend, Scenario::Replace).await;
+    report.push(format!("Replace: {raced} competitors"));
+    eprintln!("{}: {}", backend.name, report.join("; "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_on_a_local_folder() {
+    suite(Backend::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_on_s3() {
+    suite(Backend::s3().await).await;
+}
+
+/// A competitor that cannot wait as long as the holder takes gives up with
+/// `PublicationInProgressError` and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impatient_competitor_gives_up_and_changes_nothing() {
+    let backend = Backend::local();
+    let prefix = backend.fresh_prefix();
+    Scenario::Replace.prepare(&backend, &prefix).await;
+    let first = Arc::new(faulty(
+        &backend,
+        Operation::Rename,
+        2,
+        Action::Delay(Duration::from_millis(800)),
+    ));
+    let first_run = {
+        let (store, backend, prefix) = (Arc::clone(&first), backend.clone(), prefix.clone());
+        tokio::spawn(async move {
+            publish_set(store.as_ref(), &backend, &prefix, "one", "r1", settings()).await
+        })
+    };
+    first.fired().await;
+    let impatient = PublishSettings {
+        lease_ttl: Duration::from_secs(60),
+        wait: Duration::from_millis(100),
+    };
+    let err = publish_set(
+        backend.store.as_ref(),
+        &backend,
+        &prefix,
+        "two",
+        "r2",
+        impatient,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), "PublicationInProgressError", "{err}");
+    assert!(err.to_string().contains("run r1"), "{err}");
+    first_run.await.unwrap().unwrap();
+    let state = State::read(&backend, &prefix).await;
+    state.assert_new_complete("one", "r1");
+    state.assert_no_leftovers("after the impatient competitor");
+}
