@@ -14,6 +14,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -26,8 +27,38 @@ fn main() -> ExitCode {
     match result.unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}"))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes, each cause once: our errors name their cause in their own
+/// text, and object_store's repeat theirs, so `{:#}` would print the same words up to four
+/// times.
+fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_told_once() {
+        let io = std::io::Error::other("disk on fire");
+        let wrapped = anyhow::Error::new(io).context("writing 00.json: disk on fire");
+        assert_eq!(message(&wrapped), "writing 00.json: disk on fire");
+        let io = std::io::Error::other("disk on fire");
+        let added = anyhow::Error::new(io).context("writing 00.json");
+        assert_eq!(message(&added), "writing 00.json: disk on fire");
     }
 }

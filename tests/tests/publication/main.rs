@@ -57,10 +57,13 @@ fn faulty(backend: &Backend, operation: Operation, nth: u64, action: Action) -> 
 
 /// Every call fails, or lands and then reports failure: the run reports the failure and
 /// leaves the previous set byte for byte, or reports success with the new set complete.
-async fn every_call_fails(backend: &Backend, scenario: Scenario) -> usize {
-    let calls = count_calls(backend, scenario).await;
+async fn every_call_fails(
+    backend: &Backend,
+    scenario: Scenario,
+    calls: &BTreeMap<Operation, u64>,
+) -> usize {
     let mut faults = 0;
-    for (&operation, &count) in &calls {
+    for (&operation, &count) in calls {
         for nth in 1..=count {
             for action in [Action::Fail, Action::FailAfter] {
                 let what = format!("{} {scenario:?}: {operation} #{nth} {action}", backend.name);
@@ -95,10 +98,13 @@ async fn every_call_fails(backend: &Backend, scenario: Scenario) -> usize {
 /// The publisher dies at every call, before it is made or once it has landed (its task is
 /// dropped there, as a process is killed): `recover` leaves the previous set or the new
 /// one complete, and nothing else.
-async fn every_call_crashes(backend: &Backend, scenario: Scenario) -> usize {
-    let calls = count_calls(backend, scenario).await;
+async fn every_call_crashes(
+    backend: &Backend,
+    scenario: Scenario,
+    calls: &BTreeMap<Operation, u64>,
+) -> usize {
     let mut crashes = 0;
-    for (&operation, &count) in &calls {
+    for (&operation, &count) in calls {
         for nth in 1..=count {
             for action in [
                 Action::Delay(Duration::from_secs(3600)),
@@ -137,10 +143,13 @@ async fn every_call_crashes(backend: &Backend, scenario: Scenario) -> usize {
 
 /// A second publisher arrives while the first is held up at each call: it waits for the
 /// lease, so the sets never mix, and the last one to publish is the complete set.
-async fn a_competitor_at_every_call(backend: &Backend, scenario: Scenario) -> usize {
-    let calls = count_calls(backend, scenario).await;
+async fn a_competitor_at_every_call(
+    backend: &Backend,
+    scenario: Scenario,
+    calls: &BTreeMap<Operation, u64>,
+) -> usize {
     let mut races = 0;
-    for (&operation, &count) in &calls {
+    for (&operation, &count) in calls {
         for nth in 1..=count {
             let what = format!(
                 "{} {scenario:?}: competitor at {operation} #{nth}",
@@ -190,14 +199,17 @@ async fn a_competitor_at_every_call(backend: &Backend, scenario: Scenario) -> us
 async fn suite(backend: Backend) {
     let mut report = vec![];
     for scenario in Scenario::ALL {
-        let failed = every_call_fails(&backend, scenario).await;
-        let crashed = every_call_crashes(&backend, scenario).await;
-        report.push(format!(
-            "{scenario:?}: {failed} failures, {crashed} crashes"
-        ));
+        let calls = count_calls(&backend, scenario).await;
+        let failed = every_call_fails(&backend, scenario, &calls).await;
+        let crashed = every_call_crashes(&backend, scenario, &calls).await;
+        let mut line = format!("{scenario:?}: {failed} failures, {crashed} crashes");
+        if scenario == Scenario::Replace {
+            let raced = a_competitor_at_every_call(&backend, scenario, &calls).await;
+            line.push_str(&format!(", {raced} competitors"));
+        }
+        let counts: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        report.push(format!("{line} (calls: {})", counts.join(", ")));
     }
-    let raced = a_competitor_at_every_call(&backend, Scenario::Replace).await;
-    report.push(format!("Replace: {raced} competitors"));
     eprintln!("{}: {}", backend.name, report.join("; "));
 }
 
