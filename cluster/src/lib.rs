@@ -16,6 +16,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionContext;
 
+use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_scheduler_client::engine::{ballista_session_config, physical_codec};
 use bydelsfakta_scheduler_client::sql::catalog::read_only_catalog;
 use bydelsfakta_scheduler_client::sql::tables::{SqlTable, discover};
@@ -32,8 +33,7 @@ pub const BUCKET_ENV: &str = "BYDELSFAKTA_BUCKET";
 /// The SQL tables of the bucket named by `url` (`file:///folder`, a folder path or
 /// `s3://name`), found once, when the scheduler starts.
 pub async fn sql_tables(url: &str) -> Result<Vec<SqlTable>, String> {
-    let bucket = bydelsfakta_scheduler_client::cli::bucket_from_arg(url)
-        .map_err(|e| format!("{BUCKET_ENV}: {e}"))?;
+    let bucket = Bucket::from_arg(url).map_err(|e| format!("{BUCKET_ENV}: {e}"))?;
     let runtime = runtime_for(&bucket).map_err(|e| format!("{BUCKET_ENV}: {e}"))?;
     let state = SessionStateBuilder::new()
         .with_default_features()

@@ -1,8 +1,12 @@
 //! The bucket: a URL naming an object store and a root inside it (`file:///abs/dir`,
 //! `s3://name`). Keys of the pipeline (prefixes, object keys) are relative to the root.
+//!
+//! A folder's name may hold anything a file system allows (`#`, `?`, `%`, spaces, `ø`): the
+//! URL is built from the path (`Url::from_directory_path`), never pasted together, and the
+//! root is kept as object_store names it, so keys are compared in one encoding.
 
 use datafusion::execution::object_store::ObjectStoreUrl;
-use object_store::path::Path;
+use object_store::path::{Path, PathPart};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -10,123 +14,189 @@ use crate::error::{Error, Result};
 
 /// A bucket URL, parsed once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Bucket {
-    url: String,
+    /// `file:///abs/folder/` or `s3://name/[root/]`, always with a trailing slash.
+    url: Url,
+    /// The store the bucket lives in: `file:///` or `s3://name/`.
+    store: ObjectStoreUrl,
+    /// The bucket's root inside its store (the folder of a `file://` bucket).
+    root: Path,
 }
 
 impl Bucket {
-    /// Parses `file:///abs/dir` or `s3://name[/root]`.
-    pub fn parse(url: &str) -> Result<Self> {
-        let parsed = Url::parse(url).map_err(|e| Error::Bucket {
-            url: url.to_string(),
-            problem: format!("not a URL ({e}); use file:///absolute/folder or s3://bucket"),
+    /// Parses `file:///abs/dir` (or `file://localhost/abs/dir`) or `s3://name[/root]`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let problem = |problem: String| Error::Bucket {
+            url: text.into(),
+            problem,
+        };
+        let mut url = Url::parse(text).map_err(|e| {
+            problem(format!(
+                "not a URL ({e}); use file:///absolute/folder, a folder path, or s3://bucket"
+            ))
         })?;
-        match parsed.scheme() {
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(problem(
+                "a bucket URL has no '?' or '#' part; give a folder with such characters as a path, or percent-encode them"
+                    .into(),
+            ));
+        }
+        match url.scheme() {
             "file" => {
-                if parsed.path().len() <= 1 {
-                    return Err(Error::Bucket {
-                        url: url.into(),
-                        problem: "a file bucket needs an absolute folder, e.g. file:///tmp/bucket"
-                            .into(),
-                    });
+                if let Some(host) = url
+                    .host_str()
+                    .filter(|h| !h.is_empty() && *h != "localhost")
+                {
+                    return Err(problem(format!(
+                        "a file bucket is on this machine; '{host}' is another host (use file:///folder)"
+                    )));
+                }
+                url.set_host(None).expect("a file URL can lose its host");
+                if url.path().trim_matches('/').is_empty() {
+                    return Err(problem(
+                        "a file bucket needs a folder, e.g. file:///tmp/bucket".into(),
+                    ));
                 }
             }
             "s3" | "memory" => {
-                if parsed.host_str().is_none_or(str::is_empty) && parsed.scheme() == "s3" {
-                    return Err(Error::Bucket {
-                        url: url.into(),
-                        problem: "an S3 bucket needs a name, e.g. s3://my-bucket".into(),
-                    });
+                if url.host_str().is_none_or(str::is_empty) && url.scheme() == "s3" {
+                    return Err(problem(
+                        "an S3 bucket needs a name, e.g. s3://my-bucket".into(),
+                    ));
                 }
             }
             other => {
-                return Err(Error::Bucket {
-                    url: url.into(),
-                    problem: format!("unsupported scheme '{other}'; use file:// or s3://"),
-                });
+                return Err(problem(format!(
+                    "unsupported scheme '{other}'; use file:// or s3://"
+                )));
             }
         }
-        Ok(Self {
-            url: url.trim_end_matches('/').to_string(),
-        })
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        let root = Path::from_url_path(url.path()).map_err(|e| problem(e.to_string()))?;
+        let store = ObjectStoreUrl::parse(format!(
+            "{}://{}",
+            url.scheme(),
+            url.host_str().unwrap_or("")
+        ))
+        .map_err(|e| problem(e.to_string()))?;
+        Ok(Self { url, store, root })
     }
 
+    /// The bucket of an absolute folder, whatever its name holds.
+    pub fn folder(folder: &std::path::Path) -> Result<Self> {
+        let url = Url::from_directory_path(folder).map_err(|()| Error::Bucket {
+            url: folder.display().to_string(),
+            problem: "a bucket folder must be an absolute path".into(),
+        })?;
+        Self::parse(url.as_str())
+    }
+
+    /// A bucket URL as given (it has `://`), or a folder path, which must exist.
+    pub fn from_arg(arg: &str) -> Result<Self> {
+        if arg.contains("://") {
+            return Self::parse(arg);
+        }
+        let folder = std::fs::canonicalize(arg).map_err(|e| Error::Bucket {
+            url: arg.into(),
+            problem: format!("not a folder: {e}"),
+        })?;
+        if !folder.is_dir() {
+            return Err(Error::Bucket {
+                url: arg.into(),
+                problem: "not a folder".into(),
+            });
+        }
+        Self::folder(&folder)
+    }
+
+    /// The URL, without its trailing slash.
     pub fn url(&self) -> &str {
-        &self.url
+        self.url.as_str().trim_end_matches('/')
     }
 
     pub fn scheme(&self) -> &str {
-        self.url.split_once("://").map_or("", |(s, _)| s)
+        self.url.scheme()
     }
 
     /// The object store this bucket lives in (`file://`, `s3://name`).
     pub fn store_url(&self) -> ObjectStoreUrl {
-        let parsed = Url::parse(&self.url).expect("validated in parse");
-        let host = parsed.host_str().unwrap_or("");
-        ObjectStoreUrl::parse(format!("{}://{host}", parsed.scheme())).expect("scheme and host")
+        self.store.clone()
     }
 
-    /// The root of the bucket inside its store (the folder for `file://`).
-    fn root(&self) -> String {
-        let parsed = Url::parse(&self.url).expect("validated in parse");
-        let path = percent_decode(parsed.path());
-        path.trim_matches('/').to_string()
-    }
-
-    /// The store path of a bucket key.
+    /// The store path of a bucket key. A key's segments are taken as they are (`#`, `%`
+    /// and `ø` included); one that cannot name an object (`.`, `..`, a control character)
+    /// is percent-encoded, so no key reaches outside the root.
     pub fn path(&self, key: &str) -> Path {
-        let root = self.root();
-        let key = key.trim_start_matches('/');
-        match (root.is_empty(), key.is_empty()) {
-            (true, _) => Path::from(key),
-            (false, true) => Path::from(root),
-            (false, false) => Path::from(format!("{root}/{key}")),
-        }
+        let segments = key
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|segment| PathPart::parse(segment).unwrap_or_else(|_| PathPart::from(segment)));
+        Path::from_iter(self.root.parts().chain(segments))
     }
 
-    /// The bucket key of a store path (inverse of [`Bucket::path`]).
+    /// The bucket key of a store path (inverse of [`Bucket::path`]); a path outside the
+    /// root keeps its whole name.
     pub fn key(&self, path: &Path) -> String {
-        let root = self.root();
-        let p = path.as_ref();
-        if root.is_empty() {
-            p.to_string()
-        } else {
-            p.strip_prefix(&root)
-                .unwrap_or(p)
-                .trim_start_matches('/')
-                .to_string()
+        match path.prefix_match(&self.root) {
+            Some(parts) => parts
+                .map(|part| part.as_ref().to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
+            None => path.as_ref().to_string(),
         }
     }
 
     /// The folder of a bucket key when the bucket is a local folder: stores keep no
     /// folders, but a file system does, and an emptied one is left behind.
     pub fn local_folder(&self, key: &str) -> Option<std::path::PathBuf> {
-        (self.scheme() == "file").then(|| format!("/{}", self.path(key)).into())
+        if self.scheme() != "file" {
+            return None;
+        }
+        let mut folder = self.url.to_file_path().ok()?;
+        folder.extend(key.split('/').filter(|s| !s.is_empty()));
+        Some(folder)
     }
 
-    /// A URL DataFusion's readers accept for a bucket key.
+    /// A URL DataFusion's readers accept for a bucket key (a key ending in `/` stays a
+    /// folder), every segment percent-encoded as URLs require.
     pub fn object_url(&self, key: &str) -> String {
-        format!("{}{}", self.store_url().as_str(), self.path(key))
+        let mut url = Url::parse(self.store.as_str()).expect("a store URL is a URL");
+        {
+            let mut segments = url.path_segments_mut().expect("a store URL has a path");
+            segments.pop_if_empty();
+            for part in self.path(key).parts() {
+                segments.push(part.as_ref());
+            }
+            if key.ends_with('/') {
+                segments.push("");
+            }
+        }
+        url.into()
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
+impl TryFrom<String> for Bucket {
+    type Error = Error;
+
+    fn try_from(url: String) -> Result<Self> {
+        Self::parse(&url)
     }
-    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl From<Bucket> for String {
+    fn from(bucket: Bucket) -> Self {
+        bucket.url().to_string()
+    }
+}
+
+impl std::fmt::Display for Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.url())
+    }
 }
 
 #[cfg(test)]
@@ -142,7 +212,38 @@ mod tests {
             "tmp/my bucket/processed/a.csv"
         );
         assert_eq!(b.key(&b.path("processed/a.csv")), "processed/a.csv");
-        assert_eq!(b.object_url("x/y.csv"), "file:///tmp/my bucket/x/y.csv");
+        assert_eq!(b.object_url("x/y.csv"), "file:///tmp/my%20bucket/x/y.csv");
+        assert_eq!(b.object_url("x/"), "file:///tmp/my%20bucket/x/");
+        assert_eq!(b.url(), "file:///tmp/my%20bucket");
+    }
+
+    /// Folder names as people give them: what the file system holds is what is read.
+    #[test]
+    fn folders_with_any_name() {
+        for name in ["b#x", "bøtte", "a b", "p%41q", "q?r", "%2e%2e"] {
+            let folder = std::path::Path::new("/data").join(name);
+            let b = Bucket::folder(&folder).unwrap();
+            assert_eq!(
+                b.local_folder("processed/a.csv").unwrap(),
+                folder.join("processed/a.csv"),
+                "{name}"
+            );
+            let path = b.path("processed/a.csv");
+            assert_eq!(
+                path.as_ref(),
+                format!("data/{name}/processed/a.csv"),
+                "{name}"
+            );
+            assert_eq!(b.key(&path), "processed/a.csv", "{name}");
+            // DataFusion turns the object URL back into the same store path.
+            let url = Url::parse(&b.object_url("processed/a.csv")).unwrap();
+            assert_eq!(Path::from_url_path(url.path()).unwrap(), path, "{name}");
+            assert_eq!(
+                Bucket::parse(&String::from(b.clone())).unwrap(),
+                b,
+                "{name}"
+            );
+        }
     }
 
     #[test]
@@ -151,12 +252,33 @@ mod tests {
         assert_eq!(b.store_url().as_str(), "s3://data/");
         assert_eq!(b.path("processed/a.csv").as_ref(), "processed/a.csv");
         assert_eq!(b.object_url("p/a.csv"), "s3://data/p/a.csv");
+        assert_eq!(b.url(), "s3://data");
+    }
+
+    #[test]
+    fn keys_never_leave_the_root() {
+        let b = Bucket::parse("file:///tmp/b").unwrap();
+        let path = b.path("a/../../etc/passwd");
+        assert!(path.as_ref().starts_with("tmp/b/a/"), "{path}");
+        assert!(!path.parts().any(|p| p.as_ref() == ".."), "{path}");
     }
 
     #[test]
     fn rejects_what_it_cannot_serve() {
-        assert!(Bucket::parse("relative/dir").is_err());
-        assert!(Bucket::parse("ftp://x").is_err());
-        assert!(Bucket::parse("file:///").is_err());
+        for (url, says) in [
+            ("relative/dir", "not a URL"),
+            ("ftp://x", "unsupported scheme"),
+            ("file:///", "needs a folder"),
+            ("file://server/share", "another host"),
+            ("file:///tmp/b#x", "no '?' or '#'"),
+            ("s3://", "needs a name"),
+        ] {
+            let e = Bucket::parse(url).unwrap_err().to_string();
+            assert!(e.contains(says), "{url}: {e}");
+        }
+        assert_eq!(
+            Bucket::parse("file://localhost/tmp/b").unwrap().url(),
+            "file:///tmp/b"
+        );
     }
 }

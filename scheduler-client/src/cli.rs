@@ -206,16 +206,6 @@ fn parse_date(s: &str) -> Result<String, String> {
         .map_err(|_| format!("'{s}' is not a date in the form YYYY-MM-DD"))
 }
 
-/// A bucket URL, or a folder path turned into one.
-pub fn bucket_from_arg(arg: &str) -> anyhow::Result<Bucket> {
-    if arg.contains("://") {
-        return Ok(Bucket::parse(arg)?);
-    }
-    let path =
-        std::fs::canonicalize(arg).map_err(|e| anyhow::anyhow!("bucket folder '{arg}': {e}"))?;
-    Ok(Bucket::parse(&format!("file://{}", path.display()))?)
-}
-
 /// The table of a run of many outputs: dataset, documents, milliseconds (or the failure).
 fn summary_table(rows: &[RunAllRow], out: &mut String) -> std::fmt::Result {
     use std::fmt::Write;
@@ -334,7 +324,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 std::fs::read_to_string(&event)
                     .map_err(|e| anyhow::anyhow!("event file '{event}': {e}"))?
             };
-            let bucket = bucket_from_arg(&bucket)?;
+            let bucket = Bucket::from_arg(&bucket)?;
             let engine = Engine::connect(cli.engine, cli.scheduler.as_deref(), &bucket).await?;
             let options = RunOptions {
                 published_date: published_date.unwrap_or_else(today_utc),
@@ -383,7 +373,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             jobs,
             format,
         } => {
-            let bucket = bucket_from_arg(&bucket)?;
+            let bucket = Bucket::from_arg(&bucket)?;
             let engine = Engine::connect(cli.engine, cli.scheduler.as_deref(), &bucket).await?;
             let options = RunAllOptions {
                 edition,
@@ -449,7 +439,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             history,
             query,
         } => {
-            let bucket = bucket_from_arg(&bucket)?;
+            let bucket = Bucket::from_arg(&bucket)?;
             let engine = Engine::connect(cli.engine, cli.scheduler.as_deref(), &bucket).await?;
             let session = SqlSession::open(engine, &bucket).await?;
             match query {
@@ -471,7 +461,7 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             bucket,
             output_prefix,
         } => {
-            let bucket = bucket_from_arg(&bucket)?;
+            let bucket = Bucket::from_arg(&bucket)?;
             let under = output_prefix.unwrap_or_default();
             let recovered = recover_bucket(&bucket, &under, &publish).await?;
             if recovered.is_empty() {

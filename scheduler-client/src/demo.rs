@@ -247,7 +247,7 @@ pub async fn run_demo(
 ) -> anyhow::Result<Vec<RunAllRow>> {
     copy_dir(sample, out)?;
     let out = std::fs::canonicalize(out)?;
-    let bucket = Bucket::parse(&format!("file://{}", out.display()))?;
+    let bucket = Bucket::folder(&out)?;
     let engine = Engine::connect(engine, scheduler, &bucket).await?;
     let options = RunAllOptions {
         edition: Some("demo".into()),

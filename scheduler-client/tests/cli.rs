@@ -124,12 +124,17 @@ fn a_failing_run_exits_non_zero_with_the_reason() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
 }
 
+/// A folder name with what URLs give a meaning to, a percent sign and Norwegian letters:
+/// every command reads and writes that very folder. See: issue 15 ("Folder names").
+const ODD_FOLDER: &str = "b#x ?y %41 bøtte";
+
 #[test]
 fn demo_runs_every_output_on_the_sample_bucket() {
-    let out_dir = tempfile::tempdir().unwrap();
+    let parent = tempfile::tempdir().unwrap();
+    let out_dir = parent.path().join(ODD_FOLDER);
     let out = Command::new(BIN)
         .args(["demo", "--published-date", "2026-11-28", "--out"])
-        .arg(out_dir.path())
+        .arg(&out_dir)
         .output()
         .unwrap();
     assert!(
@@ -148,7 +153,6 @@ fn demo_runs_every_output_on_the_sample_bucket() {
     );
     assert!(text.contains("levekar-totalt-status"), "{text}");
     let written = out_dir
-        .path()
         .join("intermediate/yellow/bydelsfakta-grafdata/levekar-totalt-status/version=1/edition=demo/lambda_invoker/00.json");
     let original =
         std::fs::read_to_string(fixtures().join("expected/levekar_totalt/status/00.json")).unwrap();
@@ -491,4 +495,61 @@ fn sql_shell_reads_statements_and_commands_from_stdin() {
     let out = sql(&[], "SELECT count(*) AS n FROM fodte");
     assert!(out.status.success());
     assert!(String::from_utf8(out.stdout).unwrap().contains("(1 row)"));
+}
+
+/// `run` (embedded and standalone), `run-all` and `sql` on a bucket folder whose name holds
+/// `#`, `?`, `%`, spaces and `ø`: they read and write that folder, and nothing else.
+#[test]
+fn folders_with_any_name_are_read_and_written_as_named() {
+    let parent = tempfile::tempdir().unwrap();
+    let bucket = parent.path().join(ODD_FOLDER);
+    copy_dir(&fixtures().join("input"), &bucket);
+    let event = fixtures().join("events/trangboddhet__over-2_status.json");
+    let written = bucket.join(
+        "intermediate/yellow/bydelsfakta-grafdata/trangboddhet-over-2-status/version=1/edition=20250601T120000/lambda_invoker/00.json",
+    );
+    let original =
+        std::fs::read_to_string(fixtures().join("expected/trangboddhet/over-2_status/00.json"))
+            .unwrap();
+    for engine in ["embedded", "standalone"] {
+        let out = Command::new(BIN)
+            .args(["--engine", engine, "run", "--published-date", "2026-11-28"])
+            .arg("--event")
+            .arg(&event)
+            .arg("--bucket")
+            .arg(&bucket)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{engine}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&written).unwrap(),
+            original,
+            "{engine}"
+        );
+        std::fs::remove_dir_all(bucket.join("intermediate")).unwrap();
+    }
+    let out = run_all(&bucket, &["--output", "trangboddhet-over-2-status"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        table_outputs(&out.stdout),
+        vec!["trangboddhet-over-2-status"]
+    );
+    let out = Command::new(BIN)
+        .args(["sql", "--format", "csv", "--bucket"])
+        .arg(&bucket)
+        .arg("SELECT COUNT(*) AS n FROM fodte")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n1632\n");
+    // Only the folder itself changed.
+    let siblings: Vec<_> = std::fs::read_dir(parent.path()).unwrap().collect();
+    assert_eq!(siblings.len(), 1, "{siblings:?}");
 }

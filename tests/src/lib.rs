@@ -19,7 +19,7 @@ pub fn fixtures() -> PathBuf {
 pub fn bucket_copy(input: &Path) -> (tempfile::TempDir, Bucket) {
     let dir = tempfile::tempdir().expect("temp dir");
     copy_dir(input, dir.path());
-    let bucket = Bucket::parse(&format!("file://{}", dir.path().display())).expect("bucket");
+    let bucket = Bucket::folder(dir.path()).expect("bucket");
     (dir, bucket)
 }
 
