@@ -3,7 +3,9 @@
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::publication::records::PublishSettings;
-use bydelsfakta_scheduler_client::run::{LEASE_TTL_VARIABLE, PUBLISH_WAIT_VARIABLE, parse_seconds};
+use bydelsfakta_scheduler_client::run::{
+    LEASE_TTL_VARIABLE, PUBLISH_WAIT_VARIABLE, parse_published_date, parse_seconds,
+};
 
 /// The original functions' bucket variable and its default (spec 00-common §1.3).
 const BUCKET_NAME: &str = "BUCKET_NAME";
@@ -54,15 +56,13 @@ impl ShimConfig {
             variable,
             problem: e.to_string(),
         })?;
-        let published_date = lookup("BYDELSFAKTA_PUBLISHED_DATE");
-        if let Some(date) = &published_date
-            && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err()
-        {
-            return Err(ConfigError {
+        let published_date = lookup("BYDELSFAKTA_PUBLISHED_DATE")
+            .map(|date| parse_published_date(&date))
+            .transpose()
+            .map_err(|problem| ConfigError {
                 variable: "BYDELSFAKTA_PUBLISHED_DATE",
-                problem: format!("'{date}' is not a date (YYYY-MM-DD)"),
-            });
-        }
+                problem,
+            })?;
         let seconds = |variable: &'static str, default| match lookup(variable) {
             None => Ok(default),
             Some(text) => parse_seconds(&text).map_err(|problem| ConfigError { variable, problem }),

@@ -55,9 +55,18 @@ pub struct StepData {
 }
 
 impl PipelineEvent {
-    /// Parses the event text; a missing or extra key names itself.
+    /// Parses the event text; a missing or extra key names itself, and a value of the wrong
+    /// type names its key (`payload.output_dataset.s3_prefix: invalid type: ...`).
     pub fn parse(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| Error::InvalidEvent(e.to_string()))
+        let mut json = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut json).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Error::InvalidEvent(match path.as_str() {
+                "" | "." => inner.to_string(),
+                _ => format!("{path}: {inner}"),
+            })
+        })
     }
 
     /// `payload.pipeline.task_config[task]`.
@@ -87,7 +96,7 @@ impl PipelineEvent {
         match self.task_config()?.get("type") {
             Some(Value::String(t)) => Ok(t.clone()),
             Some(other) => Err(Error::TaskConfig(format!(
-                "task_config.{}.type must be a string, got {other}",
+                "payload.pipeline.task_config.{}.type: expected a string, found {other}",
                 self.task
             ))),
             None => Err(Error::TaskConfig(format!(
@@ -179,7 +188,7 @@ impl PipelineEvent {
             .map(|id| match &given[*id] {
                 Value::String(prefix) => Ok((id.to_string(), prefix.clone())),
                 other => Err(Error::InvalidEvent(format!(
-                    "s3_input_prefixes.{id} must be a string, got {other}"
+                    "payload.step_data.s3_input_prefixes.{id}: expected a string, found {other}"
                 ))),
             })
             .collect()
@@ -228,13 +237,117 @@ impl ResolvedEvent {
                 got: dataset_type.clone(),
                 valid: function.types.iter().map(|t| t.name.to_string()).collect(),
             })?;
+        let output_prefix = event.output_prefix();
+        check_output_prefix(&output_prefix, &input_prefixes)?;
         Ok(Self {
             output_dataset: ty.output_dataset.to_string(),
-            output_prefix: event.output_prefix(),
+            output_prefix,
             event,
             function,
             dataset_type,
             input_prefixes,
         })
+    }
+}
+
+/// The output prefix (`s3_prefix` with `%stage%` replaced, plus the task) must name a place
+/// of its own in the bucket: relative, no `.` or `..` segment, no empty segment, no control
+/// character, not among the processed inputs, and neither inside an input prefix nor around
+/// one (writing there would change that input for every later run).
+fn check_output_prefix(prefix: &str, inputs: &HashMap<String, String>) -> Result<()> {
+    let invalid = |problem: String| {
+        Error::InvalidEvent(format!(
+            "payload.output_dataset.s3_prefix: the output prefix '{}' {problem}",
+            prefix.escape_debug()
+        ))
+    };
+    if prefix.starts_with('/') {
+        return Err(invalid(
+            "must be relative to the bucket, not start with '/'".into(),
+        ));
+    }
+    if prefix.chars().any(char::is_control) {
+        return Err(invalid("has a control character".into()));
+    }
+    let body = prefix.trim_end_matches('/');
+    if let Some(segment) = body
+        .split('/')
+        .find(|s| s.is_empty() || *s == "." || *s == "..")
+    {
+        return Err(invalid(match segment {
+            "" => "has an empty segment ('//')".into(),
+            dots => format!("has a '{dots}' segment"),
+        }));
+    }
+    if prefix.starts_with("processed/") {
+        return Err(invalid(
+            "is inside processed/, where the inputs live".into(),
+        ));
+    }
+    let mut overlapping: Vec<&String> = inputs
+        .iter()
+        .filter(|(_, input)| prefix.starts_with(input.as_str()) || input.starts_with(prefix))
+        .map(|(id, _)| id)
+        .collect();
+    overlapping.sort();
+    if let Some(id) = overlapping.first() {
+        return Err(invalid(format!(
+            "overlaps the prefix of input {id} ('{}')",
+            inputs[*id]
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> HashMap<String, String> {
+        HashMap::from([(
+            "fodte".to_string(),
+            "processed/green/fodte/version=1/edition=E/".to_string(),
+        )])
+    }
+
+    #[test]
+    fn output_prefixes_are_places_of_their_own() {
+        check_output_prefix(
+            "intermediate/x/version=1/edition=E/lambda_invoker/",
+            &inputs(),
+        )
+        .unwrap();
+        check_output_prefix("lambda_invoker/", &inputs()).unwrap();
+        for (prefix, says) in [
+            ("/etc/x/lambda_invoker/", "relative"),
+            ("intermediate/../x/lambda_invoker/", "'..' segment"),
+            ("intermediate/./lambda_invoker/", "'.' segment"),
+            ("intermediate//lambda_invoker/", "empty segment"),
+            ("intermediate/a\u{7}b/lambda_invoker/", "control character"),
+            ("processed/green/other/lambda_invoker/", "inside processed/"),
+        ] {
+            let e = check_output_prefix(prefix, &inputs())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says) && e.contains("s3_prefix"), "{e}");
+        }
+        // Around an input prefix, or inside one.
+        let input = HashMap::from([("x".to_string(), "intermediate/in/".to_string())]);
+        for prefix in ["intermediate/in/lambda_invoker/", "intermediate/"] {
+            let e = check_output_prefix(prefix, &input).unwrap_err().to_string();
+            assert!(e.contains("overlaps the prefix of input x"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let text = r#"{"execution_name": "e", "task": "t", "payload": {"pipeline": {"id": "p", "task_config": {}},
+            "output_dataset": {"id": "o", "version": "1", "edition": "E", "s3_prefix": 7},
+            "step_data": {"s3_input_prefixes": {}, "status": "PENDING", "errors": []}}}"#;
+        let e = PipelineEvent::parse(text).unwrap_err().to_string();
+        assert!(
+            e.contains("payload.output_dataset.s3_prefix: invalid type: integer `7`"),
+            "{e}"
+        );
     }
 }

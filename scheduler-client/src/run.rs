@@ -31,6 +31,20 @@ pub fn today_utc() -> String {
         .to_string()
 }
 
+/// A `meta.publishedDate` as given: strictly `YYYY-MM-DD`, a four-digit year and a day
+/// that exists (`26-11-28` is not read as the year 26).
+pub fn parse_published_date(text: &str) -> std::result::Result<String, String> {
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(_) if shaped => Ok(text.to_string()),
+        _ => Err(format!("'{text}' is not a date in the form YYYY-MM-DD")),
+    }
+}
+
 /// What a successful run returns.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
@@ -108,4 +122,25 @@ pub fn parse_seconds(text: &str) -> std::result::Result<Duration, String> {
 /// A new run id: a UUIDv7, so that ids sort by when their runs started.
 pub fn new_run_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_dates_are_strictly_four_digit_years() {
+        assert_eq!(parse_published_date("2026-11-28").unwrap(), "2026-11-28");
+        for bad in [
+            "26-11-28",
+            "2026-2-28",
+            "28.11.2026",
+            "2026-02-30",
+            " 2026-11-28",
+            "20261128",
+        ] {
+            let e = parse_published_date(bad).unwrap_err();
+            assert!(e.contains(bad) && e.contains("YYYY-MM-DD"), "{e}");
+        }
+    }
 }
