@@ -41,6 +41,22 @@ async fn same_documents() {
     for (i, work_dir) in cluster.work_dirs.iter().enumerate() {
         assert!(ran_tasks(work_dir.path()), "executor {i} ran no task");
     }
+    // The bad-input table on the cluster: the same kinds and places as embedded
+    // (tests/tests/inputs.rs), and nothing written.
+    let mut failures = vec![];
+    for case in bydelsfakta_tests::bad_input::cases() {
+        let scheduler = scheduler.clone();
+        let checked = bydelsfakta_tests::bad_input::check(&case, |bucket| async move {
+            Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
+                .await
+                .unwrap()
+        })
+        .await;
+        if let Err(failure) = checked {
+            failures.push(failure);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[tokio::test]

@@ -21,7 +21,12 @@ pub struct InputDataset {
     pub columns: Vec<(String, Kind)>,
     /// The columns must come in exactly this order (label-range slicing in the original).
     pub exact_order: bool,
+    /// District ids its functions drop on purpose, which the reader lets pass.
+    pub legacy_district_ids: &'static [&'static str],
 }
+
+/// `eieform`'s legacy raw district ids, which its function drops (spec eieform.md step 2).
+pub const LEGACY_DISTRICT_IDS: [&str; 2] = ["15000", "20000"];
 
 impl InputDataset {
     pub fn kind_of(&self, column: &str) -> Option<Kind> {
@@ -58,6 +63,7 @@ fn dataset(
         id,
         columns,
         exact_order,
+        legacy_district_ids: &[],
     }
 }
 
@@ -166,20 +172,23 @@ static CATALOG: LazyLock<Vec<InputDataset>> = LazyLock::new(|| {
             ],
             false,
         ),
-        dataset(
-            "eieform",
-            &GEO,
-            &[],
-            &[
-                "selveier_alle",
-                "borettslag_andel_alle",
-                "leier_alle",
-                "selveier_uten_studenter",
-                "borettslag_andel_uten_studenter",
-                "leier_uten_studenter",
-            ],
-            false,
-        ),
+        InputDataset {
+            legacy_district_ids: &LEGACY_DISTRICT_IDS,
+            ..dataset(
+                "eieform",
+                &GEO,
+                &[],
+                &[
+                    "selveier_alle",
+                    "borettslag_andel_alle",
+                    "leier_alle",
+                    "selveier_uten_studenter",
+                    "borettslag_andel_uten_studenter",
+                    "leier_uten_studenter",
+                ],
+                false,
+            )
+        },
         dataset(
             "fattige-husholdninger",
             &GEO,

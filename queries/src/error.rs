@@ -22,9 +22,10 @@ pub enum Error {
     },
 
     #[error(
-        "input {dataset} ({file}): the header does not match the catalog: {problem}; expected columns [{}], found [{}]",
+        "input {dataset} ({file}): the header does not match the catalog: {}; expected columns [{}], found [{}]",
+        clip(problem),
         expected.join(", "),
-        found.join(", ")
+        clip(&found.join(", "))
     )]
     Header {
         dataset: String,
@@ -34,7 +35,19 @@ pub enum Error {
         found: Vec<String>,
     },
 
-    #[error("input {dataset} ({file}), line {line}, column '{column}': {problem}: '{value}'")]
+    #[error("input {dataset} ({file}){}: {problem}", place(*.line, .column.as_deref()))]
+    InputFile {
+        dataset: String,
+        file: String,
+        line: Option<u64>,
+        column: Option<String>,
+        problem: String,
+    },
+
+    #[error(
+        "input {dataset} ({file}), line {line}, column '{column}': {problem}: '{}'",
+        clip(value)
+    )]
     Cell {
         dataset: String,
         file: String,
@@ -120,6 +133,30 @@ pub enum Error {
     DataFusion(Box<DataFusionError>),
 }
 
+/// How much of a file's text an error quotes: enough to recognise it, never a whole
+/// file that happened to be named as an input.
+const QUOTE_LIMIT: usize = 200;
+
+/// `text`, or its first [`QUOTE_LIMIT`] characters and an ellipsis.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_LIMIT) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// `, line 6, column 'x'` as far as they are known.
+fn place(line: Option<u64>, column: Option<&str>) -> String {
+    let mut place = String::new();
+    if let Some(line) = line {
+        place.push_str(&format!(", line {line}"));
+    }
+    if let Some(column) = column {
+        place.push_str(&format!(", column '{column}'"));
+    }
+    place
+}
+
 /// `Kind: message`, so that engines that report errors with `{:?}` (Ballista's task
 /// failures) carry a readable, recognisable text.
 impl std::fmt::Debug for Error {
@@ -129,8 +166,9 @@ impl std::fmt::Debug for Error {
 }
 
 /// Kinds that can be recognised again in a remote error's text.
-const REMOTE_KINDS: [&str; 13] = [
+const REMOTE_KINDS: [&str; 14] = [
     "EmptyPrefixError",
+    "InputFileError",
     "MultipleFilesInPrefixError",
     "InputHeaderError",
     "InputCellError",
@@ -162,6 +200,28 @@ fn remote(text: &str) -> Option<Error> {
     })
 }
 
+/// The message inside an engine's debug-formatted error (Ballista reports a failed task as
+/// `... DataFusionError(Shared(Execution("No overlapping years")))`): the innermost quoted
+/// text, unescaped, so that no engine's wrapping reaches a user.
+fn engine_message(text: &str) -> Option<String> {
+    let wrapped = &text[text.find("DataFusionError(")?..];
+    let start = wrapped.rfind("(\"")? + 2;
+    let mut message = String::new();
+    let mut chars = wrapped[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(message),
+            '\\' => match chars.next()? {
+                'n' => message.push('\n'),
+                't' => message.push('\t'),
+                other => message.push(other),
+            },
+            c => message.push(c),
+        }
+    }
+    None
+}
+
 impl Error {
     /// A stable name for the kind of error, as the Lambda shim reports it in `errorType`.
     /// Names of the original's exceptions are kept where they exist.
@@ -171,6 +231,7 @@ impl Error {
             Error::MultipleFiles { .. } => "MultipleFilesInPrefixError",
             Error::Header { .. } => "InputHeaderError",
             Error::Cell { .. } => "InputCellError",
+            Error::InputFile { .. } => "InputFileError",
             Error::UnknownDataset(_) => "UnknownInputDatasetError",
             Error::NonFinite { .. } => "NonFiniteValueError",
             Error::Document { .. } => "DocumentError",
@@ -216,7 +277,15 @@ impl From<DataFusionError> for Error {
                 Ok(inner) => Error::from(inner),
                 Err(shared) => Error::DataFusion(Box::new(DataFusionError::Shared(shared))),
             },
-            other => remote(&other.to_string()).unwrap_or(Error::DataFusion(Box::new(other))),
+            other => {
+                let text = other.to_string();
+                remote(&text)
+                    .or_else(|| {
+                        engine_message(&text)
+                            .map(|m| Error::DataFusion(Box::new(DataFusionError::Execution(m))))
+                    })
+                    .unwrap_or(Error::DataFusion(Box::new(other)))
+            }
         }
     }
 }
@@ -227,5 +296,28 @@ impl From<Error> for DataFusionError {
             Error::DataFusion(inner) => *inner,
             ours => DataFusionError::External(Box::new(ours)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engines_debug_wrapping_is_taken_off() {
+        let text = "Job 038HV failed: Job failed due to stage 18 failed: Task failed due to runtime execution error: DataFusionError(Shared(Execution(\"No overlapping years in \\\"dataframes\\\"\")))";
+        let e = Error::from(DataFusionError::Execution(text.into()));
+        assert_eq!(e.to_string(), "No overlapping years in \"dataframes\"");
+        assert_eq!(e.kind(), "DataError");
+        let plain = Error::from(DataFusionError::Execution("plain words".into()));
+        assert_eq!(plain.to_string(), "plain words");
+    }
+
+    #[test]
+    fn long_quotes_are_clipped() {
+        let clipped = clip(&"y".repeat(300));
+        assert_eq!(clipped.chars().count(), QUOTE_LIMIT + 1);
+        assert!(clipped.ends_with('…'));
+        assert_eq!(clip("short"), "short");
     }
 }

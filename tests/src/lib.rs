@@ -2,6 +2,7 @@
 //! comparison rules of `tests/fixtures/README.md` (same bytes apart from `publishedDate`;
 //! floats may differ in their last digits, at most 1e-12 relative).
 
+pub mod bad_input;
 pub mod lambda_api;
 pub mod s3;
 

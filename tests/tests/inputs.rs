@@ -237,3 +237,24 @@ async fn in_memory_and_planned_typing_fail_alike() {
         );
     }
 }
+
+/// Every case of the bad-input table, embedded: its error kind, its place, nothing written.
+/// (`cluster/tests/remote.rs` runs the same table on the loopback cluster.)
+#[tokio::test]
+async fn every_bad_input_fails_clearly() {
+    use bydelsfakta_tests::bad_input::{cases, check};
+    let mut failures = vec![];
+    for case in cases() {
+        let checked = check(&case, |bucket| async move {
+            bydelsfakta_scheduler_client::Engine::embedded(&bucket)
+                .await
+                .unwrap()
+        })
+        .await;
+        match checked {
+            Ok(message) => eprintln!("{}: {message}", case.name),
+            Err(failure) => failures.push(failure),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

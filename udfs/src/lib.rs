@@ -6,7 +6,8 @@
 //! that uses them decodes everywhere.
 //!
 //! * scalar UDFs: [`ratio`], [`row_sum`], [`ensure`], [`required`], [`round_half_even`],
-//!   [`pandas_missing`] (the reader's missing cells);
+//!   [`pandas_missing`] (the reader's missing cells), [`district_id_problem`] (the reader's
+//!   check of geography ids);
 //! * aggregate UDFs: [`sum_nans`], [`number_probe`] (the reader's typing of CSV text);
 //! * plan helpers ([`plan`]): the three-level rollup sub-district -> district -> Oslo i alt,
 //!   ratio columns, population from the age columns and the historic/status year filters.
@@ -17,6 +18,7 @@ use datafusion::error::Result;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
+pub mod district_ids;
 pub mod ensure;
 pub mod geo;
 pub mod number_probe;
@@ -45,6 +47,7 @@ singleton_udf!(ensure::EnsureFunc, ensure);
 singleton_udf!(required::RequiredFunc, required);
 singleton_udf!(round_half_even::RoundHalfEvenFunc, round_half_even);
 singleton_udf!(pandas_missing::PandasMissingFunc, pandas_missing);
+singleton_udf!(district_ids::DistrictIdProblemFunc, district_id_problem);
 
 /// The `sum_nans` aggregate function.
 pub fn sum_nans() -> Arc<AggregateUDF> {
@@ -63,6 +66,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         required(),
         round_half_even(),
         pandas_missing(),
+        district_id_problem(),
     ]
 }
 

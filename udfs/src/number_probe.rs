@@ -16,11 +16,12 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 
 /// The fields of the result, in order.
-pub const PROBE_FIELDS: [&str; 4] = [
+pub const PROBE_FIELDS: [&str; 5] = [
     "missing",
     "non_integer",
     "first_unparsable_row",
     "first_non_integer_row",
+    "first_out_of_range_row",
 ];
 
 #[user_doc(
@@ -28,8 +29,9 @@ pub const PROBE_FIELDS: [&str; 4] = [
     description = "Probes a text column for its number kind: `missing` counts missing cells, \
 `non_integer` counts present cells that are not a whole number (an optional sign and digits), \
 `first_unparsable_row` is the smallest `row` of a present cell that does not parse as a \
-float (missing when every present cell parses), and `first_non_integer_row` the smallest `row` \
-of a cell that is missing or not a whole number.",
+float (missing when every present cell parses), `first_non_integer_row` the smallest `row` \
+of a cell that is missing or not a whole number, and `first_out_of_range_row` the smallest \
+`row` of a whole number beyond a 64-bit integer.",
     syntax_example = "number_probe(value, row)",
     sql_example = "```sql\n> SELECT number_probe(\"0\", __row) FROM raw;\n```",
     argument(name = "value", description = "The column's text."),
@@ -123,6 +125,8 @@ pub struct NumberKind {
     pub first_unparsable_row: Option<i64>,
     /// The smallest row of a cell that is missing or not a whole number.
     pub first_non_integer_row: Option<i64>,
+    /// The smallest row of a whole number that does not fit a 64-bit integer.
+    pub first_out_of_range_row: Option<i64>,
 }
 
 fn min_row(current: Option<i64>, row: i64) -> Option<i64> {
@@ -146,6 +150,10 @@ impl NumberKind {
                 let integer = is_integer(text.value(i));
                 if !integer {
                     self.non_integer += 1;
+                } else if text.value(i).parse::<i64>().is_err()
+                    && let Some(row) = row
+                {
+                    self.first_out_of_range_row = min_row(self.first_out_of_range_row, row);
                 }
                 if floats.is_null(i)
                     && let Some(row) = row
@@ -196,6 +204,10 @@ impl NumberKind {
         for (mine, theirs) in [
             (&mut self.first_unparsable_row, other.first_unparsable_row),
             (&mut self.first_non_integer_row, other.first_non_integer_row),
+            (
+                &mut self.first_out_of_range_row,
+                other.first_out_of_range_row,
+            ),
         ] {
             if let Some(row) = theirs {
                 *mine = min_row(*mine, row);
@@ -203,12 +215,13 @@ impl NumberKind {
         }
     }
 
-    fn values(&self) -> [Option<i64>; 4] {
+    fn values(&self) -> [Option<i64>; 5] {
         [
             Some(self.missing),
             Some(self.non_integer),
             self.first_unparsable_row,
             self.first_non_integer_row,
+            self.first_out_of_range_row,
         ]
     }
 
@@ -219,6 +232,7 @@ impl NumberKind {
             non_integer,
             first_unparsable_row,
             first_non_integer_row,
+            first_out_of_range_row,
         ] = PROBE_FIELDS.map(|field| {
             let a = result
                 .column_by_name(field)
@@ -231,6 +245,7 @@ impl NumberKind {
             non_integer: non_integer.unwrap_or(0),
             first_unparsable_row,
             first_non_integer_row,
+            first_out_of_range_row,
         }
     }
 }
@@ -246,8 +261,13 @@ impl Accumulator for NumberProbeAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [missing, non_integer, unparsable, non_integer_row] =
-            [0, 1, 2, 3].map(|i| states[i].as_primitive::<Int64Type>());
+        let [
+            missing,
+            non_integer,
+            unparsable,
+            non_integer_row,
+            out_of_range,
+        ] = [0, 1, 2, 3, 4].map(|i| states[i].as_primitive::<Int64Type>());
         let at = |a: &Int64Array, i: usize| a.is_valid(i).then(|| a.value(i));
         for i in 0..missing.len() {
             self.0.merge(NumberKind {
@@ -255,6 +275,7 @@ impl Accumulator for NumberProbeAccumulator {
                 non_integer: non_integer.value(i),
                 first_unparsable_row: at(unparsable, i),
                 first_non_integer_row: at(non_integer_row, i),
+                first_out_of_range_row: at(out_of_range, i),
             });
         }
         Ok(())
@@ -354,11 +375,18 @@ mod tests {
         };
         assert_eq!(
             row(probe("('1', 1), (NULL, 2), ('2.5', 3), ('-4', 4)")).await,
-            [Some(1), Some(1), None, Some(2)]
+            [Some(1), Some(1), None, Some(2), None]
         );
         assert_eq!(
             row(probe("('1', 1), ('x', 5), ('3', 2), ('y', 3)")).await,
-            [Some(0), Some(2), Some(3), Some(3)]
+            [Some(0), Some(2), Some(3), Some(3), None]
+        );
+        assert_eq!(
+            row(probe(
+                "('1', 1), ('99999999999999999999', 4), ('9223372036854775808', 3)"
+            ))
+            .await,
+            [Some(0), Some(0), None, None, Some(3)]
         );
     }
 }

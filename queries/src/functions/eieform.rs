@@ -5,6 +5,7 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use crate::Result;
+use crate::catalog::LEGACY_DISTRICT_IDS;
 use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
 use bydelsfakta_udfs::geo::{BYDEL_ID, KEYS, ROW};
 use bydelsfakta_udfs::plan::{ascending, c};
@@ -41,7 +42,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             .collect::<Vec<_>>(),
     )?;
     // Legacy raw district ids; a missing id is kept, as pandas' `~isin` keeps it.
-    let legacy = vec![lit("15000"), lit("20000")];
+    let legacy = LEGACY_DISTRICT_IDS.map(lit).to_vec();
     let df = df.filter(c(BYDEL_ID).is_null().or(c(BYDEL_ID).in_list(legacy, true)))?;
     // drop_duplicates(): identical rows collapse to the first one.
     let data: Vec<&str> = KEYS.iter().copied().chain(SERIES).collect();

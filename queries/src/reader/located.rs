@@ -1,0 +1,102 @@
+//! What DataFusion's CSV reader says about a bad row, as an error naming the input.
+//!
+//! The reader reports `incorrect number of fields for line 6, expected 11 got 9` or
+//! `Encountered invalid UTF-8 data for line 1022 and field 3`, wrapped differently by every
+//! engine (`Arrow error: Csv error: ...` embedded, `DataFusionError(Shared(External(...`
+//! from Ballista). Its lines are the file's lines (the header is line 1), its fields count
+//! from 1. The text is the same whatever wraps it, so it is read from there.
+
+use crate::error::Error;
+
+/// `e`, or the located error for input `dataset` (object `key`, columns `header`) when it
+/// is the CSV reader's complaint about a row.
+pub fn located(e: Error, dataset: &str, key: &str, header: &[String]) -> Error {
+    let text = e.to_string();
+    let file_error = |line: u64, column: Option<String>, problem: String| Error::InputFile {
+        dataset: dataset.into(),
+        file: key.into(),
+        line: Some(line),
+        column,
+        problem,
+    };
+    if let Some(rest) = after(&text, "incorrect number of fields for line ")
+        && let Some((line, rest)) = number(rest)
+        && let Some(rest) = rest.strip_prefix(", expected ")
+        && let Some((expected, rest)) = number(rest)
+        && let Some(rest) = rest.strip_prefix(" got ")
+    {
+        let (more, rest) = match rest.strip_prefix("more than ") {
+            Some(rest) => ("more than ", rest),
+            None => ("", rest),
+        };
+        if let Some((got, _)) = number(rest) {
+            return file_error(
+                line,
+                None,
+                format!(
+                    "{expected} fields expected, {more}{got} found (a field missing or too many, or an unbalanced quote)"
+                ),
+            );
+        }
+    }
+    if let Some(rest) = after(&text, "Encountered invalid UTF-8 data for line ")
+        && let Some((line, rest)) = number(rest)
+        && let Some(rest) = rest.strip_prefix(" and field ")
+        && let Some((field, _)) = number(rest)
+    {
+        let column = header.get((field as usize).wrapping_sub(1)).cloned();
+        return file_error(line, column, "not UTF-8 text".into());
+    }
+    e
+}
+
+fn after<'t>(text: &'t str, marker: &str) -> Option<&'t str> {
+    text.find(marker).map(|at| &text[at + marker.len()..])
+}
+
+/// The number at the start of `text`, and what follows it.
+fn number(text: &str) -> Option<(u64, &str)> {
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    Some((text[..end].parse().ok()?, &text[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::error::DataFusionError;
+
+    use super::*;
+
+    fn header() -> Vec<String> {
+        ["aar", "bydel_id", "bydel_navn"].map(String::from).to_vec()
+    }
+
+    #[test]
+    fn the_readers_complaints_are_located_however_they_are_wrapped() {
+        for wrapped in [
+            "Arrow error: Csv error: incorrect number of fields for line 6, expected 11 got 9",
+            "Job 038HV failed: Task failed due to runtime execution error: DataFusionError(Shared(External(ArrowError(CsvError(\"incorrect number of fields for line 6, expected 11 got 9\")))))",
+        ] {
+            let e = Error::from(DataFusionError::Execution(wrapped.into()));
+            let e = located(e, "fodte", "processed/fodte.csv", &header());
+            assert_eq!(e.kind(), "InputFileError");
+            assert_eq!(
+                e.to_string(),
+                "input fodte (processed/fodte.csv), line 6: 11 fields expected, 9 found (a field missing or too many, or an unbalanced quote)"
+            );
+        }
+        let e = Error::from(DataFusionError::Execution(
+            "Csv error: Encountered invalid UTF-8 data for line 1022 and field 3".into(),
+        ));
+        assert_eq!(
+            located(e, "fodte", "f.csv", &header()).to_string(),
+            "input fodte (f.csv), line 1022, column 'bydel_navn': not UTF-8 text"
+        );
+        let other = Error::from(DataFusionError::Execution("something else".into()));
+        assert_eq!(
+            located(other, "fodte", "f.csv", &header()).to_string(),
+            "something else"
+        );
+    }
+}

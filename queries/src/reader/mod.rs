@@ -1,0 +1,131 @@
+//! Reads the one CSV object under an input prefix into a typed DataFrame (docs/inputs.md).
+//!
+//! 1. [`locate`]: list the prefix (S3 prefix semantics): no object or more than one is an
+//!    error, and in a local bucket the object must lie inside the bucket (no symlink out).
+//! 2. [`header`]: read the first line (64 KiB at most) and check it against the catalog: an
+//!    explicit schema maps columns by position, so a file with other columns must fail here,
+//!    naming what differs.
+//! 3. [`typing`]: scan with DataFusion's CSV reader (`;`, header), every column as a string
+//!    with pandas' missing-value spellings as missing (`udfs::pandas_missing`), probe each
+//!    number column (`udfs::number_probe`) and check the geography ids
+//!    (`udfs::district_id_problem`), then cast each column to its kind; `aar` becomes the
+//!    integer column `date`; `__row` keeps the file's line order.
+//! 4. [`located`]: what the CSV reader says about a bad row becomes an error naming the
+//!    dataset, the object, the line and the column (DEVIATIONS D6), on every engine.
+//!
+//! Where the plans run decides how: for a cluster, the probe and the casts are plans that
+//! run where the scan runs; embedded, the file is read into memory once per batch and
+//! probed and cast there, column by column, with the same probe and the same cast kernel.
+
+mod header;
+mod locate;
+mod located;
+mod typing;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::common::TableReference;
+use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::*;
+use tokio::sync::OnceCell;
+
+use crate::bucket::Bucket;
+use crate::catalog;
+use crate::error::{Error, Result};
+use crate::publication::records::InputObject;
+pub use locate::locate_single_object;
+use typing::{typed_in_memory, typed_scan};
+
+/// Runs plans where the engine runs them: the reader's small queries over an input (the
+/// probe, a bad cell's value) go to the same place as the documents' plan, so that a client
+/// of a cluster never reads the data itself.
+#[async_trait::async_trait]
+pub trait PlanExecutor: Send + Sync {
+    async fn collect(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>>;
+
+    async fn collect_frame(&self, frame: DataFrame) -> Result<Vec<RecordBatch>> {
+        self.collect(frame.create_physical_plan().await?).await
+    }
+}
+
+/// Reads input `dataset_id` from the single object under `prefix` of `bucket`; returns
+/// the typed frame and the object it read.
+///
+/// With a cache, the typed table is read into memory once and shared by every plan that
+/// names the same object; without one, the plan scans the object where it runs.
+pub async fn read_input(
+    ctx: &SessionContext,
+    executor: &dyn PlanExecutor,
+    bucket: &Bucket,
+    dataset_id: &str,
+    prefix: &str,
+    cache: Option<&InputCache>,
+) -> Result<(DataFrame, InputObject)> {
+    let dataset = catalog::input_dataset(dataset_id)
+        .ok_or_else(|| Error::UnknownDataset(dataset_id.into()))?;
+    let store = ctx.runtime_env().object_store(bucket.store_url())?;
+    let object = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
+    let frame = read_object(ctx, executor, bucket, dataset, &object.key, cache).await?;
+    Ok((frame, object))
+}
+
+/// Reads the object `key` as input `dataset`, through the cache if there is one.
+async fn read_object(
+    ctx: &SessionContext,
+    executor: &dyn PlanExecutor,
+    bucket: &Bucket,
+    dataset: &'static catalog::InputDataset,
+    key: &str,
+    cache: Option<&InputCache>,
+) -> Result<DataFrame> {
+    let dataset_id = dataset.id;
+    let Some(cache) = cache else {
+        return typed_scan(ctx, executor, bucket, dataset, key).await;
+    };
+    let url = bucket.object_url(key);
+    let cell = cache.cell(&url);
+    let table = cell
+        .get_or_try_init(|| async {
+            let started = std::time::Instant::now();
+            let batch = typed_in_memory(ctx, bucket, dataset, key).await?;
+            tracing::debug!(
+                dataset = dataset_id,
+                rows = batch.num_rows(),
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                "input read into memory"
+            );
+            Ok::<_, Error>(Arc::new(MemTable::try_new(
+                batch.schema(),
+                vec![vec![batch]],
+            )?))
+        })
+        .await?;
+    // Named by its object, so that plans over different inputs never compare equal (the
+    // shared frames of a batch are found by plan).
+    let scan = LogicalPlanBuilder::scan(
+        TableReference::bare(url.as_str()),
+        provider_as_source(table.clone()),
+        None,
+    )?
+    .build()?;
+    Ok(DataFrame::new(ctx.state(), scan))
+}
+
+/// Typed input tables in memory, by object URL, for the plans of one batch of runs. The
+/// platform writes each edition under a new key and never rewrites one, so the URL is the
+/// identity; the cache lives as long as its engine (one command).
+#[derive(Debug, Default)]
+pub struct InputCache {
+    tables: Mutex<HashMap<String, Arc<OnceCell<Arc<MemTable>>>>>,
+}
+
+impl InputCache {
+    fn cell(&self, url: &str) -> Arc<OnceCell<Arc<MemTable>>> {
+        let mut tables = self.tables.lock().expect("input cache lock");
+        tables.entry(url.to_string()).or_default().clone()
+    }
+}
