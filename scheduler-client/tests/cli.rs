@@ -553,3 +553,77 @@ fn folders_with_any_name_are_read_and_written_as_named() {
     let siblings: Vec<_> = std::fs::read_dir(parent.path()).unwrap().collect();
     assert_eq!(siblings.len(), 1, "{siblings:?}");
 }
+
+/// A TCP port that accepts connections and never answers, for as long as the test runs.
+fn silent_endpoint() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    (listener, endpoint)
+}
+
+fn run_on_s3(endpoint: &str, env: &[(&str, &str)], extra: &[&str]) -> std::process::Output {
+    let event = fixtures().join("events/trangboddhet__over-2_status.json");
+    Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT", endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .envs(env.iter().copied())
+        .args(extra)
+        .args([
+            "run",
+            "--published-date",
+            "2026-11-28",
+            "--bucket",
+            "s3://quiet",
+        ])
+        .arg("--event")
+        .arg(&event)
+        .output()
+        .unwrap()
+}
+
+/// An S3 endpoint that accepts connections and never answers: the run gives up after the
+/// request and retry timeouts (bounded, here shortened), naming the bucket and endpoint.
+#[test]
+fn an_s3_endpoint_that_never_answers_is_given_up_naming_it() {
+    let (_listener, endpoint) = silent_endpoint();
+    let out = run_on_s3(
+        &endpoint,
+        &[
+            ("AWS_ACCESS_KEY_ID", "key"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ],
+        &["--s3-request-timeout", "0.3", "--s3-retry-timeout", "0.5"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("S3 bucket 'quiet' at {endpoint}"))
+            && stderr.contains("timed out"),
+        "{stderr}"
+    );
+}
+
+/// No credentials anywhere: the error says so, naming the bucket, rather than quoting the
+/// instance metadata service's refusal.
+#[test]
+fn missing_s3_credentials_are_reported_as_such() {
+    let (_listener, endpoint) = silent_endpoint();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metadata = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = run_on_s3(
+        &endpoint,
+        &[("AWS_METADATA_ENDPOINT", &metadata)],
+        &["--s3-request-timeout", "0.3", "--s3-retry-timeout", "0.5"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("S3 bucket 'quiet'")
+            && stderr.contains("no S3 credentials: set AWS_ACCESS_KEY_ID"),
+        "{stderr}"
+    );
+}

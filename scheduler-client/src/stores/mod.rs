@@ -8,6 +8,7 @@
 //! [`FaultyStore`] (fault-injection tests of real processes).
 
 pub mod faults;
+pub mod named;
 pub mod settings;
 
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use datafusion::common::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use url::Url;
 
@@ -25,6 +26,7 @@ use crate::error::Result;
 use bydelsfakta_queries::Error as QueryError;
 use bydelsfakta_queries::bucket::Bucket;
 use faults::{Faults, FaultyStore};
+use named::NamedStore;
 use settings::StoreSettings;
 
 /// How this process builds its stores.
@@ -89,12 +91,20 @@ impl BucketStores {
                     DataFusionError::Configuration(format!("{url}: an s3 URL names its bucket"))
                 })?;
                 let builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                let endpoint = builder
+                    .get_config_value(&AmazonS3ConfigKey::Endpoint)
+                    .unwrap_or_else(|| {
+                        let region = builder
+                            .get_config_value(&AmazonS3ConfigKey::Region)
+                            .unwrap_or_else(|| "us-east-1".into());
+                        format!("https://s3.{region}.amazonaws.com")
+                    });
                 let store = config
                     .settings
                     .apply(builder)
                     .build()
                     .map_err(|e| DataFusionError::ObjectStore(Box::new(e)))?;
-                Arc::new(store)
+                Arc::new(NamedStore::new(Arc::new(store), bucket, &endpoint))
             }
             other => {
                 return Err(DataFusionError::Configuration(format!(
