@@ -263,6 +263,47 @@ mod tests {
         assert!(!path.parts().any(|p| p.as_ref() == ".."), "{path}");
     }
 
+    // Property-based fuzzing (`PROPTEST_CASES` sets how many cases; 256 by default).
+    proptest::proptest! {
+        /// Any text is a bucket or a typed refusal, never a panic.
+        #[test]
+        fn any_text_is_a_bucket_or_refused(text in "\\PC{0,48}|[a-z0-9]{1,5}://\\PC{0,40}") {
+            if let Ok(bucket) = Bucket::parse(&text) {
+                proptest::prop_assert!(Bucket::parse(bucket.url()).is_ok(), "{}", bucket.url());
+            }
+        }
+
+        /// A folder of any name reads and writes itself: the same folder, the same keys.
+        #[test]
+        fn any_folder_name_round_trips(name in "[^/\\x00]{1,24}", key in "[a-z=0-9._#%ø ]{1,12}(/[a-z=0-9._#%ø ]{1,12}){0,3}") {
+            let folder = std::path::Path::new("/data").join(&name);
+            let Ok(bucket) = Bucket::folder(&folder) else {
+                // Names object_store cannot hold (control characters, `.`, `..`) are refused.
+                return Ok(());
+            };
+            proptest::prop_assert_eq!(bucket.local_folder(""), Some(folder.clone()));
+            let keyed = key.split('/').all(|s| s != "." && s != "..");
+            if keyed {
+                let path = bucket.path(&key);
+                proptest::prop_assert_eq!(bucket.key(&path), key.clone());
+                let url = Url::parse(&bucket.object_url(&key)).unwrap();
+                proptest::prop_assert_eq!(Path::from_url_path(url.path()).unwrap(), path);
+                proptest::prop_assert_eq!(bucket.local_folder(&key), Some(folder.join(&key)));
+            }
+        }
+
+        /// No key reaches outside the bucket's root, whatever it holds.
+        #[test]
+        fn no_key_leaves_the_root(key in "\\PC{0,40}|(\\.\\./){1,4}[a-z]{0,8}") {
+            let bucket = Bucket::parse("file:///data/b").unwrap();
+            let path = bucket.path(&key);
+            let mut parts = path.parts();
+            proptest::prop_assert_eq!(parts.next().map(|p| p.as_ref().to_string()), Some("data".to_string()));
+            proptest::prop_assert_eq!(parts.next().map(|p| p.as_ref().to_string()), Some("b".to_string()));
+            proptest::prop_assert!(parts.all(|p| p.as_ref() != ".." && p.as_ref() != "."), "{}", path);
+        }
+    }
+
     #[test]
     fn rejects_what_it_cannot_serve() {
         for (url, says) in [

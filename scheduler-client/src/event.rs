@@ -301,6 +301,8 @@ fn check_output_prefix(prefix: &str, inputs: &HashMap<String, String>) -> Result
 
 #[cfg(test)]
 mod tests {
+    use proptest::prop_oneof;
+
     use super::*;
 
     fn inputs() -> HashMap<String, String> {
@@ -336,6 +338,89 @@ mod tests {
         for prefix in ["intermediate/in/lambda_invoker/", "intermediate/"] {
             let e = check_output_prefix(prefix, &input).unwrap_err().to_string();
             assert!(e.contains("overlaps the prefix of input x"), "{e}");
+        }
+    }
+
+    /// An event of the platform's shape with `s3_prefix`, `type`, `task`, an input prefix
+    /// and an extra input replaced by what the strategy makes.
+    fn event(
+        prefix: &serde_json::Value,
+        dataset_type: &serde_json::Value,
+        task: &str,
+        input: &serde_json::Value,
+        extra: Option<&str>,
+    ) -> String {
+        let mut inputs = serde_json::Map::new();
+        inputs.insert("husholdninger-etter-rom-per-person".into(), input.clone());
+        if let Some(extra) = extra {
+            inputs.insert(extra.into(), serde_json::json!("processed/x/"));
+        }
+        serde_json::json!({
+            "execution_name": "e",
+            "task": task,
+            "payload": {
+                "pipeline": {"id": "p", "task_config": {task: {"type": dataset_type}}},
+                "output_dataset": {"id": "trangboddhet-over-2-status", "version": "1", "edition": "E", "s3_prefix": prefix},
+                "step_data": {"s3_input_prefixes": inputs, "status": "PENDING", "errors": []}
+            }
+        })
+        .to_string()
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "\\PC{0,30}".prop_map(serde_json::Value::from),
+            "(%stage%|\\.\\.|\\.|/|#|\\?|processed|[a-z=_0-9]{1,8}|\\x1b)(/(%stage%|\\.\\.|\\.|#|[a-z=_0-9]{0,8})){0,5}/?"
+                .prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+            Just(serde_json::json!(["a"])),
+        ]
+    }
+
+    // Property-based fuzzing (`PROPTEST_CASES` sets how many cases; 256 by default).
+    proptest::proptest! {
+        /// Any text is an event or an `InvalidEventError`, never a panic.
+        #[test]
+        fn any_text_is_an_event_or_invalid(text in "\\PC{0,200}") {
+            match PipelineEvent::parse(&text) {
+                Ok(_) | Err(Error::InvalidEvent(_)) => {}
+                Err(other) => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        /// Any event resolves to a checked output prefix or fails with a typed error.
+        #[test]
+        fn any_event_resolves_to_a_place_of_its_own_or_fails(
+            prefix in json_value(),
+            dataset_type in prop_oneof![proptest::strategy::Just(serde_json::json!("over-2_status")), json_value()],
+            task in "lambda_invoker|[a-z_]{0,10}|\\PC{0,6}",
+            input in prop_oneof![proptest::strategy::Just(serde_json::json!("processed/green/h/version=1/edition=E/")), json_value()],
+            extra in proptest::option::of("[a-z-]{1,10}"),
+        ) {
+            let text = event(&prefix, &dataset_type, &task, &input, extra.as_deref());
+            let resolved = PipelineEvent::parse(&text)
+                .and_then(|event| ResolvedEvent::resolve(event, None));
+            match resolved {
+                Ok(resolved) => {
+                    let prefix = &resolved.output_prefix;
+                    proptest::prop_assert!(!prefix.starts_with('/'), "{prefix}");
+                    proptest::prop_assert!(!prefix.chars().any(char::is_control), "{prefix:?}");
+                    proptest::prop_assert!(
+                        prefix.trim_end_matches('/').split('/').all(|s| !s.is_empty() && s != "." && s != ".."),
+                        "{prefix}"
+                    );
+                    proptest::prop_assert!(!prefix.starts_with("processed/"), "{prefix}");
+                    for input in resolved.input_prefixes.values() {
+                        proptest::prop_assert!(!prefix.starts_with(input.as_str()) && !input.starts_with(prefix.as_str()));
+                    }
+                }
+                Err(e) => proptest::prop_assert!(
+                    ["InvalidEventError", "TaskConfigError", "UnknownFunctionError", "UnknownDatasetTypeError", "PrefixNotInInputError", "ExtraPrefixesInInputError"].contains(&e.kind()),
+                    "{}: {e}", e.kind()
+                ),
+            }
         }
     }
 

@@ -600,8 +600,7 @@ fn an_s3_endpoint_that_never_answers_is_given_up_naming_it() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("S3 bucket 'quiet' at {endpoint}"))
-            && stderr.contains("retries"),
+        stderr.contains(&format!("S3 bucket 'quiet' at {endpoint}")) && stderr.contains("retries"),
         "{stderr}"
     );
 }

@@ -258,3 +258,72 @@ async fn every_bad_input_fails_clearly() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// One change to an input's bytes, as a careless export or a damaged transfer makes it.
+#[derive(Debug, Clone)]
+enum Damage {
+    Delete(usize),
+    Insert(usize, u8),
+    Truncate(usize),
+}
+
+fn damage() -> impl proptest::strategy::Strategy<Value = Damage> {
+    use proptest::prelude::*;
+    let byte = prop_oneof![
+        Just(b';'),
+        Just(b'"'),
+        Just(b'\n'),
+        Just(b'\r'),
+        Just(0xff_u8),
+        Just(b'-'),
+        Just(b'.'),
+        any::<u8>(),
+    ];
+    prop_oneof![
+        any::<usize>().prop_map(Damage::Delete),
+        (any::<usize>(), byte).prop_map(|(at, b)| Damage::Insert(at, b)),
+        any::<usize>().prop_map(Damage::Truncate),
+    ]
+}
+
+// Property-based fuzzing of the CSV reader (`PROPTEST_CASES` sets how many; 24 by default,
+// each a whole run): a damaged input is read, or fails with a typed error that no engine
+// wrapped, and nothing is written.
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(24)
+    ))]
+    #[test]
+    fn a_damaged_input_is_read_or_refused_clearly(damages in proptest::collection::vec(damage(), 1..6)) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let original = std::fs::read(input_csv(&fixtures().join("input"), DATASET)).unwrap();
+        // The header and the first 60 rows keep every case quick.
+        let lines: Vec<&[u8]> = original.split_inclusive(|b| *b == b'\n').take(61).collect();
+        let mut bytes = lines.concat();
+        for damage in &damages {
+            match *damage {
+                Damage::Delete(at) if !bytes.is_empty() => {
+                    bytes.remove(at % bytes.len());
+                }
+                Damage::Insert(at, b) => bytes.insert(at % (bytes.len() + 1), b),
+                Damage::Truncate(at) => bytes.truncate(at % (bytes.len() + 1)),
+                Damage::Delete(_) => {}
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let relative = input_csv(&fixtures().join("input"), DATASET)
+            .strip_prefix(fixtures().join("input"))
+            .unwrap()
+            .to_path_buf();
+        std::fs::create_dir_all(dir.path().join(&relative).parent().unwrap()).unwrap();
+        std::fs::write(dir.path().join(&relative), &bytes).unwrap();
+        let bucket = bydelsfakta_queries::bucket::Bucket::folder(dir.path()).unwrap();
+        let outcome = runtime.block_on(run(&bucket, &fixture_event(EVENT).to_string()));
+        if let Err(e) = outcome {
+            let text = e.to_string();
+            proptest::prop_assert!(!text.contains("DataFusionError("), "{text}");
+            let written = files_below(&dir.path().join("intermediate"));
+            proptest::prop_assert!(written.is_empty(), "{}: wrote {written:?}", e.kind());
+        }
+    }
+}
