@@ -12,7 +12,9 @@ use futures::TryStreamExt;
 
 use common::{ran_tasks, start_cluster_with};
 
+use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_scheduler_client::Engine;
+use bydelsfakta_scheduler_client::sql::limits::SqlLimits;
 use bydelsfakta_scheduler_client::sql::output::{Format, render};
 use bydelsfakta_scheduler_client::sql::{SqlSession, StatementResult};
 use bydelsfakta_tests::{bucket_copy, fixtures, large_stack_runtime};
@@ -48,6 +50,14 @@ fn the_same_queries_embedded_and_on_the_cluster() {
     large_stack_runtime().block_on(async { tokio::spawn(same_results()).await.unwrap() });
 }
 
+/// The CLI's session over `bucket`, embedded: the results to compare against.
+async fn embedded_session(bucket: &Bucket) -> SqlSession {
+    let engine = Engine::embedded(bucket).await.unwrap();
+    SqlSession::open(engine, bucket, SqlLimits::cli())
+        .await
+        .unwrap()
+}
+
 async fn same_results() {
     let (_dir, bucket) = bucket_copy(&fixtures().join("input"));
     let cluster = start_cluster_with(2, &[], &[]);
@@ -55,10 +65,10 @@ async fn same_results() {
     let remote = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
         .await
         .unwrap();
-    let remote = SqlSession::open(remote, &bucket).await.unwrap();
-    let embedded = SqlSession::open(Engine::embedded(&bucket).await.unwrap(), &bucket)
+    let remote = SqlSession::open(remote, &bucket, SqlLimits::cli())
         .await
         .unwrap();
+    let embedded = embedded_session(&bucket).await;
     for sql in [
         JOINED,
         EDITION,
@@ -132,9 +142,7 @@ async fn flight_sql() {
     let mut client = FlightSqlServiceClient::new(channel);
     client.handshake("analyst", "").await.unwrap();
 
-    let embedded = SqlSession::open(Engine::embedded(&bucket).await.unwrap(), &bucket)
-        .await
-        .unwrap();
+    let embedded = embedded_session(&bucket).await;
     for sql in [JOINED, EDITION] {
         let batches = flight_sql_query(&mut client, sql)
             .await

@@ -18,6 +18,7 @@ use crate::run::{
     run_event, today_utc,
 };
 use crate::sql::SqlSession;
+use crate::sql::limits::{SqlLimits, parse_size};
 use crate::sql::output::Format as SqlFormat;
 use crate::sql::shell::{ShellOptions, default_history, run_statements};
 use crate::stores::settings::{
@@ -186,6 +187,13 @@ pub enum Command {
         /// The shell's history file (default: ~/.bydelsfakta_sql_history).
         #[arg(long)]
         history: Option<PathBuf>,
+        /// Memory one statement may use for its operators and its result (say 512MB or
+        /// 2GB; default: half the machine's memory).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        memory_limit: Option<usize>,
+        /// Seconds a statement may run before it is stopped (default 300).
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        statement_timeout: Option<Duration>,
         /// The statements to run (`;` between several); without them, the shell.
         query: Option<String>,
     },
@@ -432,11 +440,19 @@ async fn run_command(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             bucket,
             format,
             history,
+            memory_limit,
+            statement_timeout,
             query,
         } => {
             let bucket = Bucket::from_arg(&bucket)?;
             let engine = Engine::connect(cli.engine, cli.scheduler.as_deref(), &bucket).await?;
-            let session = SqlSession::open(engine, &bucket).await?;
+            let defaults = SqlLimits::cli();
+            let limits = SqlLimits {
+                memory_limit: memory_limit.unwrap_or(defaults.memory_limit),
+                statement_timeout: statement_timeout.unwrap_or(defaults.statement_timeout),
+                ..defaults
+            };
+            let session = SqlSession::open(engine, &bucket, limits).await?;
             match query {
                 Some(sql) => out.push_str(&run_statements(&session, &sql, format).await?),
                 None => {

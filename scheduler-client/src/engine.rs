@@ -196,6 +196,24 @@ impl Engine {
         })
     }
 
+    /// The same engine, its operators in this process held to `bytes` of memory (sorts,
+    /// joins and aggregates fail with a resources-exhausted error beyond it). A cluster's
+    /// executors keep their own pools (`--memory-pool-size`).
+    pub fn with_memory_limit(self, bytes: usize) -> Result<Self> {
+        let registry = Arc::clone(&self.ctx.runtime_env().object_store_registry);
+        let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+            .with_object_store_registry(registry)
+            .with_memory_limit(bytes, 1.0)
+            .build_arc()?;
+        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_runtime_env(runtime)
+            .build();
+        Ok(Self {
+            ctx: SessionContext::new_with_state(state),
+            ..self
+        })
+    }
+
     /// The context plans are built on.
     pub fn context(&self) -> &SessionContext {
         &self.ctx

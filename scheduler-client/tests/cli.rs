@@ -626,3 +626,50 @@ fn missing_s3_credentials_are_reported_as_such() {
         "{stderr}"
     );
 }
+
+/// Statements that would abort the process, take unbounded memory or run forever get a
+/// clear error instead, and the shell goes on to the next one. See: issue 15 ("SQL aborts
+/// or runs without limit").
+#[test]
+fn sql_limits_stop_hostile_statements() {
+    let chain = |n: usize, op: &str| vec!["1"; n].join(op);
+    let statements = [
+        format!("SELECT {};", chain(100_000, "+")),
+        format!("{};", vec!["SELECT 1"; 5_000].join(" UNION ALL ")),
+        format!("SELECT 1 WHERE {};", vec!["1=1"; 20_000].join(" AND ")),
+        "SELECT length(repeat('x', 2000000000));".to_string(),
+        "SELECT count(*) FROM generate_series(1, 100000000000);".to_string(),
+        "SELECT * FROM generate_series(1, 100000000000);".to_string(),
+        format!("SELECT {} AS n;", chain(900, "+")),
+    ];
+    let out = sql(
+        &[
+            "--format",
+            "csv",
+            "--statement-timeout",
+            "2",
+            "--memory-limit",
+            "256MB",
+        ],
+        &statements.join("\n"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "no abort, one failure exit: {stderr}"
+    );
+    for says in [
+        "statement refused: the statements hold 99999 operators",
+        "statement refused: the statements hold 4999 operators",
+        "statement refused: the statements hold 39999 operators",
+        "Resources exhausted: repeat() could make 2000000000 bytes",
+        "statement stopped after 2 s (--statement-timeout)",
+        "the result is larger than this session's memory limit of 268435456 bytes",
+        "error: 6 statement(s) failed",
+    ] {
+        assert!(stderr.contains(says), "no '{says}' in {stderr}");
+    }
+    // The statement within the limits after them was answered.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("n\n900\n"));
+}

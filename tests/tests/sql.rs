@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bydelsfakta_scheduler_client::Engine;
+use bydelsfakta_scheduler_client::sql::limits::SqlLimits;
 use bydelsfakta_scheduler_client::sql::output::{Format, render};
 use bydelsfakta_scheduler_client::sql::{SqlError, SqlSession};
 use bydelsfakta_tests::{bucket_copy, csv_table, edit_csv, fixtures, input_csv};
@@ -15,7 +16,9 @@ async fn session(bucket_dir: &Path) -> SqlSession {
         bydelsfakta_queries::bucket::Bucket::parse(&format!("file://{}", bucket_dir.display()))
             .unwrap();
     let engine = Engine::embedded(&bucket).await.unwrap();
-    SqlSession::open(engine, &bucket).await.unwrap()
+    SqlSession::open(engine, &bucket, SqlLimits::cli())
+        .await
+        .unwrap()
 }
 
 /// The rows of one statement's result, as CSV cells.

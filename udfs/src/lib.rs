@@ -18,6 +18,7 @@ use datafusion::error::Result;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
+pub mod bounded;
 pub mod district_ids;
 pub mod ensure;
 pub mod geo;

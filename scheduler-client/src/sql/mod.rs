@@ -4,11 +4,13 @@
 //! * [`tables`]: each dataset as a listing table (latest edition) and an editions table;
 //! * [`catalog`]: a catalog of those tables that refuses changes;
 //! * [`guard`]: statements that write, create, drop or set are refused before they run;
+//! * [`limits`]: what one statement may cost (size, depth, memory, time);
 //! * [`output`]: results as a table, CSV, JSON or NDJSON;
 //! * [`shell`]: the interactive shell.
 
 pub mod catalog;
 pub mod guard;
+pub mod limits;
 pub mod output;
 pub mod shell;
 pub mod tables;
@@ -25,6 +27,7 @@ use datafusion::sql::parser::DFParser;
 
 use crate::engine::Engine;
 use bydelsfakta_queries::bucket::Bucket;
+use limits::SqlLimits;
 use tables::SqlTable;
 
 /// Why a statement gave no result.
@@ -39,6 +42,16 @@ pub enum SqlError {
 
     #[error("no table '{0}'; \\d lists the tables")]
     UnknownTable(String),
+
+    /// Too long or too deep to plan safely; refused before it is parsed.
+    #[error("statement refused: {0}")]
+    TooComplex(String),
+
+    #[error("statement stopped after {} s (--statement-timeout)", .0.as_secs_f64())]
+    Timeout(std::time::Duration),
+
+    #[error("the result is larger than this session's memory limit of {0} bytes (--memory-limit)")]
+    ResultTooLarge(usize),
 
     /// DataFusion's own message: parse, planning and execution errors.
     #[error("{}", .0.strip_backtrace())]
@@ -68,15 +81,31 @@ impl StatementResult {
 pub struct SqlSession {
     engine: Engine,
     tables: Vec<SqlTable>,
+    limits: SqlLimits,
 }
 
 impl SqlSession {
-    /// Finds the bucket's datasets and makes them the engine's only tables.
-    pub async fn open(engine: Engine, bucket: &Bucket) -> Result<Self, SqlError> {
+    /// Finds the bucket's datasets and makes them the engine's only tables; statements run
+    /// within `limits`.
+    pub async fn open(
+        engine: Engine,
+        bucket: &Bucket,
+        limits: SqlLimits,
+    ) -> Result<Self, SqlError> {
+        let engine = engine.with_memory_limit(limits.memory_limit)?;
         let ctx = engine.context();
+        for function in
+            bydelsfakta_udfs::bounded::bounded_string_functions(limits.string_result_limit())
+        {
+            ctx.register_udf(Arc::unwrap_or_clone(function));
+        }
         let tables = tables::discover(ctx, bucket).await?;
         ctx.register_catalog_list(catalog::read_only_catalog(&tables, &ctx.copied_config()));
-        Ok(Self { engine, tables })
+        Ok(Self {
+            engine,
+            tables,
+            limits,
+        })
     }
 
     pub fn tables(&self) -> &[SqlTable] {
@@ -93,20 +122,30 @@ impl SqlSession {
     /// Runs the statements of `sql` (separated by `;`) one after the other; the first
     /// that fails ends the run.
     pub async fn run(&self, sql: &str) -> Result<Vec<StatementResult>, SqlError> {
+        self.limits.check_shape(sql).map_err(SqlError::TooComplex)?;
         let statements = DFParser::parse_sql(sql)?;
         if statements.is_empty() {
             return Err(SqlError::Empty);
         }
         let mut results = vec![];
         for statement in statements {
-            let plan = self
-                .engine
-                .context()
-                .state()
-                .statement_to_plan(statement)
-                .await?;
-            guard::check(&plan)?;
-            results.push(self.execute(plan).await?);
+            let timeout = self.limits.statement_timeout;
+            let run = async {
+                let plan = self
+                    .engine
+                    .context()
+                    .state()
+                    .statement_to_plan(statement)
+                    .await?;
+                guard::check(&plan)?;
+                self.execute(plan).await
+            };
+            // Dropping the statement's future stops its streams (DataFusion's operators
+            // yield between batches).
+            match tokio::time::timeout(timeout, run).await {
+                Ok(result) => results.push(result?),
+                Err(_) => return Err(SqlError::Timeout(timeout)),
+            }
         }
         Ok(results)
     }
@@ -120,7 +159,18 @@ impl SqlSession {
             let physical = frame.create_physical_plan().await?;
             self.engine.run_plan(physical).await?
         } else {
-            frame.collect().await?
+            // The result is held to be printed: it counts against the memory limit too.
+            let mut stream = frame.execute_stream().await?;
+            let (mut batches, mut bytes) = (vec![], 0usize);
+            while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+                let batch = batch?;
+                bytes += batch.get_array_memory_size();
+                if bytes > self.limits.memory_limit {
+                    return Err(SqlError::ResultTooLarge(self.limits.memory_limit));
+                }
+                batches.push(batch);
+            }
+            batches
         };
         Ok(StatementResult { schema, batches })
     }
