@@ -1,8 +1,10 @@
 //! What our scheduler and executors add to Ballista's: our functions (UDFs and UDAFs), the
 //! document writer's codec, and the object stores of [`BucketStores`], all registered where
 //! Ballista looks for them (notes §3 to §6), and on the scheduler, the bucket's datasets as
-//! read-only SQL tables for Ballista's Flight SQL service. Everything else, flags included,
-//! is Ballista's.
+//! read-only SQL tables for Flight SQL ([`flight_sql`]), held to the session limits.
+//! Everything else, flags included, is Ballista's.
+
+pub mod flight_sql;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,15 +14,17 @@ use ballista_core::utils::default_session_builder;
 use ballista_core::{ConfigProducer, RuntimeProducer};
 use ballista_executor::executor_process::ExecutorProcessConfig;
 use ballista_scheduler::config::SchedulerConfig;
-use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::prelude::SessionContext;
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_scheduler_client::engine::{ballista_session_config, physical_codec};
 use bydelsfakta_scheduler_client::sql::catalog::read_only_catalog;
+use bydelsfakta_scheduler_client::sql::limits::SqlLimits;
 use bydelsfakta_scheduler_client::sql::tables::{SqlTable, discover};
 use bydelsfakta_scheduler_client::stores::{BucketStores, runtime_for};
+use bydelsfakta_udfs::bounded::bounded_string_functions;
 
 /// The session settings every job starts from on scheduler and executors.
 fn config_producer() -> ConfigProducer {
@@ -44,24 +48,32 @@ pub async fn sql_tables(url: &str) -> Result<Vec<SqlTable>, String> {
         .map_err(|e| format!("{BUCKET_ENV} {url}: {e}"))
 }
 
+/// What the scheduler's sessions serve to Flight SQL: the bucket's tables, within limits.
+pub struct SqlService {
+    pub tables: Vec<SqlTable>,
+    pub limits: SqlLimits,
+}
+
 /// The scheduler plans with our functions and reads bucket listings through our stores.
-/// With `tables`, every session (Flight SQL's among them) has those tables as its only,
+/// With `sql`, every session (Flight SQL's among them) has the bucket's tables as its only,
 /// read-only catalog and no table factories, so that `CREATE EXTERNAL TABLE` cannot point
-/// outside the bucket.
-pub fn scheduler_config(config: SchedulerConfig, tables: Option<Vec<SqlTable>>) -> SchedulerConfig {
+/// outside the bucket; what it runs itself has a memory pool, and `repeat`, `lpad` and
+/// `rpad` are bounded (constant folding runs them while planning).
+pub fn scheduler_config(config: SchedulerConfig, sql: Option<SqlService>) -> SchedulerConfig {
     let stores = Arc::new(BucketStores::default());
     let mut config = config
         .with_override_config_producer(config_producer())
         .with_override_session_builder(Arc::new(move |session_config| {
-            let catalog = tables
+            let catalog = sql
                 .as_ref()
-                .map(|tables| read_only_catalog(tables, &session_config));
+                .map(|sql| read_only_catalog(&sql.tables, &session_config));
             let state = default_session_builder(session_config)?;
-            let runtime = RuntimeEnvBuilder::new()
-                .with_object_store_registry(stores.clone())
-                .build_arc()?;
-            let mut builder =
-                SessionStateBuilder::new_from_existing(state).with_runtime_env(runtime);
+            let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(stores.clone());
+            if let Some(sql) = &sql {
+                runtime = runtime.with_memory_limit(sql.limits.memory_limit, 1.0);
+            }
+            let mut builder = SessionStateBuilder::new_from_existing(state)
+                .with_runtime_env(runtime.build_arc()?);
             if let Some(catalog) = catalog {
                 builder = builder
                     .with_catalog_list(catalog)
@@ -69,6 +81,11 @@ pub fn scheduler_config(config: SchedulerConfig, tables: Option<Vec<SqlTable>>) 
             }
             let mut state = builder.build();
             bydelsfakta_udfs::register_all(&mut state)?;
+            if let Some(sql) = &sql {
+                for function in bounded_string_functions(sql.limits.string_result_limit()) {
+                    state.register_udf(function)?;
+                }
+            }
             Ok(state)
         }));
     config.override_physical_codec = Some(physical_codec());
@@ -91,6 +108,14 @@ pub fn executor_config(
         functions
             .aggregate_functions
             .insert(udaf.name().to_string(), udaf);
+    }
+    // Flight SQL's statements run here: `repeat`, `lpad` and `rpad` are bounded as on the
+    // scheduler (the pipeline never calls them).
+    let string_limit = SqlLimits::flight_sql().string_result_limit();
+    for udf in bounded_string_functions(string_limit) {
+        functions
+            .scalar_functions
+            .insert(udf.name().to_string(), udf);
     }
     let stores = Arc::new(BucketStores::default());
     let runtime: RuntimeProducer = {

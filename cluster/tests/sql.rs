@@ -10,7 +10,7 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::array::RecordBatch;
 use futures::TryStreamExt;
 
-use common::{ran_tasks, start_cluster_with};
+use common::{Cluster, free_port, ran_tasks, start_cluster_with};
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_scheduler_client::Engine;
@@ -124,22 +124,39 @@ fn sorted_rows(result: &StatementResult) -> Vec<String> {
     rows
 }
 
+/// A cluster of `executors` whose scheduler serves Flight SQL over `dir`, on its port.
+fn flight_sql_cluster(
+    executors: usize,
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    args: &[&str],
+) -> (Cluster, u16) {
+    let port = free_port();
+    let mut env = env.to_vec();
+    env.push(("BYDELSFAKTA_BUCKET", dir.display().to_string()));
+    let port_arg = port.to_string();
+    let mut args = args.to_vec();
+    args.extend(["--flight-sql", "--flight-sql-port", &port_arg]);
+    (start_cluster_with(executors, &env, &args), port)
+}
+
+/// A Flight SQL client of the service on loopback `port`, once it listens (within 60 s).
+async fn flight_sql_client(port: u16) -> FlightSqlServiceClient<tonic::transport::Channel> {
+    let endpoint =
+        tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+    for _ in 0..600 {
+        if let Ok(channel) = endpoint.connect().await {
+            return FlightSqlServiceClient::new(channel);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("Flight SQL on port {port} did not listen");
+}
+
 async fn flight_sql() {
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
-    let cluster = start_cluster_with(
-        2,
-        &[("BYDELSFAKTA_BUCKET", dir.path().display().to_string())],
-        &["--flight-sql"],
-    );
-    let channel = tonic::transport::Channel::from_shared(format!(
-        "http://127.0.0.1:{}",
-        cluster.scheduler_port
-    ))
-    .unwrap()
-    .connect()
-    .await
-    .unwrap();
-    let mut client = FlightSqlServiceClient::new(channel);
+    let (_cluster, port) = flight_sql_cluster(2, dir.path(), &[], &[]);
+    let mut client = flight_sql_client(port).await;
     client.handshake("analyst", "").await.unwrap();
 
     let embedded = embedded_session(&bucket).await;
@@ -206,4 +223,103 @@ async fn flight_sql() {
         .await
         .unwrap();
     assert_eq!(count.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+}
+
+/// With credentials configured, Flight SQL lets in only clients that present them; a
+/// statement too deep for the planner, too hungry or too long gets a clear error, and the
+/// scheduler goes on answering. See: issue 15 ("SQL aborts or runs without limit").
+#[test]
+fn flight_sql_asks_for_credentials_and_holds_its_limits() {
+    large_stack_runtime().block_on(async { tokio::spawn(flight_sql_limits()).await.unwrap() });
+}
+
+async fn flight_sql_limits() {
+    let (dir, _bucket) = bucket_copy(&fixtures().join("input"));
+    let secrets = tempfile::tempdir().unwrap();
+    let password_file = secrets.path().join("password");
+    std::fs::write(&password_file, "s3cret\n").unwrap();
+    let (_cluster, port) = flight_sql_cluster(
+        1,
+        dir.path(),
+        &[
+            ("BYDELSFAKTA_FLIGHT_SQL_USER", "analyst".into()),
+            (
+                "BYDELSFAKTA_FLIGHT_SQL_PASSWORD_FILE",
+                password_file.display().to_string(),
+            ),
+            ("BYDELSFAKTA_FLIGHT_SQL_TOKEN", "tok3n".into()),
+        ],
+        &[
+            "--flight-sql-timeout",
+            "3",
+            "--flight-sql-memory-limit",
+            "256MB",
+        ],
+    );
+    let count = "SELECT count(*) FROM fodte";
+
+    // No handshake, a wrong password, a wrong token: refused.
+    let mut client = flight_sql_client(port).await;
+    let err = flight_sql_query(&mut client, count).await.unwrap_err();
+    assert!(err.contains("missing bearer token"), "{err}");
+    let err = client.handshake("analyst", "s3cre").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("wrong user name, password or token"),
+        "{err}"
+    );
+    client.set_header("authorization", "Bearer tok3");
+    assert!(client.handshake("", "").await.is_err());
+
+    // The token, then the user and password: let in.
+    let mut client = flight_sql_client(port).await;
+    client.set_header("authorization", "Bearer tok3n");
+    client.handshake("", "").await.unwrap();
+    assert_eq!(row_count(&mut client, count).await, 1);
+    let mut client = flight_sql_client(port).await;
+    client.handshake("analyst", "s3cret").await.unwrap();
+
+    let chain = |n: usize, op: &str| vec!["1"; n].join(op);
+    for (sql, says) in [
+        (
+            format!("SELECT {}", chain(100_000, "+")),
+            "statement refused: the statements hold 99999 operators",
+        ),
+        (
+            vec!["SELECT 1"; 5_000].join(" UNION ALL "),
+            "statement refused: the statements hold 4999 operators",
+        ),
+        (
+            format!("SELECT 1 WHERE {}", vec!["1=1"; 20_000].join(" AND ")),
+            "statement refused: the statements hold 39999 operators",
+        ),
+        (
+            "SELECT length(repeat('x', 2000000000))".into(),
+            "repeat() could make 2000000000 bytes",
+        ),
+        (
+            "SELECT max(value) FROM generate_series(1, 100000000000)".into(),
+            "statement stopped after 3 s (--flight-sql-timeout)",
+        ),
+    ] {
+        let err = flight_sql_query(&mut client, &sql)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{} was answered", &sql[..40]));
+        assert!(err.contains(says), "{}: {err}", &sql[..40]);
+        // The scheduler still answers. Its one executor has one task slot (`--vcores 1`):
+        // had the stopped statement's job not been cancelled, this would wait behind it
+        // and time out too.
+        assert_eq!(row_count(&mut client, count).await, 1);
+    }
+}
+
+async fn row_count(
+    client: &mut FlightSqlServiceClient<tonic::transport::Channel>,
+    sql: &str,
+) -> usize {
+    let batches = flight_sql_query(client, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    batches.iter().map(RecordBatch::num_rows).sum()
 }

@@ -1,51 +1,118 @@
 //! `bydelsfakta-scheduler`: Ballista's scheduler, with its flags, carrying our functions,
 //! the document writer's codec and our object stores. gRPC, `/healthz` and `/readyz` share
-//! `--bind-port` (50050); with `--flight-sql`, so does Flight SQL, serving the datasets of
-//! the bucket named by `BYDELSFAKTA_BUCKET` (read when the scheduler starts).
+//! `--bind-port` (50050). With `--flight-sql`, Flight SQL serves the datasets of the bucket
+//! named by `BYDELSFAKTA_BUCKET` (read when the scheduler starts) on `--flight-sql-port`
+//! (50060), within limits and, when configured, only to clients with credentials.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ballista_core::error::BallistaError;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::{Config, SchedulerConfig};
-use ballista_scheduler::scheduler_process::start_server;
+use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service};
 use clap::Parser;
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
+
+use bydelsfakta_cluster::SqlService;
+use bydelsfakta_cluster::flight_sql::auth::Credentials;
+use bydelsfakta_cluster::flight_sql::{self, FlightSqlArgs};
+
+/// Ballista's scheduler flags, and ours for Flight SQL.
+#[derive(Parser)]
+#[command(
+    version,
+    about = "The Bydelsfakta cluster's scheduler (Ballista's, with our functions and stores)"
+)]
+struct Args {
+    #[command(flatten)]
+    ballista: Config,
+    #[command(flatten)]
+    flight_sql: FlightSqlArgs,
+}
 
 fn main() -> ballista_core::error::Result<()> {
     bydelsfakta_cluster::runtime()?.block_on(serve())
 }
 
-async fn serve() -> ballista_core::error::Result<()> {
-    let options = Config::parse();
-    bydelsfakta_cluster::init_logging(&options.log_level_setting);
-    let address = format!("{}:{}", options.bind_host, options.bind_port)
+fn address(host: &str, port: u16, flag: &str) -> Result<SocketAddr, BallistaError> {
+    format!("{host}:{port}")
         .parse()
-        .map_err(|e| {
-            ballista_core::error::BallistaError::Configuration(format!(
-                "--bind-host/--bind-port: {e}"
-            ))
-        })?;
-    let config: SchedulerConfig = options.try_into()?;
-    bydelsfakta_scheduler_client::stores::check_config()
-        .map_err(ballista_core::error::BallistaError::Configuration)?;
-    // Only Flight SQL plans SQL on the scheduler; the pipeline's clients send plans.
-    let tables = match std::env::var(bydelsfakta_cluster::BUCKET_ENV) {
-        Ok(url) if config.flight_sql_enabled() => {
-            let tables = bydelsfakta_cluster::sql_tables(&url)
-                .await
-                .map_err(ballista_core::error::BallistaError::Configuration)?;
-            tracing::info!("Flight SQL serves {} tables from {url}", tables.len());
-            Some(tables)
-        }
-        Err(_) if config.flight_sql_enabled() => {
-            tracing::warn!(
-                "--flight-sql without {}: Flight SQL serves no tables",
-                bydelsfakta_cluster::BUCKET_ENV
-            );
-            Some(vec![])
-        }
-        _ => None,
+        .map_err(|e| BallistaError::Configuration(format!("--bind-host/{flag}: {e}")))
+}
+
+async fn serve() -> ballista_core::error::Result<()> {
+    let Args {
+        ballista: options,
+        flight_sql: flight_sql_args,
+    } = Args::parse();
+    bydelsfakta_cluster::init_logging(&options.log_level_setting);
+    let address = address(&options.bind_host, options.bind_port, "--bind-port")?;
+    let flight_sql_address = address_if(
+        &options.bind_host,
+        flight_sql_args.flight_sql_port,
+        options.flight_sql,
+    )?;
+    // A bad credentials setting stops the scheduler before it starts anything.
+    let credentials = match flight_sql_address {
+        Some(_) => Credentials::from_env().map_err(BallistaError::Configuration)?,
+        None => None,
     };
-    let config = bydelsfakta_cluster::scheduler_config(config, tables);
+    let mut config: SchedulerConfig = options.try_into()?;
+    // Ours serves Flight SQL (see flight_sql): Ballista's own mount stays off.
+    config.flight_sql = false;
+    bydelsfakta_scheduler_client::stores::check_config().map_err(BallistaError::Configuration)?;
+    // Only Flight SQL plans SQL on the scheduler; the pipeline's clients send plans.
+    let sql = match flight_sql_address {
+        Some(_) => Some(SqlService {
+            tables: flight_sql_tables().await?,
+            limits: flight_sql_args.limits(),
+        }),
+        None => None,
+    };
+    let limits = sql.as_ref().map(|sql| sql.limits);
+    let config = Arc::new(bydelsfakta_cluster::scheduler_config(config, sql));
+    config.validate()?;
     let cluster = BallistaCluster::new_from_config(&config).await?;
-    start_server(cluster, address, Arc::new(config)).await
+    let scheduler =
+        create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, config.clone()).await?;
+    match (flight_sql_address, limits) {
+        (Some(flight_sql_address), Some(limits)) => {
+            let flight_sql = flight_sql::serve(
+                scheduler.clone(),
+                &config,
+                flight_sql_address,
+                limits,
+                credentials,
+            );
+            tokio::select! {
+                served = start_grpc_service(address, scheduler) => served,
+                served = flight_sql => served,
+            }
+        }
+        _ => start_grpc_service(address, scheduler).await,
+    }
+}
+
+fn address_if(host: &str, port: u16, wanted: bool) -> Result<Option<SocketAddr>, BallistaError> {
+    wanted
+        .then(|| address(host, port, "--flight-sql-port"))
+        .transpose()
+}
+
+/// The tables of the bucket named by `BYDELSFAKTA_BUCKET`, or none (with a warning).
+async fn flight_sql_tables()
+-> Result<Vec<bydelsfakta_scheduler_client::sql::tables::SqlTable>, BallistaError> {
+    let Ok(url) = std::env::var(bydelsfakta_cluster::BUCKET_ENV) else {
+        tracing::warn!(
+            "--flight-sql without {}: Flight SQL serves no tables",
+            bydelsfakta_cluster::BUCKET_ENV
+        );
+        return Ok(vec![]);
+    };
+    let tables = bydelsfakta_cluster::sql_tables(&url)
+        .await
+        .map_err(BallistaError::Configuration)?;
+    tracing::info!("Flight SQL serves {} tables from {url}", tables.len());
+    Ok(tables)
 }
