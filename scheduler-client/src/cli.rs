@@ -194,7 +194,9 @@ pub enum Command {
         /// Seconds a statement may run before it is stopped (default 300).
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         statement_timeout: Option<Duration>,
-        /// The statements to run (`;` between several); without them, the shell.
+        /// The statements to run (`;` between several); without them, the shell. They may
+        /// start with a `--` comment.
+        #[arg(allow_hyphen_values = true)]
         query: Option<String>,
     },
 }
