@@ -1,6 +1,6 @@
 //! What our scheduler and executors add to Ballista's: our functions (UDFs and UDAFs), the
 //! document writer's codec, and the object stores of [`BucketStores`], all registered where
-//! Ballista looks for them (notes §3 to §6), and on the scheduler, the bucket's datasets as
+//! Ballista looks for them (docs/ballista.md §3 to §6), and on the scheduler, the bucket's datasets as
 //! read-only SQL tables for Flight SQL ([`flight_sql`]), held to the session limits.
 //! Everything else, flags included, is Ballista's.
 

@@ -12,10 +12,10 @@ use futures::TryStreamExt;
 
 use common::{Cluster, free_port, ran_tasks, start_cluster_with};
 
+use bydelsfakta_cli::sql::output::{Format, render};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_scheduler_client::sql::limits::SqlLimits;
-use bydelsfakta_scheduler_client::sql::output::{Format, render};
 use bydelsfakta_scheduler_client::sql::{SqlSession, StatementResult};
 use bydelsfakta_tests::{bucket_copy, fixtures, large_stack_runtime};
 

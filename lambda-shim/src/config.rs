@@ -7,7 +7,7 @@ use bydelsfakta_scheduler_client::run::{
     LEASE_TTL_VARIABLE, PUBLISH_WAIT_VARIABLE, parse_published_date, parse_seconds,
 };
 
-/// The original functions' bucket variable and its default (spec 00-common §1.3).
+/// The original functions' bucket variable and its default (docs/contract.md §1.3).
 const BUCKET_NAME: &str = "BUCKET_NAME";
 const DEFAULT_BUCKET_NAME: &str = "ok-origo-dataplatform-dev";
 

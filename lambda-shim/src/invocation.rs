@@ -31,7 +31,7 @@ impl From<InvocationError> for Diagnostic {
 /// Runs one pipeline event and returns its step output.
 ///
 /// Each invocation connects afresh: a warm container keeps nothing from one event to the
-/// next (DEVIATIONS D4), and a scheduler that was down for one event is retried for the next.
+/// next (docs/deviations.md D4), and a scheduler that was down for one event is retried for the next.
 pub async fn handle(
     config: &ShimConfig,
     event: LambdaEvent<Value>,

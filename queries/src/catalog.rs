@@ -1,10 +1,10 @@
-//! The input catalog: every input dataset of spec 99-index §2, its columns and their kinds,
+//! The input catalog: every input dataset of docs/contract.md, index §2, its columns and their kinds,
 //! and the reader that turns the single CSV under an event's prefix into a typed table.
 
 use std::sync::LazyLock;
 
 /// What a column holds. Numbers become Int64 or Float64 by the original's rule (a column
-/// with one missing cell or one decimal is float, 00-common §2 and §10.2).
+/// with one missing cell or one decimal is float, docs/contract.md §2 and §10.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Kept as a string: ids keep their leading zeros (`01`, `0101`).
@@ -25,7 +25,7 @@ pub struct InputDataset {
     pub legacy_district_ids: &'static [&'static str],
 }
 
-/// `eieform`'s legacy raw district ids, which its function drops (spec eieform.md step 2).
+/// `eieform`'s legacy raw district ids, which its function drops (docs/functions/eieform.md step 2).
 pub const LEGACY_DISTRICT_IDS: [&str; 2] = ["15000", "20000"];
 
 impl InputDataset {

@@ -1,4 +1,4 @@
-//! The one error type of this crate: stable kinds, located messages (DEVIATIONS D6).
+//! The one error type of this crate: stable kinds, located messages (docs/deviations.md D6).
 
 use datafusion::error::DataFusionError;
 

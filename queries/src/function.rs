@@ -35,7 +35,7 @@ impl std::fmt::Debug for Function {
 }
 
 impl Function {
-    /// The dataset type called `name`, or the error listing the valid ones (DEVIATIONS D3).
+    /// The dataset type called `name`, or the error listing the valid ones (docs/deviations.md D3).
     pub fn dataset_type(&self, name: &str) -> Result<&'static DatasetType> {
         self.types.iter().find(|t| t.name == name).ok_or_else(|| {
             Error::Plan(format!(

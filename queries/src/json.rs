@@ -1,9 +1,9 @@
 //! JSON text exactly as Python's `json.dumps(doc, ensure_ascii=False, allow_nan=False)`
-//! writes it (00-common §10.1): `", "` and `": "` separators, keys in insertion order, raw
+//! writes it (docs/contract.md §10.1): `", "` and `": "` separators, keys in insertion order, raw
 //! UTF-8, and floats in Python's `repr` (`2020.0`, `1e-05`, `1e+16`).
 //!
 //! Integers and floats are different variants because the original's column types decide
-//! between `3311` and `3311.0` (00-common §10.2).
+//! between `3311` and `3311.0` (docs/contract.md §10.2).
 
 use std::borrow::Cow;
 use std::fmt::Write;

@@ -2,13 +2,12 @@
 //! with our functions and the bucket's object store registered. Ballista standalone (a
 //! scheduler and an executor in this process) and a remote Ballista cluster run the same
 //! physical plans through Ballista's task machinery; that costs at least ~100 ms per job
-//! (notes §11), so embedded is the choice for one machine.
+//! (docs/ballista.md §11), so embedded is the choice for one machine.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -24,30 +23,8 @@ use crate::shuffle_inputs::DistinctShuffleInputs;
 use crate::stores::runtime_for;
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::reader::{InputCache, PlanExecutor};
-use bydelsfakta_queries::writer::DocumentWriterCodec;
+use bydelsfakta_queries::writer::{DocumentWriterCodec, WriteSummary};
 use bydelsfakta_udfs::plan::SharedFrames;
-
-/// What one writer plan reported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteSummary {
-    pub output_dataset: String,
-    pub documents: usize,
-    pub bytes: usize,
-}
-
-impl WriteSummary {
-    fn from_batches(batches: &[RecordBatch]) -> Self {
-        let batch = batches
-            .iter()
-            .find(|b| b.num_rows() > 0)
-            .expect("the writer yields one row");
-        Self {
-            output_dataset: batch.column(0).as_string::<i32>().value(0).to_string(),
-            documents: batch.column(1).as_primitive::<Int64Type>().value(0) as usize,
-            bytes: batch.column(2).as_primitive::<Int64Type>().value(0) as usize,
-        }
-    }
-}
 
 /// Session settings shared by every engine: small inputs read as one partition each (the
 /// reader numbers rows in file order), a few partitions for the rest, and one optimizer
@@ -227,7 +204,7 @@ impl Engine {
     /// Runs a writer plan to completion and returns its summary.
     pub async fn execute(&self, plan: Arc<dyn ExecutionPlan>) -> Result<WriteSummary> {
         let batches = self.run_plan(plan).await?;
-        Ok(WriteSummary::from_batches(&batches))
+        Ok(WriteSummary::from_batches(&batches)?)
     }
 
     /// Whether plans leave this process's DataFusion executor (Ballista, standalone or

@@ -1,4 +1,4 @@
-//! The pipeline event contract (spec 00-common §1): parse strictly, route to a function and
+//! The pipeline event contract (docs/contract.md §1): parse strictly, route to a function and
 //! dataset type, derive the output prefix, validate the input prefixes, and build the step
 //! output.
 

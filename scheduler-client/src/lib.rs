@@ -1,9 +1,9 @@
-//! The Bydelsfakta client: sessions (embedded or Ballista), object stores, the pipeline
-//! event contract, and the `bydelsfakta` command line.
+//! The Bydelsfakta client library: resolve a pipeline event ([`event`]) and run its plans
+//! embedded, standalone or on a cluster ([`engine`], [`run`]), the object stores
+//! ([`stores`]), recovery of interrupted publications ([`recover`]), the listing of the
+//! processed datasets ([`processed`]), and the SQL session the CLI and the scheduler's
+//! Flight SQL serve ([`sql`]). The `bydelsfakta` command is the `bydelsfakta-cli` crate.
 
-pub mod bench;
-pub mod cli;
-pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod event;
@@ -13,8 +13,8 @@ pub mod run;
 pub mod shuffle_inputs;
 pub mod sql;
 pub mod stores;
-pub mod synth;
 
-pub use engine::{Engine, WriteSummary};
+pub use bydelsfakta_queries::writer::WriteSummary;
+pub use engine::Engine;
 pub use error::{Error, Result};
 pub use run::{RunOptions, RunOutcome, run_event, today_utc};

@@ -4,13 +4,14 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 
-use crate::engine::{Engine, WriteSummary};
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::json::Json;
 use bydelsfakta_queries::prepare::{RunRequest, writer_plan};
 use bydelsfakta_queries::publication::records::{PublishSettings, now_rfc3339};
+use bydelsfakta_queries::writer::WriteSummary;
 
 /// Options of a run besides the event.
 #[derive(Debug, Clone)]
@@ -23,7 +24,7 @@ pub struct RunOptions {
     pub publish: PublishSettings,
 }
 
-/// Today's date in UTC, `YYYY-MM-DD`: the default `meta.publishedDate` (DEVIATIONS D4).
+/// Today's date in UTC, `YYYY-MM-DD`: the default `meta.publishedDate` (docs/deviations.md D4).
 pub fn today_utc() -> String {
     chrono::Utc::now()
         .date_naive()

@@ -1,4 +1,4 @@
-//! The pipeline event contract (spec 00-common §1): strict keys, task config, routing,
+//! The pipeline event contract (docs/contract.md §1): strict keys, task config, routing,
 //! input prefix checks in the original's order, the step output, and D3.
 
 use bydelsfakta_tests::{bucket_copy, files_below, fixture_event, fixtures, run};
@@ -89,7 +89,7 @@ async fn missing_prefixes_are_reported_before_extra_ones() {
     assert!(err.to_string().contains("[dode, fodte]"), "{err}");
 }
 
-// DEVIATIONS D3: an unknown type is an error listing the valid ones; nothing is written.
+// docs/deviations.md D3: an unknown type is an error listing the valid ones; nothing is written.
 #[tokio::test]
 async fn unknown_type_lists_the_valid_types() {
     let mut event = fixture_event("trangboddhet__alle_status");

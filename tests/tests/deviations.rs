@@ -1,4 +1,4 @@
-//! The deliberate deviations (spec DEVIATIONS.md): D1 non-finite numbers fail the whole run
+//! The deliberate deviations (docs/deviations.md): D1 non-finite numbers fail the whole run
 //! with a located error and nothing written; D5 the previous year of the same geography.
 
 use bydelsfakta_tests::{

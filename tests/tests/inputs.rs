@@ -1,4 +1,4 @@
-//! Reading the inputs (00-common §1.3, §2): one object per prefix, the header checked
+//! Reading the inputs (docs/contract.md §1.3, §2): one object per prefix, the header checked
 //! against the catalog, cells that must parse, and the original's int-versus-float rule.
 
 use bydelsfakta_tests::{
@@ -84,7 +84,7 @@ async fn an_empty_prefix_and_two_objects_are_errors() {
     );
 }
 
-// A column with one empty cell is float (00-common §2, §10.2): `299` becomes `299.0`.
+// A column with one empty cell is float (docs/contract.md §2, §10.2): `299` becomes `299.0`.
 #[tokio::test]
 async fn one_empty_cell_makes_the_column_float() {
     let (dir, result) = run_edited(|i, line| {

@@ -1,7 +1,7 @@
-//! The Databricks port's three jobs (fixtures `PORT-JOBS.md`) on inputs the fixtures do not
+//! The Databricks port's three jobs (`tests/fixtures/PORT-JOBS.md`) on inputs the fixtures do not
 //! show: suppressed (empty) cells, sub-districts missing in some years, zero counts, other
 //! row orders. Where the port would fail on a value it writes, we fail with the located
-//! error and write nothing (DEVIATIONS D1).
+//! error and write nothing (docs/deviations.md D1).
 
 use std::path::Path;
 

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use bydelsfakta_cli::sql::output::{Format, render};
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_scheduler_client::sql::limits::SqlLimits;
-use bydelsfakta_scheduler_client::sql::output::{Format, render};
 use bydelsfakta_scheduler_client::sql::{SqlError, SqlSession};
 use bydelsfakta_tests::{bucket_copy, csv_table, edit_csv, fixtures, input_csv};
 use datafusion::arrow::datatypes::DataType;

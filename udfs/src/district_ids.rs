@@ -1,5 +1,5 @@
 //! `district_id_problem(bydel_id, delbydel_id, legacy_ids)`: why a row's geography ids
-//! cannot be right, or missing when they can (DEVIATIONS D7).
+//! cannot be right, or missing when they can (docs/deviations.md D7).
 //!
 //! A district id is two digits (`00` is Oslo i alt); a sub-district id is four digits and
 //! starts with its district's. An id like `1` or `42` is not merely unknown: the original

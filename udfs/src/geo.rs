@@ -1,4 +1,4 @@
-//! Column names and ids of the geography model (spec 00-common §3).
+//! Column names and ids of the geography model (docs/contract.md §3).
 
 /// The year column (`aar` in the files, renamed on read).
 pub const DATE: &str = "date";

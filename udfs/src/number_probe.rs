@@ -1,5 +1,5 @@
 //! `number_probe(value, row)`: what a column of CSV text holds, for typing it as pandas'
-//! `read_csv` would (00-common §2).
+//! `read_csv` would (docs/contract.md §2).
 
 use std::sync::Arc;
 

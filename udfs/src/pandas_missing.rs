@@ -1,5 +1,5 @@
 //! `pandas_missing(text)`: the cell, or missing where pandas' `read_csv` reads a missing
-//! value (00-common §2: `NA`, `NaN`, `null`, `N/A`, `#N/A`, ... and the empty cell).
+//! value (docs/contract.md §2: `NA`, `NaN`, `null`, `N/A`, `#N/A`, ... and the empty cell).
 //!
 //! DataFusion's CSV reader only knows the empty cell (its `null_regex` option is used for
 //! schema inference, not when reading), so the reader applies this to every column.

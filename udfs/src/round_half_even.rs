@@ -86,7 +86,7 @@ impl ScalarUDFImpl for RoundHalfEvenFunc {
 mod tests {
     use super::round_half_even;
 
-    // pandas 1.0.1 on x / 100 then round(2) (spec eieform.md).
+    // pandas 1.0.1 on x / 100 then round(2) (docs/functions/eieform.md).
     #[test]
     fn matches_numpy() {
         for (percent, expected) in [

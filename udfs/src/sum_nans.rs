@@ -1,4 +1,4 @@
-//! `sum_nans(value, group)`: the original's `sum_nans` group aggregation (00-common §6.1).
+//! `sum_nans(value, group)`: the original's `sum_nans` group aggregation (docs/contract.md §6.1).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Documents of one output dataset: the original's `Output` class (00-common §9) over the
+//! Documents of one output dataset: the original's `Output` class (docs/contract.md §9) over the
 //! final frame, and the D1 check that every number in them is finite.
 
 mod frame;
@@ -37,7 +37,7 @@ struct DocumentJson<'a> {
 
 /// Builds every document of `spec` from `batch` (the plan's final frame, in its row order)
 /// and writes them all out before returning: a NaN or infinity anywhere fails the whole set
-/// (DEVIATIONS D1).
+/// (docs/deviations.md D1).
 pub fn build_documents(batch: RecordBatch, spec: &DocumentSpec) -> Result<Vec<Document>> {
     let frame = Frame::new(batch);
     let documents = match &spec.template {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The `values` builder of an entry (00-common §8).
+/// The `values` builder of an entry (docs/contract.md §8).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Template {
     /// A, and its aliases B, I, J: a flat list over series, then rows.

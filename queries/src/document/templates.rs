@@ -1,4 +1,4 @@
-//! Entry `values` per template (00-common §8).
+//! Entry `values` per template (docs/contract.md §8).
 
 use std::borrow::Cow;
 

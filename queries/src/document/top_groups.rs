@@ -1,4 +1,4 @@
-//! landbakgrunn's own documents (spec `landbakgrunn_innvandringsgrupper.md` step 6): per
+//! landbakgrunn's own documents (`docs/functions/landbakgrunn_innvandringsgrupper.md` step 6): per
 //! district the largest groups at its latest year, with their values over the frame.
 
 use super::DocumentJson;

@@ -1,5 +1,5 @@
 //! `alder_distribusjon_status`: age distribution by gender at the latest year
-//! (spec `alder_distribusjon_status.md`).
+//! (`docs/functions/alder_distribusjon_status.md`).
 
 use datafusion::prelude::*;
 use serde_json::json;
@@ -14,7 +14,7 @@ use bydelsfakta_udfs::row_sum;
 pub const FUNCTION: Function = Function {
     name: "alder_distribusjon_status",
     inputs: &[("df", "befolkning-etter-kjonn-og-alder")],
-    // The original ignores the type; "status" is the one its pipeline sends (DEVIATIONS D3).
+    // The original ignores the type; "status" is the one its pipeline sends (docs/deviations.md D3).
     types: &[DatasetType {
         name: "status",
         output_dataset: "alder-distribusjon-status",

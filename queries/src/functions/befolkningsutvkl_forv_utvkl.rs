@@ -1,5 +1,5 @@
 //! `befolkningsutvkl_forv_utvkl`: population development with births, deaths, migration
-//! and the projection (spec `befolkningsutvkl_forv_utvkl.md`).
+//! and the projection (`docs/functions/befolkningsutvkl_forv_utvkl.md`).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;

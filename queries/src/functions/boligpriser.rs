@@ -1,4 +1,4 @@
-//! `boligpriser`: average price per m² of flats (spec `boligpriser.md`).
+//! `boligpriser`: average price per m² of flats (`docs/functions/boligpriser.md`).
 
 use datafusion::prelude::*;
 use serde_json::json;

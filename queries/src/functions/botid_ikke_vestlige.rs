@@ -1,6 +1,6 @@
 //! `botid_ikke_vestlige`: share of residents who are immigrants from Asia, Africa, Latin
 //! America and Eastern Europe outside the EU with at most five years of residence
-//! (spec `botid_ikke_vestlige.md`). Steps 1-7 are shared with `levekar_totalt`.
+//! (`docs/functions/botid_ikke_vestlige.md`). Steps 1-7 are shared with `levekar_totalt`.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::JoinType;

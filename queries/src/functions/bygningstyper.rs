@@ -1,4 +1,4 @@
-//! `bygningstyper`: dwellings by building type (spec `bygningstyper.md`).
+//! `bygningstyper`: dwellings by building type (`docs/functions/bygningstyper.md`).
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! `eieform`: households by tenure, in percent (spec `eieform.md`).
+//! `eieform`: households by tenure, in percent (`docs/functions/eieform.md`).
 
 use datafusion::functions_aggregate::expr_fn::min;
 use datafusion::prelude::*;

@@ -1,5 +1,5 @@
 //! `fattige_barnehusholdninger`: low-income households with children, EU scale
-//! (spec `fattige_barnehusholdninger.md`).
+//! (`docs/functions/fattige_barnehusholdninger.md`).
 
 use serde_json::json;
 

@@ -1,5 +1,5 @@
 //! `flyttehyppighet_inn_kat`: moves by age group and immigration category
-//! (spec `flyttehyppighet_inn_kat.md`).
+//! (`docs/functions/flyttehyppighet_inn_kat.md`).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::functions_aggregate::expr_fn::sum;

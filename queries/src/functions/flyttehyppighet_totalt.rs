@@ -1,5 +1,5 @@
 //! `flyttehyppighet_totalt`: moves in and out by 5-year age group
-//! (spec `flyttehyppighet_totalt.md`).
+//! (`docs/functions/flyttehyppighet_totalt.md`).
 
 use datafusion::common::JoinType;
 use datafusion::prelude::*;

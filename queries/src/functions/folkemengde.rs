@@ -1,5 +1,5 @@
 //! `folkemengde`: population, yearly and 10-year change, key numbers
-//! (spec `folkemengde.md`; DEVIATIONS D5).
+//! (`docs/functions/folkemengde.md`; docs/deviations.md D5).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::functions::string::expr_fn::concat;

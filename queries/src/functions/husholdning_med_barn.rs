@@ -1,4 +1,4 @@
-//! `husholdning_med_barn`: households by number of children (spec `husholdning_med_barn.md`).
+//! `husholdning_med_barn`: households by number of children (`docs/functions/husholdning_med_barn.md`).
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! `husholdningstyper`: households by type (spec `husholdningstyper.md`).
+//! `husholdningstyper`: households by type (`docs/functions/husholdningstyper.md`).
 
 use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::prelude::*;

@@ -1,5 +1,5 @@
 //! `ikke_fullfort_vgs`: persons who did not complete upper secondary school within five
-//! years (spec `ikke_fullfort_vgs.md`).
+//! years (`docs/functions/ikke_fullfort_vgs.md`).
 
 use serde_json::json;
 

@@ -1,5 +1,5 @@
 //! `innvandrer_befolkning`: immigrant population by length of residence
-//! (spec `innvandrer_befolkning.md`).
+//! (`docs/functions/innvandrer_befolkning.md`).
 
 use datafusion::common::JoinType;
 use datafusion::functions_aggregate::expr_fn::sum;

@@ -1,5 +1,5 @@
 //! `innvandring_under16`: children 0-15 by immigration category
-//! (spec `innvandring_under16.md`).
+//! (`docs/functions/innvandring_under16.md`).
 
 use datafusion::prelude::*;
 use serde_json::json;

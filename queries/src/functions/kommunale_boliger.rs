@@ -1,5 +1,5 @@
 //! `kommunale_boliger`: municipal dwellings as a share of all dwellings
-//! (spec `kommunale_boliger.md`).
+//! (`docs/functions/kommunale_boliger.md`).
 
 use datafusion::common::JoinType;
 use datafusion::prelude::*;

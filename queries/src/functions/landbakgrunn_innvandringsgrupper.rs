@@ -1,5 +1,5 @@
 //! `landbakgrunn_innvandringsgrupper`: the ten largest countries of origin per district,
-//! in its own document format (spec `landbakgrunn_innvandringsgrupper.md`).
+//! in its own document format (`docs/functions/landbakgrunn_innvandringsgrupper.md`).
 
 use datafusion::common::JoinType;
 use datafusion::functions_aggregate::expr_fn::sum;

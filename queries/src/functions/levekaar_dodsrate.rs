@@ -1,5 +1,5 @@
 //! `levekaar_dodsrate`: mortality (average of the last 7 years), ages 55-79
-//! (spec `levekaar_dodsrate.md`).
+//! (`docs/functions/levekaar_dodsrate.md`).
 
 use serde_json::json;
 

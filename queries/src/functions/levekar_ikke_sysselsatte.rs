@@ -1,5 +1,5 @@
 //! `levekar_ikke_sysselsatte`: non-employed persons aged 30-59
-//! (spec `levekar_ikke_sysselsatte.md`). The steps are shared with `levekar_totalt`, which
+//! (`docs/functions/levekar_ikke_sysselsatte.md`). The steps are shared with `levekar_totalt`, which
 //! matches the years the other way round.
 
 use datafusion::common::JoinType;

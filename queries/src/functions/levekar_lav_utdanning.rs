@@ -1,5 +1,5 @@
 //! `levekar_lav_utdanning`: persons 30-59 with only primary school or unknown education
-//! (spec `levekar_lav_utdanning.md`). Steps 1-2 are shared with `levekar_totalt`.
+//! (`docs/functions/levekar_lav_utdanning.md`). Steps 1-2 are shared with `levekar_totalt`.
 
 use datafusion::prelude::*;
 use serde_json::json;

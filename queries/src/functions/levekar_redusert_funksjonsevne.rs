@@ -1,5 +1,5 @@
 //! `levekar_redusert_funksjonsevne`: persons 16-66 with reduced functional ability
-//! (spec `levekar_redusert_funksjonsevne.md`).
+//! (`docs/functions/levekar_redusert_funksjonsevne.md`).
 
 use serde_json::json;
 

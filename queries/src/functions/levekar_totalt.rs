@@ -1,5 +1,5 @@
 //! `levekar_totalt`: eight living-conditions indicators, each as the ratio of its rate to
-//! the district's and to Oslo's rate (spec `levekar_totalt.md`).
+//! the district's and to Oslo's rate (`docs/functions/levekar_totalt.md`).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::JoinType;

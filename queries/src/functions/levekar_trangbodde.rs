@@ -1,4 +1,4 @@
-//! `levekar_trangbodde`: crowded housing (spec `levekar_trangbodde.md`).
+//! `levekar_trangbodde`: crowded housing (`docs/functions/levekar_trangbodde.md`).
 
 use serde_json::json;
 

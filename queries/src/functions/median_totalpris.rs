@@ -1,5 +1,5 @@
 //! `median_totalpris`: median total price of dwellings, a job of the Databricks port only
-//! (spec `median_totalpris.md`, fixtures `PORT-JOBS.md`).
+//! (`docs/functions/median_totalpris.md`, `tests/fixtures/PORT-JOBS.md`).
 
 use datafusion::prelude::*;
 use serde_json::json;

@@ -1,5 +1,5 @@
 //! `neets`: young people (15-29) not in employment, education or training, a job of the
-//! Databricks port only (spec `neets.md`, fixtures `PORT-JOBS.md`).
+//! Databricks port only (`docs/functions/neets.md`, `tests/fixtures/PORT-JOBS.md`).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::*;

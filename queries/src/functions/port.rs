@@ -1,5 +1,5 @@
 //! Habits of the Databricks port's `Output` class that reach the bytes of its three jobs
-//! (`median_totalpris`, `neets`, `utdanning`; fixtures `PORT-JOBS.md`). The original's 24
+//! (`median_totalpris`, `neets`, `utdanning`; `tests/fixtures/PORT-JOBS.md`). The original's 24
 //! functions do none of this, so nothing here is used by them.
 
 use datafusion::arrow::datatypes::DataType;

@@ -1,4 +1,4 @@
-//! `trangboddhet`: households by rooms per person (spec `trangboddhet.md`).
+//! `trangboddhet`: households by rooms per person (`docs/functions/trangboddhet.md`).
 
 use datafusion::prelude::*;
 use serde_json::json;

@@ -1,5 +1,5 @@
 //! `utdanning`: highest completed education of persons 16 and over, a job of the
-//! Databricks port only (spec `utdanning.md`, fixtures `PORT-JOBS.md`).
+//! Databricks port only (`docs/functions/utdanning.md`, `tests/fixtures/PORT-JOBS.md`).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::functions::expr_fn::{coalesce, concat, concat_ws};

@@ -11,7 +11,7 @@
 //!    (`udfs::district_id_problem`), then cast each column to its kind; `aar` becomes the
 //!    integer column `date`; `__row` keeps the file's line order.
 //! 4. [`located`]: what the CSV reader says about a bad row becomes an error naming the
-//!    dataset, the object, the line and the column (DEVIATIONS D6), on every engine.
+//!    dataset, the object, the line and the column (docs/deviations.md D6), on every engine.
 //!
 //! Where the plans run decides how: for a cluster, the probe and the casts are plans that
 //! run where the scan runs; embedded, the file is read into memory once per batch and

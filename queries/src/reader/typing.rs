@@ -1,4 +1,4 @@
-//! Typing the CSV text as pandas' `read_csv` would (00-common §2), embedded in memory or
+//! Typing the CSV text as pandas' `read_csv` would (docs/contract.md §2), embedded in memory or
 //! as plans for a cluster, with the same probe, the same rules and the same errors.
 
 use std::sync::Arc;
@@ -99,7 +99,7 @@ impl BadColumn {
     }
 }
 
-/// The original's typing (00-common §2): declared text stays text; a number column with
+/// The original's typing (docs/contract.md §2): declared text stays text; a number column with
 /// a cell that does not parse fails (an extra, undeclared column stays text); one missing
 /// cell or decimal makes a column float; the year must be whole.
 fn column_type(
@@ -134,7 +134,7 @@ fn column_type(
         return Ok(ColumnType::Number(DataType::Float64));
     }
     // A column of whole numbers is a column of 64-bit integers, as pandas reads it; a
-    // number beyond them cannot be one of the platform's counts (DEVIATIONS D6).
+    // number beyond them cannot be one of the platform's counts (docs/deviations.md D6).
     match probe.first_out_of_range_row {
         Some(row) => Err(BadColumn {
             row,
@@ -432,7 +432,7 @@ fn id_error(
 }
 
 /// A header and no rows: no input of the platform is empty, and the original published a
-/// document with no data for it (DEVIATIONS D7).
+/// document with no data for it (docs/deviations.md D7).
 fn no_rows(dataset: &str, key: &str) -> Error {
     Error::InputFile {
         dataset: dataset.into(),

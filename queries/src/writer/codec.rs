@@ -66,7 +66,7 @@ mod tests {
     fn the_codec_round_trips_the_job() {
         use datafusion::physical_plan::empty::EmptyExec;
         let input: Arc<dyn ExecutionPlan> =
-            Arc::new(EmptyExec::new(crate::writer::summary_schema()));
+            Arc::new(EmptyExec::new(crate::writer::summary::schema()));
         let writer: Arc<dyn ExecutionPlan> =
             Arc::new(DocumentWriterExec::new(Arc::clone(&input), job()));
         let codec = DocumentWriterCodec;

@@ -1,20 +1,20 @@
 //! The document writer: a physical operator that runs where the plan runs (in process or on
 //! a Ballista executor), turns the plan's final frame into documents and publishes them.
 //!
-//! Every document is built and checked in memory first (DEVIATIONS D1); only then does
+//! Every document is built and checked in memory first (docs/deviations.md D1); only then does
 //! [`crate::publication`] make them the output prefix's complete set, or leave the previous
 //! set as it was (D2).
 
 mod codec;
+pub mod summary;
 
 pub use codec::DocumentWriterCodec;
+pub use summary::WriteSummary;
 
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
@@ -54,15 +54,6 @@ pub struct DocumentWriterExec {
     properties: Arc<PlanProperties>,
 }
 
-/// The writer's one-row result.
-pub fn summary_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("output_dataset", DataType::Utf8, false),
-        Field::new("documents", DataType::Int64, false),
-        Field::new("bytes", DataType::Int64, false),
-    ]))
-}
-
 impl DocumentWriterExec {
     /// Wraps the plan of the final frame. Documents depend on row order, so several input
     /// partitions are merged in their sort order.
@@ -77,7 +68,7 @@ impl DocumentWriterExec {
             input
         };
         let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(summary_schema()),
+            EquivalenceProperties::new(summary::schema()),
             Partitioning::UnknownPartitioning(1),
             EmissionType::Final,
             Boundedness::Bounded,
@@ -169,18 +160,15 @@ impl ExecutionPlan for DocumentWriterExec {
                 settings: job.publish,
             };
             let published = publish(store.as_ref(), &publication, documents).await?;
-            let summary = RecordBatch::try_new(
-                summary_schema(),
-                vec![
-                    Arc::new(StringArray::from(vec![job.spec.output_dataset.clone()])),
-                    Arc::new(Int64Array::from(vec![published.documents as i64])),
-                    Arc::new(Int64Array::from(vec![published.bytes as i64])),
-                ],
-            )?;
-            Ok(summary)
+            WriteSummary {
+                output_dataset: job.spec.output_dataset.clone(),
+                documents: published.documents,
+                bytes: published.bytes as usize,
+            }
+            .to_batch()
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
-            summary_schema(),
+            summary::schema(),
             stream,
         )))
     }

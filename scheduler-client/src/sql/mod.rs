@@ -4,15 +4,13 @@
 //! * [`tables`]: each dataset as a listing table (latest edition) and an editions table;
 //! * [`catalog`]: a catalog of those tables that refuses changes;
 //! * [`guard`]: statements that write, create, drop or set are refused before they run;
-//! * [`limits`]: what one statement may cost (size, depth, memory, time);
-//! * [`output`]: results as a table, CSV, JSON or NDJSON;
-//! * [`shell`]: the interactive shell.
+//! * [`limits`]: what one statement may cost (size, depth, memory, time).
+//!
+//! Results are printed, and the shell runs, in the `bydelsfakta-cli` crate.
 
 pub mod catalog;
 pub mod guard;
 pub mod limits;
-pub mod output;
-pub mod shell;
 pub mod tables;
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! pandas-style joins: `merge` matches missing keys with each other (00-common §5.2).
+//! pandas-style joins: `merge` matches missing keys with each other (docs/contract.md §5.2).
 
 use datafusion::common::{Column, JoinType, NullEquality};
 use datafusion::error::Result;

@@ -1,4 +1,4 @@
-//! Population from the age columns (00-common §6.2).
+//! Population from the age columns (docs/contract.md §6.2).
 
 use datafusion::common::DFSchema;
 use datafusion::error::Result;

@@ -1,4 +1,4 @@
-//! Ratio columns (00-common §5.3).
+//! Ratio columns (docs/contract.md §5.3).
 
 use datafusion::error::Result;
 use datafusion::prelude::*;

@@ -1,4 +1,4 @@
-//! The three-level aggregation sub-district -> district -> Oslo i alt (00-common §5.1).
+//! The three-level aggregation sub-district -> district -> Oslo i alt (docs/contract.md §5.1).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;

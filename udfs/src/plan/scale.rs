@@ -1,4 +1,4 @@
-//! The `scale` of a document's metadata (00-common §6.6).
+//! The `scale` of a document's metadata (docs/contract.md §6.6).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;

@@ -1,4 +1,4 @@
-//! The historic and status year filters over several inputs (00-common §4).
+//! The historic and status year filters over several inputs (docs/contract.md §4).
 
 use datafusion::common::JoinType;
 use datafusion::error::Result;

@@ -177,7 +177,7 @@ fn table_outputs(stdout: &[u8]) -> Vec<String> {
         .collect()
 }
 
-// The fan-out of spec 99-index: dodsrater feeds levekaar_dodsrate and levekar_totalt.
+// The fan-out of docs/contract.md, index §1: dodsrater feeds levekaar_dodsrate and levekar_totalt.
 #[test]
 fn run_all_changed_runs_exactly_the_outputs_that_read_the_input() {
     let bucket = tempfile::tempdir().unwrap();

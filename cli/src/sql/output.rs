@@ -12,7 +12,7 @@ use datafusion::arrow::json::writer::{JsonArray, JsonFormat, LineDelimited};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches_with_schema;
 
-use super::{SqlError, StatementResult};
+use bydelsfakta_scheduler_client::sql::{SqlError, StatementResult};
 
 /// How `sql` prints results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

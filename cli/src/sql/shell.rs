@@ -13,7 +13,7 @@ use datafusion::logical_expr::Documentation;
 use rustyline::error::ReadlineError;
 
 use super::output::{Format, render};
-use super::{SqlError, SqlSession, StatementResult};
+use bydelsfakta_scheduler_client::sql::{SqlError, SqlSession, StatementResult};
 
 const PROMPT: &str = "bydelsfakta> ";
 const CONTINUATION: &str = "         -> ";

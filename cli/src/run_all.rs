@@ -1,26 +1,20 @@
-//! Events built from a bucket: the latest edition of every input under `processed/`;
-//! `run-all`, which runs every output (or those an input feeds) on them, and the demo.
+//! `run-all`: events built from a bucket (the latest edition of every input under
+//! `processed/`), and every output (or those an input feeds, or those named) run on them.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
 
-use crate::engine::{Engine, EngineKind};
-use crate::error::Result;
-use crate::processed::processed_datasets;
-use crate::run::{RunOptions, run_event};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_queries::{DatasetType, Function, functions};
-
-/// The sample bucket shipped in the repository (the original's fixture inputs).
-pub const SAMPLE_BUCKET: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/public/input"
-);
+use bydelsfakta_scheduler_client::engine::Engine;
+use bydelsfakta_scheduler_client::error::Result;
+use bydelsfakta_scheduler_client::processed::processed_datasets;
+use bydelsfakta_scheduler_client::run::{RunOptions, run_event};
 
 /// For every input dataset under `processed/<confidentiality>/<id>/version=<v>/edition=<e>/`,
 /// the prefix of its latest version and edition.
@@ -233,44 +227,4 @@ pub async fn run_all(
     }
     bar.finish_and_clear();
     Ok(rows)
-}
-
-/// Copies the sample bucket into `out` (unless it is already there) and runs every
-/// implemented output dataset on it, as edition `demo`.
-pub async fn run_demo(
-    engine: EngineKind,
-    scheduler: Option<&str>,
-    out: &Path,
-    sample: &Path,
-    published_date: &str,
-    publish: PublishSettings,
-) -> anyhow::Result<Vec<RunAllRow>> {
-    copy_dir(sample, out)?;
-    let out = std::fs::canonicalize(out)?;
-    let bucket = Bucket::folder(&out)?;
-    let engine = Engine::connect(engine, scheduler, &bucket).await?;
-    let options = RunAllOptions {
-        edition: Some("demo".into()),
-        changed: None,
-        outputs: vec![],
-        published_date: published_date.into(),
-        jobs: None,
-        publish,
-    };
-    run_all(&engine, &bucket, &options).await
-}
-
-/// Copies a folder tree, keeping files that are already there.
-pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target: PathBuf = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else if !target.exists() {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }

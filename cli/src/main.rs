@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use bydelsfakta_scheduler_client::cli::{Cli, execute};
+use bydelsfakta_cli::args::Cli;
+use bydelsfakta_cli::commands::execute;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
