@@ -119,6 +119,14 @@ pub enum Error {
     #[error("bucket '{url}': {problem}")]
     Bucket { url: String, problem: String },
 
+    /// The event names a dataset type the function does not have (docs/deviations.md D3).
+    #[error("function {function}: unknown dataset type '{got}'; valid types: {}", valid.join(", "))]
+    UnknownDatasetType {
+        function: String,
+        got: String,
+        valid: Vec<String>,
+    },
+
     #[error("{0}")]
     Plan(String),
 
@@ -241,6 +249,7 @@ impl Error {
             Error::PublicationInProgress { .. } => "PublicationInProgressError",
             Error::LeaseLost { .. } => "LeaseLostError",
             Error::Bucket { .. } => "BucketError",
+            Error::UnknownDatasetType { .. } => "UnknownDatasetTypeError",
             Error::Plan(_) => "DataError",
             Error::ObjectStore(_) => "StorageError",
             Error::Remote { kind, .. } => kind,

@@ -37,17 +37,14 @@ impl std::fmt::Debug for Function {
 impl Function {
     /// The dataset type called `name`, or the error listing the valid ones (docs/deviations.md D3).
     pub fn dataset_type(&self, name: &str) -> Result<&'static DatasetType> {
-        self.types.iter().find(|t| t.name == name).ok_or_else(|| {
-            Error::Plan(format!(
-                "function {}: unknown dataset type '{name}'; valid types: {}",
-                self.name,
-                self.types
-                    .iter()
-                    .map(|t| t.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
+        self.types
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| Error::UnknownDatasetType {
+                function: self.name.into(),
+                got: name.into(),
+                valid: self.types.iter().map(|t| t.name.to_string()).collect(),
+            })
     }
 
     /// Input dataset ids, in declaration order, without repeats.
@@ -59,6 +56,56 @@ impl Function {
             }
         }
         ids
+    }
+}
+
+/// What one run computes: a function, one of its dataset types, and the prefix of each of
+/// its inputs. [`Target::new`] checks all three, so planning takes a target and checks
+/// nothing again.
+#[derive(Debug, Clone)]
+pub struct Target {
+    function: &'static Function,
+    dataset_type: &'static DatasetType,
+    /// Every input dataset of the function with its prefix, in declaration order.
+    input_prefixes: Vec<(&'static str, String)>,
+}
+
+impl Target {
+    /// The target of `function`'s type `type_name` over `input_prefixes`, which must give
+    /// every input of the function a prefix, in declaration order (the event contract's
+    /// [`Function::input_datasets`] order), and nothing else.
+    pub fn new(
+        function: &'static Function,
+        type_name: &str,
+        input_prefixes: Vec<(&'static str, String)>,
+    ) -> Result<Self> {
+        let dataset_type = function.dataset_type(type_name)?;
+        let given: Vec<&str> = input_prefixes.iter().map(|(id, _)| *id).collect();
+        if given != function.input_datasets() {
+            return Err(Error::Plan(format!(
+                "function {}: inputs {given:?} given, {:?} declared",
+                function.name,
+                function.input_datasets()
+            )));
+        }
+        Ok(Self {
+            function,
+            dataset_type,
+            input_prefixes,
+        })
+    }
+
+    pub fn function(&self) -> &'static Function {
+        self.function
+    }
+
+    pub fn dataset_type(&self) -> &'static DatasetType {
+        self.dataset_type
+    }
+
+    /// Every input dataset with its prefix, in declaration order.
+    pub fn input_prefixes(&self) -> &[(&'static str, String)] {
+        &self.input_prefixes
     }
 }
 

@@ -20,4 +20,4 @@ pub mod reader;
 pub mod writer;
 
 pub use error::{Error, Result};
-pub use function::{DatasetType, Function, Inputs, Output};
+pub use function::{DatasetType, Function, Inputs, Output, Target};

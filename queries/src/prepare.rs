@@ -10,7 +10,7 @@ use datafusion::prelude::*;
 use crate::bucket::Bucket;
 use crate::document::DocumentSpec;
 use crate::error::Result;
-use crate::function::{Function, Inputs};
+use crate::function::{Inputs, Target};
 use crate::publication::records::{PublishSettings, RunRecord};
 use crate::reader::{InputCache, PlanExecutor, read_input};
 use crate::writer::{DocumentWriterExec, WriteJob};
@@ -19,11 +19,9 @@ use bydelsfakta_udfs::plan::cross_join;
 /// One run of one function type: everything the plan needs besides the engine.
 #[derive(Debug, Clone)]
 pub struct RunRequest<'a> {
-    pub function: &'a Function,
-    pub dataset_type: &'a str,
+    /// The function, its type and its inputs' prefixes.
+    pub target: &'a Target,
     pub bucket: &'a Bucket,
-    /// Prefix per input dataset id.
-    pub input_prefixes: &'a HashMap<String, String>,
     pub output_prefix: &'a str,
     pub published_date: &'a str,
     /// Unique per run: the publication's lease and manifest name it.
@@ -43,27 +41,23 @@ pub async fn writer_plan(
     executor: &dyn PlanExecutor,
     req: &RunRequest<'_>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let dataset_type = req.function.dataset_type(req.dataset_type)?;
+    let (function, dataset_type) = (req.target.function(), req.target.dataset_type());
     // Each input dataset is read once, even when several arguments name it.
     let mut by_dataset: HashMap<&str, DataFrame> = HashMap::new();
     let mut inputs = vec![];
-    for id in req.function.input_datasets() {
-        let prefix = req
-            .input_prefixes
-            .get(id)
-            .expect("the event contract checked every input prefix");
+    for (id, prefix) in req.target.input_prefixes() {
         let (frame, object) =
             read_input(ctx, executor, req.bucket, id, prefix, req.input_cache).await?;
         by_dataset.insert(id, frame);
         inputs.push(object);
     }
-    let tables = req
-        .function
+    // A target has a prefix, so now a frame, for every input dataset the arguments name.
+    let tables = function
         .inputs
         .iter()
         .map(|(arg, id)| (*arg, by_dataset[id].clone()))
         .collect();
-    let output = (req.function.plan)(&Inputs::new(tables), dataset_type.name)?;
+    let output = (function.plan)(&Inputs::new(tables), dataset_type.name)?;
     let frame = match &output.scale {
         Some(scale) => cross_join(output.frame, scale.clone())?,
         None => output.frame,
@@ -82,7 +76,7 @@ pub async fn writer_plan(
         },
         run: RunRecord {
             run_id: req.run_id.to_string(),
-            function: req.function.name.to_string(),
+            function: function.name.to_string(),
             dataset_type: dataset_type.name.to_string(),
             started_at: req.started_at.to_string(),
             inputs,

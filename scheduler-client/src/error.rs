@@ -18,13 +18,6 @@ pub enum Error {
     #[error("cannot tell which function handles this event: {0}")]
     UnknownFunction(String),
 
-    #[error("function {function}: unknown dataset type '{got}'; valid types: {}", valid.join(", "))]
-    UnknownType {
-        function: String,
-        got: String,
-        valid: Vec<String>,
-    },
-
     #[error("function {function}: input prefixes missing from step_data.s3_input_prefixes: [{}]", missing.join(", "))]
     PrefixNotInInput {
         function: String,
@@ -63,7 +56,6 @@ impl Error {
             Error::InvalidEvent(_) => "InvalidEventError",
             Error::TaskConfig(_) => "TaskConfigError",
             Error::UnknownFunction(_) => "UnknownFunctionError",
-            Error::UnknownType { .. } => "UnknownDatasetTypeError",
             Error::PrefixNotInInput { .. } => "PrefixNotInInputError",
             Error::ExtraPrefixesInInput { .. } => "ExtraPrefixesInInputError",
             Error::Scheduler { .. } => "SchedulerUnavailableError",

@@ -2,15 +2,13 @@
 //! dataset type, derive the output prefix, validate the input prefixes, and build the step
 //! output.
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use bydelsfakta_queries::Function;
 use bydelsfakta_queries::functions;
 use bydelsfakta_queries::json::Json;
+use bydelsfakta_queries::{Function, Target};
 
 /// The event as the data platform sends it. Extra top-level keys are ignored (the original
 /// only reads these three); the four nested objects must have exactly their keys.
@@ -156,9 +154,10 @@ impl PipelineEvent {
             })
     }
 
-    /// The prefix of every declared input, checked as the original's decorator does:
-    /// missing inputs first (in declaration order), then unexpected ones (in event order).
-    pub fn input_prefixes(&self, function: &Function) -> Result<HashMap<String, String>> {
+    /// The prefix of every declared input, in declaration order, checked as the original's
+    /// decorator does: missing inputs first (in declaration order), then unexpected ones (in
+    /// event order).
+    pub fn input_prefixes(&self, function: &Function) -> Result<Vec<(&'static str, String)>> {
         let given = &self.payload.step_data.s3_input_prefixes;
         let declared = function.input_datasets();
         let missing: Vec<String> = declared
@@ -186,7 +185,7 @@ impl PipelineEvent {
         declared
             .iter()
             .map(|id| match &given[*id] {
-                Value::String(prefix) => Ok((id.to_string(), prefix.clone())),
+                Value::String(prefix) => Ok((*id, prefix.clone())),
                 other => Err(Error::InvalidEvent(format!(
                     "payload.step_data.s3_input_prefixes.{id}: expected a string, found {other}"
                 ))),
@@ -211,41 +210,30 @@ impl PipelineEvent {
     }
 }
 
-/// Everything a run needs, resolved from an event before any input is read.
+/// Everything a run needs, resolved from an event before any input is read: the contract
+/// is checked once, here, and what it checked is in the types (a declared dataset type, a
+/// prefix for every input), so nothing downstream checks again.
 #[derive(Debug, Clone)]
 pub struct ResolvedEvent {
     pub event: PipelineEvent,
-    pub function: &'static Function,
-    pub dataset_type: String,
-    pub output_dataset: String,
+    /// The function, its type and every input's prefix.
+    pub target: Target,
     pub output_prefix: String,
-    pub input_prefixes: HashMap<String, String>,
 }
 
 impl ResolvedEvent {
     /// Applies the whole contract: function, type (D3), prefixes.
     pub fn resolve(event: PipelineEvent, function: Option<&str>) -> Result<Self> {
         let function = event.function(function)?;
-        let dataset_type = event.dataset_type()?;
+        let type_name = event.dataset_type()?;
         let input_prefixes = event.input_prefixes(function)?;
-        let ty = function
-            .types
-            .iter()
-            .find(|t| t.name == dataset_type)
-            .ok_or_else(|| Error::UnknownType {
-                function: function.name.into(),
-                got: dataset_type.clone(),
-                valid: function.types.iter().map(|t| t.name.to_string()).collect(),
-            })?;
         let output_prefix = event.output_prefix();
         check_output_prefix(&output_prefix, &input_prefixes)?;
+        let target = Target::new(function, &type_name, input_prefixes)?;
         Ok(Self {
-            output_dataset: ty.output_dataset.to_string(),
             output_prefix,
             event,
-            function,
-            dataset_type,
-            input_prefixes,
+            target,
         })
     }
 }
@@ -254,7 +242,7 @@ impl ResolvedEvent {
 /// of its own in the bucket: relative, no `.` or `..` segment, no empty segment, no control
 /// character, not among the processed inputs, and neither inside an input prefix nor around
 /// one (writing there would change that input for every later run).
-fn check_output_prefix(prefix: &str, inputs: &HashMap<String, String>) -> Result<()> {
+fn check_output_prefix(prefix: &str, inputs: &[(&'static str, String)]) -> Result<()> {
     let invalid = |problem: String| {
         Error::InvalidEvent(format!(
             "payload.output_dataset.s3_prefix: the output prefix '{}' {problem}",
@@ -284,16 +272,14 @@ fn check_output_prefix(prefix: &str, inputs: &HashMap<String, String>) -> Result
             "is inside processed/, where the inputs live".into(),
         ));
     }
-    let mut overlapping: Vec<&String> = inputs
+    let mut overlapping: Vec<&(&str, String)> = inputs
         .iter()
         .filter(|(_, input)| prefix.starts_with(input.as_str()) || input.starts_with(prefix))
-        .map(|(id, _)| id)
         .collect();
     overlapping.sort();
-    if let Some(id) = overlapping.first() {
+    if let Some((id, input)) = overlapping.first() {
         return Err(invalid(format!(
-            "overlaps the prefix of input {id} ('{}')",
-            inputs[*id]
+            "overlaps the prefix of input {id} ('{input}')"
         )));
     }
     Ok(())
@@ -305,11 +291,11 @@ mod tests {
 
     use super::*;
 
-    fn inputs() -> HashMap<String, String> {
-        HashMap::from([(
-            "fodte".to_string(),
+    fn inputs() -> Vec<(&'static str, String)> {
+        vec![(
+            "fodte",
             "processed/green/fodte/version=1/edition=E/".to_string(),
-        )])
+        )]
     }
 
     #[test]
@@ -334,7 +320,7 @@ mod tests {
             assert!(e.contains(says) && e.contains("s3_prefix"), "{e}");
         }
         // Around an input prefix, or inside one.
-        let input = HashMap::from([("x".to_string(), "intermediate/in/".to_string())]);
+        let input = vec![("x", "intermediate/in/".to_string())];
         for prefix in ["intermediate/in/lambda_invoker/", "intermediate/"] {
             let e = check_output_prefix(prefix, &input).unwrap_err().to_string();
             assert!(e.contains("overlaps the prefix of input x"), "{e}");
@@ -412,7 +398,7 @@ mod tests {
                         "{prefix}"
                     );
                     proptest::prop_assert!(!prefix.starts_with("processed/"), "{prefix}");
-                    for input in resolved.input_prefixes.values() {
+                    for (_, input) in resolved.target.input_prefixes() {
                         proptest::prop_assert!(!prefix.starts_with(input.as_str()) && !input.starts_with(prefix.as_str()));
                     }
                 }

@@ -70,17 +70,15 @@ pub async fn run_event(
     let event = PipelineEvent::parse(event_text)?;
     let resolved = ResolvedEvent::resolve(event, options.function.as_deref())?;
     info!(
-        function = resolved.function.name,
-        dataset_type = %resolved.dataset_type,
-        output = %resolved.output_dataset,
+        function = resolved.target.function().name,
+        dataset_type = resolved.target.dataset_type().name,
+        output = resolved.target.dataset_type().output_dataset,
         run = %run_id,
         "running pipeline event"
     );
     let request = RunRequest {
-        function: resolved.function,
-        dataset_type: &resolved.dataset_type,
+        target: &resolved.target,
         bucket,
-        input_prefixes: &resolved.input_prefixes,
         output_prefix: &resolved.output_prefix,
         published_date: &options.published_date,
         run_id: &run_id,
@@ -92,7 +90,7 @@ pub async fn run_event(
     let planned = started.elapsed();
     let summary = engine.execute(plan).await?;
     debug!(
-        output = %resolved.output_dataset,
+        output = resolved.target.dataset_type().output_dataset,
         plan_ms = planned.as_secs_f64() * 1000.0,
         execute_ms = (started.elapsed() - planned).as_secs_f64() * 1000.0,
         "documents written"
