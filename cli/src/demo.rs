@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_scheduler_client::engine::{Engine, EngineKind};
@@ -24,8 +26,10 @@ pub async fn run_demo(
     published_date: &str,
     publish: PublishSettings,
 ) -> anyhow::Result<Vec<RunAllRow>> {
-    copy_dir(sample, out)?;
-    let out = std::fs::canonicalize(out)?;
+    let out = local_folder(out)?;
+    copy_dir(sample, &out)
+        .with_context(|| format!("copying the sample bucket into {}", out.display()))?;
+    let out = std::fs::canonicalize(&out).with_context(|| format!("{}", out.display()))?;
     let bucket = Bucket::folder(&out)?;
     let engine = Engine::connect(engine, scheduler, &bucket).await?;
     let options = RunAllOptions {
@@ -37,6 +41,17 @@ pub async fn run_demo(
         publish,
     };
     run_all(&engine, &bucket, &options).await
+}
+
+/// The folder `--out` names: a path, or a `file://` URL of one.
+fn local_folder(out: &Path) -> anyhow::Result<PathBuf> {
+    let text = out.to_string_lossy();
+    if !text.contains("://") {
+        return Ok(out.to_path_buf());
+    }
+    Bucket::from_arg(&text)?
+        .local_folder("")
+        .ok_or_else(|| anyhow::anyhow!("--out {text}: the demo writes a folder on this machine"))
 }
 
 /// Copies a folder tree, keeping files that are already there.

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     // On a worker thread, with the larger stack.
     let result = runtime.block_on(async { tokio::spawn(execute(cli)).await });
+    // A SQL statement stopped by its timeout may still hold a worker until it yields;
+    // the command is done, so the process does not wait for it.
+    runtime.shutdown_background();
     match result.unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}"))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

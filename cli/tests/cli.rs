@@ -649,6 +649,9 @@ fn sql_limits_stop_hostile_statements() {
         format!("SELECT 1 WHERE {};", vec!["1=1"; 20_000].join(" AND ")),
         "SELECT length(repeat('x', 2000000000));".to_string(),
         "SELECT count(*) FROM generate_series(1, 100000000000);".to_string(),
+        // Counted inside one poll of the aggregate: the timeout fires all the same.
+        "SELECT count(*) FROM utdanning a, utdanning b, utdanning c;".to_string(),
+        "SELEC 1;".to_string(),
         format!("SELECT {} AS n;", chain(900, "+")),
     ];
     let out = sql(
@@ -674,10 +677,21 @@ fn sql_limits_stop_hostile_statements() {
         "statement refused: the statements hold 39999 operators",
         "Resources exhausted: repeat() could make 2000000000 bytes",
         "statement stopped after 2 s (--statement-timeout)",
-        "error: 5 statement(s) failed",
+        "error: syntax error: sql parser error: Expected: an SQL statement, found: SELEC",
+        "error: 7 statement(s) failed",
     ] {
         assert!(stderr.contains(says), "no '{says}' in {stderr}");
     }
+    assert_eq!(
+        stderr.matches("statement stopped after 2 s").count(),
+        2,
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("Expected: an SQL statement").count(),
+        1,
+        "{stderr}"
+    );
     // The statement within the limits after them was answered.
     assert!(String::from_utf8_lossy(&out.stdout).contains("n\n900\n"));
 

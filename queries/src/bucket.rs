@@ -161,6 +161,38 @@ impl Bucket {
         Some(folder)
     }
 
+    /// Refuses an output prefix that leaves a local bucket through a link: a folder of the
+    /// prefix that already exists must resolve inside the bucket, or the documents would
+    /// land wherever the link points. Other buckets have no links.
+    pub fn check_output_prefix(&self, prefix: &str) -> Result<()> {
+        let Some(root) = self.local_folder("") else {
+            return Ok(());
+        };
+        let problem = |problem: String| Error::Bucket {
+            url: self.url.to_string(),
+            problem,
+        };
+        let Ok(canonical_root) = std::fs::canonicalize(&root) else {
+            // A bucket folder that does not exist yet is made below it, link-free.
+            return Ok(());
+        };
+        let mut folder = root;
+        for segment in prefix.split('/').filter(|s| !s.is_empty()) {
+            folder.push(segment);
+            let Ok(resolved) = std::fs::canonicalize(&folder) else {
+                return Ok(());
+            };
+            if !resolved.starts_with(&canonical_root) {
+                return Err(problem(format!(
+                    "the output prefix '{prefix}' leaves the bucket: {} leads to {}; nothing is written through a link out of the bucket",
+                    folder.display(),
+                    resolved.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// A URL DataFusion's readers accept for a bucket key (a key ending in `/` stays a
     /// folder), every segment percent-encoded as URLs require.
     pub fn object_url(&self, key: &str) -> String {
@@ -218,6 +250,31 @@ mod tests {
     }
 
     /// Folder names as people give them: what the file system holds is what is read.
+    #[test]
+    fn an_output_prefix_through_a_link_out_of_the_bucket_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bucket_dir, elsewhere) = (dir.path().join("bucket"), dir.path().join("elsewhere"));
+        std::fs::create_dir_all(bucket_dir.join("inside")).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, bucket_dir.join("intermediate")).unwrap();
+        std::os::unix::fs::symlink(bucket_dir.join("inside"), bucket_dir.join("alias")).unwrap();
+        let bucket = Bucket::folder(&bucket_dir).unwrap();
+        let e = bucket
+            .check_output_prefix("intermediate/x/lambda_invoker/")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("leaves the bucket"), "{e}");
+        // A link inside the bucket, and folders still to be made, are fine.
+        bucket
+            .check_output_prefix("alias/x/lambda_invoker/")
+            .unwrap();
+        bucket.check_output_prefix("new/x/lambda_invoker/").unwrap();
+        Bucket::parse("s3://b")
+            .unwrap()
+            .check_output_prefix("intermediate/")
+            .unwrap();
+    }
+
     #[test]
     fn folders_with_any_name() {
         for name in ["b#x", "bøtte", "a b", "p%41q", "q?r", "%2e%2e"] {

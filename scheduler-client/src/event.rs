@@ -57,14 +57,18 @@ impl PipelineEvent {
     /// type names its key (`payload.output_dataset.s3_prefix: invalid type: ...`).
     pub fn parse(text: &str) -> Result<Self> {
         let mut json = serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let event = serde_path_to_error::deserialize(&mut json).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             Error::InvalidEvent(match path.as_str() {
                 "" | "." => inner.to_string(),
                 _ => format!("{path}: {inner}"),
             })
-        })
+        })?;
+        // One event per text: anything after it but white space is an error too.
+        json.end()
+            .map_err(|e| Error::InvalidEvent(format!("after the event: {e}")))?;
+        Ok(event)
     }
 
     /// `payload.pipeline.task_config[task]`.
@@ -242,11 +246,24 @@ impl ResolvedEvent {
 /// of its own in the bucket: relative, no `.` or `..` segment, no empty segment, no control
 /// character, not among the processed inputs, and neither inside an input prefix nor around
 /// one (writing there would change that input for every later run).
+/// S3's limit on a key, and a prefix is part of every document's key.
+const MAX_PREFIX_BYTES: usize = 1024;
+/// The longest file name most file systems take (a local bucket's folders).
+const MAX_SEGMENT_BYTES: usize = 255;
+
 fn check_output_prefix(prefix: &str, inputs: &[(&'static str, String)]) -> Result<()> {
     let invalid = |problem: String| {
+        let mut shown = prefix.escape_debug().to_string();
+        if shown.len() > 200 {
+            let cut = (0..=200)
+                .rev()
+                .find(|i| shown.is_char_boundary(*i))
+                .unwrap_or(0);
+            shown.truncate(cut);
+            shown.push('…');
+        }
         Error::InvalidEvent(format!(
-            "payload.output_dataset.s3_prefix: the output prefix '{}' {problem}",
-            prefix.escape_debug()
+            "payload.output_dataset.s3_prefix: the output prefix '{shown}' {problem}"
         ))
     };
     if prefix.starts_with('/') {
@@ -257,7 +274,20 @@ fn check_output_prefix(prefix: &str, inputs: &[(&'static str, String)]) -> Resul
     if prefix.chars().any(char::is_control) {
         return Err(invalid("has a control character".into()));
     }
-    let body = prefix.trim_end_matches('/');
+    if prefix.len() > MAX_PREFIX_BYTES {
+        return Err(invalid(format!(
+            "is {} bytes long; an S3 key is at most {MAX_PREFIX_BYTES}",
+            prefix.len()
+        )));
+    }
+    // One trailing '/' ends the prefix; a second would be an empty task segment.
+    let body = prefix.strip_suffix('/').unwrap_or(prefix);
+    if let Some(segment) = body.split('/').find(|s| s.len() > MAX_SEGMENT_BYTES) {
+        return Err(invalid(format!(
+            "has a segment of {} bytes; a folder name is at most {MAX_SEGMENT_BYTES}",
+            segment.len()
+        )));
+    }
     if let Some(segment) = body
         .split('/')
         .find(|s| s.is_empty() || *s == "." || *s == "..")
@@ -313,6 +343,12 @@ mod tests {
             ("intermediate//lambda_invoker/", "empty segment"),
             ("intermediate/a\u{7}b/lambda_invoker/", "control character"),
             ("processed/green/other/lambda_invoker/", "inside processed/"),
+            ("intermediate/x//", "empty segment"),
+            (
+                &format!("intermediate/{}/lambda_invoker/", "z".repeat(300)),
+                "a segment of 300 bytes",
+            ),
+            (&format!("intermediate/{}/", "z/".repeat(600)), "bytes long"),
         ] {
             let e = check_output_prefix(prefix, &inputs())
                 .unwrap_err()
@@ -420,5 +456,21 @@ mod tests {
             e.contains("payload.output_dataset.s3_prefix: invalid type: integer `7`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn anything_after_the_event_is_an_error() {
+        let text = event(
+            &serde_json::json!("intermediate/x/"),
+            &serde_json::json!("over-2_status"),
+            "lambda_invoker",
+            &serde_json::json!("processed/green/x/"),
+            None,
+        );
+        PipelineEvent::parse(&format!("{text}\n  ")).unwrap();
+        let e = PipelineEvent::parse(&format!("{text} garbage"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("after the event: trailing characters"), "{e}");
     }
 }

@@ -69,6 +69,7 @@ pub async fn run_event(
     let run_id = new_run_id();
     let event = PipelineEvent::parse(event_text)?;
     let resolved = ResolvedEvent::resolve(event, options.function.as_deref())?;
+    bucket.check_output_prefix(&resolved.output_prefix)?;
     info!(
         function = resolved.target.function().name,
         dataset_type = resolved.target.dataset_type().name,

@@ -20,7 +20,8 @@ pub struct SqlLimits {
     /// Operators (`+`, `=`, `AND`, `OR`, `UNION`, ...) in one run: a chain of them nests as
     /// deep as it is long when planned.
     pub max_operators: usize,
-    /// Parentheses within parentheses.
+    /// Parentheses (and CASEs) within each other: below the SQL parser's own recursion
+    /// limit (50), which words its refusal less plainly.
     pub max_nesting: usize,
 }
 
@@ -32,7 +33,7 @@ impl SqlLimits {
             memory_limit: half_the_memory().min(4 << 30),
             max_text_bytes: 1 << 20,
             max_operators: 1000,
-            max_nesting: 100,
+            max_nesting: 40,
         }
     }
 
@@ -69,10 +70,16 @@ impl SqlLimits {
         let (mut operators, mut depth, mut deepest) = (0, 0usize, 0usize);
         for token in &tokens {
             match token {
+                // A CASE nests like a parenthesis, and the parser recurses on both.
                 Token::LParen => {
                     depth += 1;
                     deepest = deepest.max(depth);
                 }
+                Token::Word(w) if w.keyword == Keyword::CASE => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                Token::Word(w) if w.keyword == Keyword::END => depth = depth.saturating_sub(1),
                 Token::RParen => depth = depth.saturating_sub(1),
                 Token::Word(w)
                     if matches!(
@@ -110,7 +117,7 @@ impl SqlLimits {
         }
         if deepest > self.max_nesting {
             return Err(format!(
-                "the statements nest parentheses {deepest} deep; at most {} are taken",
+                "the statements nest parentheses or CASEs {deepest} deep; at most {} are taken",
                 self.max_nesting
             ));
         }

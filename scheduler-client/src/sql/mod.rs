@@ -51,15 +51,49 @@ pub enum SqlError {
     #[error("the result is larger than this session's memory limit of {0} bytes (--memory-limit)")]
     ResultTooLarge(usize),
 
-    /// DataFusion's own message: parse, planning and execution errors.
-    #[error("{}", .0.strip_backtrace())]
-    DataFusion(#[from] DataFusionError),
+    /// DataFusion's own message: parse, planning and execution errors. Not a `source`:
+    /// the message already holds its causes' words, which a cause chain would repeat.
+    #[error("{}", describe(.0))]
+    DataFusion(DataFusionError),
+
+    /// The engine failed inside a statement (a panic in a library below us).
+    #[error("the engine failed on this statement: {0}")]
+    Internal(String),
 
     #[error(transparent)]
     Engine(#[from] crate::Error),
 
     #[error("cannot format the result: {0}")]
     Output(String),
+}
+
+impl From<DataFusionError> for SqlError {
+    fn from(e: DataFusionError) -> Self {
+        SqlError::DataFusion(e)
+    }
+}
+
+/// A DataFusion error in words: a syntax error as the parser words it (its debug form,
+/// `ParserError("...")`, is what DataFusion shows), anything else without its backtrace.
+fn describe(e: &DataFusionError) -> String {
+    match e {
+        DataFusionError::SQL(parser, _) => format!("syntax error: {parser}"),
+        other => other.strip_backtrace(),
+    }
+}
+
+/// The message of a statement's task that panicked or was cancelled.
+fn task_failure(e: tokio::task::JoinError) -> SqlError {
+    if !e.is_panic() {
+        return SqlError::Internal(e.to_string());
+    }
+    let payload = e.into_panic();
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into());
+    SqlError::Internal(message)
 }
 
 /// What one statement returned.
@@ -128,50 +162,60 @@ impl SqlSession {
         let mut results = vec![];
         for statement in statements {
             let timeout = self.limits.statement_timeout;
-            let run = async {
-                let plan = self
-                    .engine
+            let (engine, limits) = (self.engine.clone(), self.limits);
+            // A task of its own: an operator that computes long without yielding (a cross
+            // join's output, counted) holds its thread, and the timeout must fire anyway.
+            let mut task = tokio::spawn(async move {
+                let plan = engine
                     .context()
                     .state()
                     .statement_to_plan(statement)
                     .await?;
                 guard::check(&plan)?;
-                self.execute(plan).await
-            };
-            // Dropping the statement's future stops its streams (DataFusion's operators
-            // yield between batches).
-            match tokio::time::timeout(timeout, run).await {
-                Ok(result) => results.push(result?),
-                Err(_) => return Err(SqlError::Timeout(timeout)),
+                execute(&engine, &limits, plan).await
+            });
+            match tokio::time::timeout(timeout, &mut task).await {
+                Ok(Ok(result)) => results.push(result?),
+                Ok(Err(failed)) => return Err(task_failure(failed)),
+                Err(_) => {
+                    // Stops the statement where it next yields; its streams are dropped.
+                    task.abort();
+                    return Err(SqlError::Timeout(timeout));
+                }
             }
         }
         Ok(results)
     }
+}
 
-    async fn execute(&self, plan: LogicalPlan) -> Result<StatementResult, SqlError> {
-        let frame = self.engine.context().execute_logical_plan(plan).await?;
-        let schema = Arc::new(frame.schema().as_arrow().clone());
-        // Catalog queries (SHOW, DESCRIBE, information_schema) and constant expressions
-        // describe or need only this session; Ballista could not encode their scans.
-        let batches = if self.engine.is_distributed() && reads_datasets(frame.logical_plan())? {
-            let physical = frame.create_physical_plan().await?;
-            self.engine.run_plan(physical).await?
-        } else {
-            // The result is held to be printed: it counts against the memory limit too.
-            let mut stream = frame.execute_stream().await?;
-            let (mut batches, mut bytes) = (vec![], 0usize);
-            while let Some(batch) = futures::StreamExt::next(&mut stream).await {
-                let batch = batch?;
-                bytes += batch.get_array_memory_size();
-                if bytes > self.limits.memory_limit {
-                    return Err(SqlError::ResultTooLarge(self.limits.memory_limit));
-                }
-                batches.push(batch);
+/// Plans and runs one statement's plan on `engine`, holding its result within `limits`.
+async fn execute(
+    engine: &Engine,
+    limits: &SqlLimits,
+    plan: LogicalPlan,
+) -> Result<StatementResult, SqlError> {
+    let frame = engine.context().execute_logical_plan(plan).await?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    // Catalog queries (SHOW, DESCRIBE, information_schema) and constant expressions
+    // describe or need only this session; Ballista could not encode their scans.
+    let batches = if engine.is_distributed() && reads_datasets(frame.logical_plan())? {
+        let physical = frame.create_physical_plan().await?;
+        engine.run_plan(physical).await?
+    } else {
+        // The result is held to be printed: it counts against the memory limit too.
+        let mut stream = frame.execute_stream().await?;
+        let (mut batches, mut bytes) = (vec![], 0usize);
+        while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+            let batch = batch?;
+            bytes += batch.get_array_memory_size();
+            if bytes > limits.memory_limit {
+                return Err(SqlError::ResultTooLarge(limits.memory_limit));
             }
-            batches
-        };
-        Ok(StatementResult { schema, batches })
-    }
+            batches.push(batch);
+        }
+        batches
+    };
+    Ok(StatementResult { schema, batches })
 }
 
 /// Whether the plan scans a table other than information_schema's (and none of those:
