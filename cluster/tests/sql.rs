@@ -251,7 +251,7 @@ async fn flight_sql_limits() {
         ],
         &[
             "--flight-sql-timeout",
-            "3",
+            "10",
             "--flight-sql-memory-limit",
             "256MB",
         ],
@@ -299,7 +299,7 @@ async fn flight_sql_limits() {
         ),
         (
             "SELECT max(value) FROM generate_series(1, 100000000000)".into(),
-            "statement stopped after 3 s (--flight-sql-timeout)",
+            "statement stopped after 10 s (--flight-sql-timeout)",
         ),
     ] {
         let err = flight_sql_query(&mut client, &sql)

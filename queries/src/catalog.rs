@@ -1,5 +1,5 @@
-//! The input catalog: every input dataset of docs/contract.md, index §2, its columns and their kinds,
-//! and the reader that turns the single CSV under an event's prefix into a typed table.
+//! The input catalog: every input dataset of docs/contract.md, index §2, with its columns
+//! and their kinds. The reader (`crate::reader`) reads an input by it.
 
 use std::sync::LazyLock;
 

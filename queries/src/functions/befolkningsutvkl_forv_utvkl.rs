@@ -16,7 +16,8 @@ use bydelsfakta_udfs::geo::{
     BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN, KEYS, LEVEL, OSLO_ID, OSLO_NAME, ROW,
 };
 use bydelsfakta_udfs::plan::{
-    Agg, age_columns, ascending, c, drop_missing, historic, null_str, population, rollup,
+    Agg, age_columns, all_present, ascending, c, drop_missing, historic, null_str, population,
+    rollup,
 };
 use bydelsfakta_udfs::{ratio, row_sum};
 
@@ -216,11 +217,7 @@ fn source(df: DataFrame, renames: &[(&str, &str)], index: i64, level: Expr) -> R
 /// districts included, as the original counts them). Oslo rows come first.
 fn migration(df: DataFrame, from_outside: &str, between: &str) -> Result<DataFrame> {
     let keys = [DATE, BYDEL_ID, BYDEL_NAVN];
-    let complete = keys
-        .iter()
-        .map(|k| c(k).is_not_null())
-        .reduce(Expr::and)
-        .expect("keys");
+    let complete = all_present(&keys);
     let districts = df
         .filter(complete)?
         .aggregate(

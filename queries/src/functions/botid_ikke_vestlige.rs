@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::Result;
 use crate::function::{DatasetType, Function, Inputs, Output};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, ROW};
-use bydelsfakta_udfs::plan::{Agg, c, merge, population, require_any, rollup};
+use bydelsfakta_udfs::plan::{Agg, all_of, c, merge, population, require_any, rollup};
 use bydelsfakta_udfs::ratio;
 
 pub const FUNCTION: Function = Function {
@@ -56,11 +56,7 @@ pub fn short_residence_ratio(botid: DataFrame, befolkning: DataFrame) -> Result<
             "botid-ikke-vestlige: the category '{SHORT_RESIDENCE}' never occurs"
         )),
     )?;
-    let complete = keys
-        .iter()
-        .map(|k| c(k).is_not_null())
-        .reduce(Expr::and)
-        .expect("keys");
+    let complete = all_of(keys.iter().map(|k| c(k).is_not_null()));
     let short = when(
         c("botid").eq(lit(SHORT_RESIDENCE)),
         coalesce(vec![cast(c(NON_WESTERN), DataType::Float64), lit(0.0f64)]),

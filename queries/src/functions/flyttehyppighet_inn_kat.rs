@@ -11,7 +11,7 @@ use crate::Result;
 use crate::document::{MoveField, MoveValue, Template};
 use crate::function::{DatasetType, Function, Inputs, Output};
 use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN};
-use bydelsfakta_udfs::plan::{Agg, c, rollup, rollup_order, status};
+use bydelsfakta_udfs::plan::{Agg, all_present, c, rollup, rollup_order, status};
 
 pub const FUNCTION: Function = Function {
     name: "flyttehyppighet_inn_kat",
@@ -69,11 +69,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     )?;
     // pandas' pivot (floats; a missing category counts 0), one row per key.
     let keys = [DATE, BYDEL_ID, BYDEL_NAVN, AGE_GROUP];
-    let complete = keys
-        .iter()
-        .map(|k| c(k).is_not_null())
-        .reduce(Expr::and)
-        .expect("keys");
+    let complete = all_present(&keys);
     let mut pivot = vec![];
     for measure in &measures {
         for (label, _, suffix) in CATEGORIES {

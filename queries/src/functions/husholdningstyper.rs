@@ -1,14 +1,15 @@
 //! `husholdningstyper`: households by type (`docs/functions/husholdningstyper.md`).
 
 use datafusion::functions_aggregate::expr_fn::sum;
-use datafusion::prelude::*;
 use serde_json::json;
 
 use crate::Result;
 use crate::document::Template;
 use crate::function::{DatasetType, Function, Inputs, Output, names};
 use bydelsfakta_udfs::geo::KEYS;
-use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup, rollup_order, scale, status};
+use bydelsfakta_udfs::plan::{
+    Agg, add_ratios, all_present, c, rollup, rollup_order, scale, status,
+};
 
 pub const FUNCTION: Function = Function {
     name: "husholdningstyper",
@@ -64,11 +65,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         )?;
     // The original first collapses duplicate rows per complete geography (dropping rows with
     // a missing key), then aggregates.
-    let complete = KEYS
-        .iter()
-        .map(|k| c(k).is_not_null())
-        .reduce(Expr::and)
-        .expect("keys");
+    let complete = all_present(&KEYS);
     let collapsed = df.filter(complete)?.aggregate(
         KEYS.iter().map(|k| c(k)).collect(),
         SERIES.iter().map(|s| sum(c(s)).alias(*s)).collect(),

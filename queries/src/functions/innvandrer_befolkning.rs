@@ -10,7 +10,7 @@ use crate::Result;
 use crate::function::{DatasetType, Family, Function, Inputs, Output, Single};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, KEYS};
 use bydelsfakta_udfs::plan::{
-    Agg, add_ratios, age_columns, c, historic, rollup, status, with_columns,
+    Agg, add_ratios, age_columns, all_of, c, historic, rollup, status, with_columns,
 };
 use bydelsfakta_udfs::row_sum;
 
@@ -77,12 +77,11 @@ fn generate(livage: DataFrame, population: DataFrame) -> Result<DataFrame> {
     // Group by geography and category, then pivot the categories into columns; a
     // category a geography lacks counts as 0 (pandas' pivot_table then sum).
     let persons = c("innvandrer") + c("norskfodt_med_innvandrerforeldre");
-    let complete = KEYS
-        .iter()
-        .chain(["botid"].iter())
-        .map(|k| c(k).is_not_null())
-        .reduce(Expr::and)
-        .expect("keys");
+    let complete = all_of(
+        KEYS.iter()
+            .chain(["botid"].iter())
+            .map(|k| c(k).is_not_null()),
+    );
     let pivoted = livage.filter(complete)?.aggregate(
         KEYS.iter().map(|k| c(k)).collect(),
         CATEGORIES

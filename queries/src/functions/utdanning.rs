@@ -13,7 +13,9 @@ use crate::document::Template;
 use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
 use bydelsfakta_udfs::ensure;
 use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN};
-use bydelsfakta_udfs::plan::{Agg, add_ratios, c, cross_join, rollup, rollup_order};
+use bydelsfakta_udfs::plan::{
+    Agg, add_ratios, all_of, all_present, c, cross_join, rollup, rollup_order,
+};
 
 pub const FUNCTION: Function = Function {
     name: "utdanning",
@@ -57,11 +59,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         DataType::Float64 | DataType::Float32 => lit(0.0f64),
         _ => lit(0i64),
     };
-    let complete = keys
-        .iter()
-        .map(|k| c(k).is_not_null())
-        .reduce(Expr::and)
-        .expect("keys");
+    let complete = all_present(&keys);
     let per_level = raw.filter(complete)?.aggregate(
         keys.iter().map(|k| c(k)).collect(),
         vec![coalesce(vec![sum(c("antall")), zero]).alias(PER_LEVEL)],
@@ -147,10 +145,7 @@ fn pivot_summary(per_level: DataFrame) -> Result<DataFrame> {
         coalesce(vec![bool_or(c("nivaa").eq(lit(*label))), lit(false)]).alias(format!("__has_{i}"))
     }))
     .collect();
-    let all_found = (0..LEVELS.len())
-        .map(has)
-        .reduce(Expr::and)
-        .expect("levels");
+    let all_found = all_of((0..LEVELS.len()).map(has));
     let missing = concat_ws(
         lit("', '"),
         LEVELS

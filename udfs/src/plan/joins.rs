@@ -62,18 +62,12 @@ pub fn prefixed(df: DataFrame, prefix: &str) -> Result<DataFrame> {
 pub fn drop_missing(df: DataFrame) -> Result<DataFrame> {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::functions::math::expr_fn::isnan;
-    let condition = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| {
-            let v = super::c(f.name());
-            match f.data_type() {
-                DataType::Float64 | DataType::Float32 => v.clone().is_not_null().and(not(isnan(v))),
-                _ => v.is_not_null(),
-            }
-        })
-        .reduce(Expr::and)
-        .unwrap_or(lit(true));
+    let condition = super::all_of(df.schema().fields().iter().map(|f| {
+        let v = super::c(f.name());
+        match f.data_type() {
+            DataType::Float64 | DataType::Float32 => v.clone().is_not_null().and(not(isnan(v))),
+            _ => v.is_not_null(),
+        }
+    }));
     df.filter(condition)
 }

@@ -29,6 +29,17 @@ pub use years::{historic, status};
 use crate::geo;
 
 /// A column by its exact name (no identifier parsing, so `0` or `120` work).
+/// Every condition holds (`true` when there is none): one AND over them, built as
+/// DataFusion's `conjunction` builds it.
+pub fn all_of(conditions: impl IntoIterator<Item = Expr>) -> Expr {
+    datafusion::logical_expr::utils::conjunction(conditions).unwrap_or(lit(true))
+}
+
+/// Every one of `columns` has a value.
+pub fn all_present(columns: &[&str]) -> Expr {
+    all_of(columns.iter().map(|k| c(k).is_not_null()))
+}
+
 pub fn c(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
 }

@@ -45,11 +45,7 @@ pub fn population(df: DataFrame, min_age: u32, max_age: u32) -> Result<DataFrame
         geo::BYDEL_ID,
         geo::BYDEL_NAVN,
     ];
-    let complete = keys
-        .iter()
-        .map(|k| c(k).is_not_null())
-        .reduce(Expr::and)
-        .expect("keys");
+    let complete = super::all_present(&keys);
     // Only the keys and the sum go on: the wide age columns end at the first projection,
     // which keeps every later step (and its planning) narrow.
     let mut columns: Vec<Expr> = keys.iter().map(|k| c(k)).collect();

@@ -52,10 +52,7 @@ fn aggregated(name: &str) -> String {
 }
 
 fn not_null(keys: &[&str]) -> Expr {
-    keys.iter()
-        .map(|k| c(k).is_not_null())
-        .reduce(Expr::and)
-        .unwrap_or(lit(true))
+    super::all_present(keys)
 }
 
 /// Rolls `df` (sub-district rows) up into sub-district, district and Oslo rows.
