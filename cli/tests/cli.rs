@@ -460,7 +460,10 @@ fn sql_refusals_and_malformed_queries_exit_non_zero_with_the_reason() {
     for (query, reason) in [
         ("DROP TABLE fodte", "read-only"),
         ("COPY fodte TO '/tmp/bydelsfakta-never.csv'", "read-only"),
-        ("SELEC 1", "syntax error: sql parser error: Expected: an SQL statement"),
+        (
+            "SELEC 1",
+            "syntax error: sql parser error: Expected: an SQL statement",
+        ),
         ("SELECT nope FROM fodte", "No field named nope"),
     ] {
         let out = sql(&[query], "");

@@ -336,7 +336,10 @@ async fn malformed_queries_give_datafusions_message() {
     let (dir, _) = bucket_copy(&fixtures().join("input"));
     let session = session(dir.path()).await;
     for (sql, message) in [
-        ("SELEC 1", "syntax error: sql parser error: Expected: an SQL statement"),
+        (
+            "SELEC 1",
+            "syntax error: sql parser error: Expected: an SQL statement",
+        ),
         ("SELECT nope FROM fodte", "No field named nope"),
         (
             "SELECT * FROM no_such_table",
