@@ -655,6 +655,7 @@ fn sql_limits_stop_hostile_statements() {
         // Counted inside one poll of the aggregate: the timeout fires all the same.
         "SELECT count(*) FROM utdanning a, utdanning b, utdanning c;".to_string(),
         "SELEC 1;".to_string(),
+        "SELECT 1 ∑ 2;".to_string(),
         format!("SELECT {} AS n;", chain(900, "+")),
     ];
     let out = sql(
@@ -681,7 +682,8 @@ fn sql_limits_stop_hostile_statements() {
         "Resources exhausted: repeat() could make 2000000000 bytes",
         "statement stopped after 2 s (--statement-timeout)",
         "error: syntax error: sql parser error: Expected: an SQL statement, found: SELEC",
-        "error: 7 statement(s) failed",
+        "error: syntax error: sql parser error: Expected: end of statement, found: ∑",
+        "error: 8 statement(s) failed",
     ] {
         assert!(stderr.contains(says), "no '{says}' in {stderr}");
     }

@@ -74,11 +74,12 @@ impl From<DataFusionError> for SqlError {
 }
 
 /// A DataFusion error in words: a syntax error as the parser words it (its debug form,
-/// `ParserError("...")`, is what DataFusion shows), anything else without its backtrace.
+/// `ParserError("...")`, is what DataFusion shows, also inside a diagnostic wrapper),
+/// anything else without its backtrace.
 fn describe(e: &DataFusionError) -> String {
-    match e {
+    match e.find_root() {
         DataFusionError::SQL(parser, _) => format!("syntax error: {parser}"),
-        other => other.strip_backtrace(),
+        _ => e.strip_backtrace(),
     }
 }
 
