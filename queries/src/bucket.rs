@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(b.url(), "file:///tmp/my%20bucket");
     }
 
-    /// Folder names as people give them: what the file system holds is what is read.
+    /// An existing folder of the output prefix that is a link out of the bucket.
     #[test]
     fn an_output_prefix_through_a_link_out_of_the_bucket_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -275,6 +275,7 @@ mod tests {
             .unwrap();
     }
 
+    /// Folder names as people give them: what the file system holds is what is read.
     #[test]
     fn folders_with_any_name() {
         for name in ["b#x", "bøtte", "a b", "p%41q", "q?r", "%2e%2e"] {
