@@ -189,8 +189,8 @@ impl Shape<'_> {
             frame,
             order: self.order,
             template: match self.layout {
-                Layout::Flat => Template::A { series },
-                Layout::Nested => Template::C { series },
+                Layout::Flat => Template::Flat { series },
+                Layout::Nested => Template::PerSeries { series },
             },
             heading: self.heading.into(),
             series: self.meta_series,

@@ -3,24 +3,25 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The `values` builder of an entry (docs/contract.md §8).
+/// The `values` builder of an entry (docs/contract.md §8; docs/templates.md shows what each
+/// one draws).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Template {
-    /// A, and its aliases B, I, J: a flat list over series, then rows.
-    A { series: Vec<String> },
-    /// One inner list per series.
-    C { series: Vec<String> },
-    /// Age distribution by gender over the age columns.
-    E { ages: Vec<String> },
-    /// Key numbers: the series at the latest year, a history list column, the year.
-    G {
+    /// The original's TemplateA (and its aliases B, I, J): a flat list over series, then rows.
+    Flat { series: Vec<String> },
+    /// TemplateC: one inner list per series.
+    PerSeries { series: Vec<String> },
+    /// TemplateE: age distribution by gender over the age columns.
+    AgeByGender { ages: Vec<String> },
+    /// TemplateG: key numbers: the series at the latest year, a history list column, the year.
+    KeyNumbers {
         series: Vec<String>,
         history: String,
     },
-    /// Blocks of non-missing columns per row.
-    H { blocks: Vec<HistoryBlock> },
-    /// District and Oslo ratios per series.
-    K { series: Vec<String> },
+    /// TemplateH: blocks of non-missing columns per row.
+    HistoryBlocks { blocks: Vec<HistoryBlock> },
+    /// TemplateK: district and Oslo ratios per series.
+    DistrictAndOslo { series: Vec<String> },
     /// Moves per year and age group (flyttehyppighet_*): per year
     /// `{"year", "immigration": [...], "emigration": [...]}`; the latest year's object
     /// alone when `latest_only`.

@@ -14,7 +14,7 @@ pub fn values<'a>(
     rows: &[usize],
 ) -> Result<Json<'a>, String> {
     match template {
-        Template::A { series } => Ok(Json::Array(
+        Template::Flat { series } => Ok(Json::Array(
             series
                 .iter()
                 .flat_map(|s| {
@@ -23,7 +23,7 @@ pub fn values<'a>(
                 })
                 .collect(),
         )),
-        Template::C { series } => Ok(Json::Array(
+        Template::PerSeries { series } => Ok(Json::Array(
             series
                 .iter()
                 .map(|s| {
@@ -32,9 +32,9 @@ pub fn values<'a>(
                 })
                 .collect(),
         )),
-        Template::E { ages } => age_distribution(frame, rows, ages),
-        Template::G { series, history } => key_numbers(frame, rows, series, history),
-        Template::H { blocks } => Ok(Json::Array(
+        Template::AgeByGender { ages } => age_distribution(frame, rows, ages),
+        Template::KeyNumbers { series, history } => key_numbers(frame, rows, series, history),
+        Template::HistoryBlocks { blocks } => Ok(Json::Array(
             blocks
                 .iter()
                 .map(|b| history_block(frame, rows, b))
@@ -58,7 +58,7 @@ pub fn values<'a>(
         Template::TopGroups { .. } => {
             Err("TopGroups is a document layout, not entry values".into())
         }
-        Template::K { series } => Ok(Json::Array(
+        Template::DistrictAndOslo { series } => Ok(Json::Array(
             series
                 .iter()
                 .flat_map(|s| {

@@ -47,7 +47,7 @@ fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
     Ok(Output {
         frame,
         order: rollup_order(&["kjonn"]),
-        template: Template::E { ages: labels },
+        template: Template::AgeByGender { ages: labels },
         heading: "Aldersdistribusjon fordelt på kjønn".into(),
         series: json!([{"heading": "Aldersdistribusjon fordelt på kjønn", "subheading": ""}]),
         scale: None,

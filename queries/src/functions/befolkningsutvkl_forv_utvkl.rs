@@ -171,7 +171,7 @@ fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
             DELBYDEL_ID,
             DELBYDEL_NAVN,
         ]),
-        template: Template::H {
+        template: Template::HistoryBlocks {
             blocks: vec![
                 HistoryBlock {
                     columns: names(&HISTORY),

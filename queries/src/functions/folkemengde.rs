@@ -149,7 +149,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     Ok(match dataset_type {
         "historisk" => output(
             frame,
-            Template::A {
+            Template::Flat {
                 series: names(&["population"]),
             },
             "Folkemengde utvikling historisk",
@@ -164,7 +164,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
                         "change_ratio",
                     )))),
             )?,
-            Template::A {
+            Template::Flat {
                 series: names(&["change"]),
             },
             "Folkemengde utvikling historisk prosent",
@@ -172,7 +172,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         ),
         _ => output(
             key_numbers(frame)?,
-            Template::G {
+            Template::KeyNumbers {
                 series: names(&["population", "change", "change_10y"]),
                 history: "history".into(),
             },

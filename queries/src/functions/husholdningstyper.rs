@@ -84,7 +84,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     let (frame, template) = if dataset_type == "status" {
         (
             status(vec![aggregated])?.remove(0),
-            Template::A {
+            Template::Flat {
                 series: names(&SERIES[..5]),
             },
         )
@@ -92,7 +92,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         series.push(json!({"heading": "Totalt", "subheading": ""}));
         (
             aggregated,
-            Template::C {
+            Template::PerSeries {
                 series: names(&SERIES),
             },
         )

@@ -136,7 +136,7 @@ fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
     Ok(Output {
         frame,
         order: ascending(&[DATE, BYDEL_ID, ROW]),
-        template: Template::K {
+        template: Template::DistrictAndOslo {
             series: names(&INDICATORS),
         },
         heading: "Personer fra 16 til 66 år med redusert funksjonsevne".into(),

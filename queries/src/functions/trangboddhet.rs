@@ -105,7 +105,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     };
     Ok(match dataset_type {
         "alle_status" => output(
-            Template::A {
+            Template::Flat {
                 series: names(&VALUE_POINTS),
             },
             "Husstander fordelt på personer per rom",
@@ -113,7 +113,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             None,
         ),
         "alle_historisk" => output(
-            Template::C {
+            Template::PerSeries {
                 series: names(&VALUE_POINTS),
             },
             "",
@@ -121,7 +121,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             None,
         ),
         _ => output(
-            Template::A {
+            Template::Flat {
                 series: names(&[column]),
             },
             heading,

@@ -185,7 +185,7 @@ pub(crate) mod tests {
             output_prefix: "out/edition=1/lambda_invoker/".into(),
             spec: DocumentSpec {
                 output_dataset: "test-output".into(),
-                template: Template::A { series: vec![] },
+                template: Template::Flat { series: vec![] },
                 heading: String::new(),
                 series: serde_json::json!([]),
                 scale: false,
