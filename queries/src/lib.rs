@@ -14,10 +14,12 @@ pub mod error;
 pub mod function;
 pub mod functions;
 pub mod json;
+pub mod output;
 pub mod prepare;
 pub mod publication;
 pub mod reader;
 pub mod writer;
 
 pub use error::{Error, Result};
-pub use function::{DatasetType, Function, Inputs, Output, Target};
+pub use function::{DatasetType, Function, Inputs, Period, Target};
+pub use output::{Output, Shape};

@@ -57,7 +57,7 @@ pub async fn writer_plan(
         .iter()
         .map(|(arg, id)| (*arg, by_dataset[id].clone()))
         .collect();
-    let output = (function.plan)(&Inputs::new(tables), dataset_type.name)?;
+    let output = (function.plan)(&Inputs::new(tables), dataset_type)?;
     let frame = match &output.scale {
         Some(scale) => cross_join(output.frame, scale.clone())?,
         None => output.frame,

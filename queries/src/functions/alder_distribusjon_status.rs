@@ -4,9 +4,12 @@
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::Status;
 use crate::Result;
+use crate::dataset_types;
 use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape};
 use bydelsfakta_udfs::geo::{KEYS, ROW};
 use bydelsfakta_udfs::plan::{Agg, age_columns, c, rollup, rollup_order, status};
 use bydelsfakta_udfs::row_sum;
@@ -15,14 +18,13 @@ pub const FUNCTION: Function = Function {
     name: "alder_distribusjon_status",
     inputs: &[("df", "befolkning-etter-kjonn-og-alder")],
     // The original ignores the type; "status" is the one its pipeline sends (docs/deviations.md D3).
-    types: &[DatasetType {
-        name: "status",
-        output_dataset: "alder-distribusjon-status",
-    }],
+    types: dataset_types![
+        "status" => "alder-distribusjon-status", Status;
+    ],
     plan,
 };
 
-fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, _dataset_type: &DatasetType) -> Result<Output> {
     let df = status(vec![inputs.get("df")?])?.remove(0);
     let ages = age_columns(df.schema());
     let labels: Vec<String> = (0..=120).map(|a| a.to_string()).collect();
@@ -44,12 +46,11 @@ fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
         .collect();
     let summed: Vec<(&str, Agg)> = numeric.iter().map(|n| (n.as_str(), Agg::Sum)).collect();
     let frame = rollup(df, &summed, &["kjonn"])?;
-    Ok(Output {
-        frame,
-        order: rollup_order(&["kjonn"]),
-        template: Template::AgeByGender { ages: labels },
-        heading: "Aldersdistribusjon fordelt på kjønn".into(),
-        series: json!([{"heading": "Aldersdistribusjon fordelt på kjønn", "subheading": ""}]),
-        scale: None,
-    })
+    Shape::new(
+        Template::AgeByGender { ages: labels },
+        "Aldersdistribusjon fordelt på kjønn",
+        json!([{"heading": "Aldersdistribusjon fordelt på kjønn", "subheading": ""}]),
+    )
+    .order(rollup_order(&["kjonn"]))
+    .output(frame)
 }

@@ -9,9 +9,12 @@ use datafusion::logical_expr::ExprFunctionExt;
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::History;
 use crate::Result;
+use crate::dataset_types;
 use crate::document::{HistoryBlock, Template};
-use crate::function::{DatasetType, Function, Inputs, Output, names};
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, names};
 use bydelsfakta_udfs::geo::{
     BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN, KEYS, LEVEL, OSLO_ID, OSLO_NAME, ROW,
 };
@@ -31,10 +34,9 @@ pub const FUNCTION: Function = Function {
         ("emigration", "flytting-fra-etter-alder"),
         ("pop_extrapolation", "befolkningsframskrivninger"),
     ],
-    types: &[DatasetType {
-        name: "historisk",
-        output_dataset: "befolkningsutvikling-og-forventet-utvikling",
-    }],
+    types: dataset_types![
+        "historisk" => "befolkningsutvikling-og-forventet-utvikling", History;
+    ],
     plan,
 };
 
@@ -53,7 +55,7 @@ const PART: &str = "__part";
 const ORDER: &str = "__order";
 const SEQUENCE: &str = "__sequence";
 
-fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, _dataset_type: &DatasetType) -> Result<Output> {
     let [population_raw, dead, born, immigration, emigration]: [DataFrame; 5] = historic(vec![
         inputs.get("population")?,
         inputs.get("dead")?,
@@ -159,19 +161,8 @@ fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
         )?;
 
     let frame = merged.union(projection(inputs.get("pop_extrapolation")?)?)?;
-    Ok(Output {
-        frame,
-        order: ascending(&[
-            PART,
-            ORDER,
-            SEQUENCE,
-            DATE,
-            BYDEL_ID,
-            BYDEL_NAVN,
-            DELBYDEL_ID,
-            DELBYDEL_NAVN,
-        ]),
-        template: Template::HistoryBlocks {
+    Shape::new(
+        Template::HistoryBlocks {
             blocks: vec![
                 HistoryBlock {
                     columns: names(&HISTORY),
@@ -183,13 +174,23 @@ fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
                 },
             ],
         },
-        heading: "Befolkningsutvikling og fremskrivning".into(),
-        series: json!([
+        "Befolkningsutvikling og fremskrivning",
+        json!([
             {"heading": "Befolkningsutvikling", "subheading": ""},
             {"heading": "Befolkningsfremskrivning", "subheading": ""}
         ]),
-        scale: None,
-    })
+    )
+    .order(ascending(&[
+        PART,
+        ORDER,
+        SEQUENCE,
+        DATE,
+        BYDEL_ID,
+        BYDEL_NAVN,
+        DELBYDEL_ID,
+        DELBYDEL_NAVN,
+    ]))
+    .output(frame)
 }
 
 /// One input of the outer merge in the merged layout: the keys, every history column (its

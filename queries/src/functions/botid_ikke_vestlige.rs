@@ -9,8 +9,11 @@ use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, ROW};
 use bydelsfakta_udfs::plan::{Agg, all_of, c, merge, population, require_any, rollup};
 use bydelsfakta_udfs::ratio;
@@ -21,15 +24,9 @@ pub const FUNCTION: Function = Function {
         ("botid_ikke_vestlige_raw", "botid-ikke-vestlige"),
         ("befolkning_raw", "befolkning-etter-kjonn-og-alder"),
     ],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "levekar-innvandrere-ikke-vestlige-kort-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "levekar-innvandrere-ikke-vestlige-kort-historisk",
-        },
+    types: dataset_types![
+        "status" => "levekar-innvandrere-ikke-vestlige-kort-status", Status;
+        "historisk" => "levekar-innvandrere-ikke-vestlige-kort-historisk", History;
     ],
     plan,
 };
@@ -91,19 +88,13 @@ pub fn short_residence_ratio(botid: DataFrame, befolkning: DataFrame) -> Result<
     )?)
 }
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = short_residence_ratio(
         inputs.get("botid_ikke_vestlige_raw")?,
         inputs.get("befolkning_raw")?,
     )?;
-    Output::one_series(
-        df,
-        VALUE,
-        dataset_type == "status",
-        "Ikke-vestlige innvandrere korttid",
-        json!([{
+    Shape::one_series(VALUE, *dataset_type.variant::<Period>()?, "Ikke-vestlige innvandrere korttid", json!([{
             "heading": "Innvandrere fra Asia, Afrika, Latin-Amerika og Øst-Europa utenfor EU med botid kortere enn fem år",
             "subheading": ""
-        }]),
-    )
+        }])).output(df)
 }

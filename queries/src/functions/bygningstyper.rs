@@ -2,61 +2,47 @@
 
 use serde_json::json;
 
+use crate::Period::{History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Family, Function, Inputs, Output, Single};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::Member::{All, One};
+use crate::output::{Family, Output, Single};
 use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup};
 
 pub const FUNCTION: Function = Function {
     name: "bygningstyper",
     inputs: &[("df", "boligmengde-etter-boligtype")],
-    types: &[
-        DatasetType {
-            name: "alle_status",
-            output_dataset: "bygningstyper-alle-status",
-        },
-        DatasetType {
-            name: "alle_historisk",
-            output_dataset: "bygningstyper-alle-historisk",
-        },
-        DatasetType {
-            name: "blokk_status",
-            output_dataset: "bygningstyper-blokk-status",
-        },
-        DatasetType {
-            name: "blokk_historisk",
-            output_dataset: "bygningstyper-blokk-historisk",
-        },
-        DatasetType {
-            name: "enebolig_status",
-            output_dataset: "bygningstyper-enebolig-status",
-        },
-        DatasetType {
-            name: "enebolig_historisk",
-            output_dataset: "bygningstyper-enebolig-historisk",
-        },
-        DatasetType {
-            name: "rekkehus_status",
-            output_dataset: "bygningstyper-rekkehus-status",
-        },
-        DatasetType {
-            name: "rekkehus_historisk",
-            output_dataset: "bygningstyper-rekkehus-historisk",
-        },
-        DatasetType {
-            name: "totalt_status",
-            output_dataset: "bygningstyper-totalt-status",
-        },
-        DatasetType {
-            name: "totalt_historisk",
-            output_dataset: "bygningstyper-totalt-historisk",
-        },
+    types: dataset_types![
+        "alle_status" => "bygningstyper-alle-status", All(Status);
+        "alle_historisk" => "bygningstyper-alle-historisk", All(History);
+        "blokk_status" => "bygningstyper-blokk-status", One(BLOKK, Status);
+        "blokk_historisk" => "bygningstyper-blokk-historisk", One(BLOKK, History);
+        "enebolig_status" => "bygningstyper-enebolig-status", One(ENEBOLIG, Status);
+        "enebolig_historisk" => "bygningstyper-enebolig-historisk", One(ENEBOLIG, History);
+        "rekkehus_status" => "bygningstyper-rekkehus-status", One(REKKEHUS, Status);
+        "rekkehus_historisk" => "bygningstyper-rekkehus-historisk", One(REKKEHUS, History);
+        "totalt_status" => "bygningstyper-totalt-status", One(TOTAL, Status);
+        "totalt_historisk" => "bygningstyper-totalt-historisk", One(TOTAL, History);
     ],
     plan,
 };
 
+/// The categories the single types draw.
+const BLOKK: Single = Single::of("blokk", "Blokker og leiegårder");
+const ENEBOLIG: Single = Single::of("enebolig", "Eneboliger");
+const REKKEHUS: Single = Single::of("rekkehus", "Rekkehus/tomannsboliger");
+// The original asks for the scale of "totalt", a column it does not have, and so
+// writes [0.0, 0.0]; kept.
+const TOTAL: Single = Single {
+    column: "total",
+    heading: "Antall boliger",
+    scale: "totalt",
+};
+
 const SERIES: [&str; 4] = ["blokk", "rekkehus", "enebolig", "total"];
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = inputs
         .get("df")?
         .with_column(
@@ -82,35 +68,8 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             {"heading": "Rekkehus, tomannsboliger o.l", "subheading": ""},
             {"heading": "Enebolig", "subheading": ""}
         ]),
-        singles: &[
-            Single {
-                kind: "blokk",
-                column: "blokk",
-                heading: "Blokker og leiegårder",
-                scale: "blokk",
-            },
-            Single {
-                kind: "enebolig",
-                column: "enebolig",
-                heading: "Eneboliger",
-                scale: "enebolig",
-            },
-            Single {
-                kind: "rekkehus",
-                column: "rekkehus",
-                heading: "Rekkehus/tomannsboliger",
-                scale: "rekkehus",
-            },
-            // The original asks for the scale of "totalt", a column it does not have, and so
-            // writes [0.0, 0.0]; kept.
-            Single {
-                kind: "totalt",
-                column: "total",
-                heading: "Antall boliger",
-                scale: "totalt",
-            },
-        ],
         filter_status: true,
     }
-    .output(df, dataset_type)
+    .shape(dataset_type.variant()?)
+    .output(df)
 }

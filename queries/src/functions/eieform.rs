@@ -4,32 +4,29 @@ use datafusion::functions_aggregate::expr_fn::min;
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
 use crate::catalog::LEGACY_DISTRICT_IDS;
-use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, flat, per_series};
 use bydelsfakta_udfs::geo::{BYDEL_ID, KEYS, ROW};
-use bydelsfakta_udfs::plan::{ascending, c};
+use bydelsfakta_udfs::plan::c;
 use bydelsfakta_udfs::round_half_even;
 
 pub const FUNCTION: Function = Function {
     name: "eieform",
     inputs: &[("df", "eieform")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "eieform-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "eieform-historisk",
-        },
+    types: dataset_types![
+        "status" => "eieform-status", Status;
+        "historisk" => "eieform-historisk", History;
     ],
     plan,
 };
 
 const SERIES: [&str; 3] = ["leier", "andel", "selveier"];
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = inputs.get("df")?.select(
         KEYS.iter()
             .map(|k| c(k))
@@ -56,19 +53,17 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             round_half_even().call(vec![c(s) / lit(100.0f64), lit(2i64)]),
         )
     })?;
-    let status = dataset_type == "status";
-    Shape {
-        series: &SERIES,
-        layout: if status { Layout::Flat } else { Layout::Nested },
-        latest_year_only: status,
-        scale: status.then_some("leier"),
-        order: ascending(&[ROW]),
-        heading: "Husholdninger fordelt etter eie-/leieforhold",
-        meta_series: json!([
-            {"heading": "Leier", "subheading": ""},
-            {"heading": "Andels-/aksjeeier", "subheading": ""},
-            {"heading": "Selveier", "subheading": ""}
-        ]),
-    }
-    .output(df)
+    let meta_series = json!([
+        {"heading": "Leier", "subheading": ""},
+        {"heading": "Andels-/aksjeeier", "subheading": ""},
+        {"heading": "Selveier", "subheading": ""}
+    ]);
+    let heading = "Husholdninger fordelt etter eie-/leieforhold";
+    let shape = match *dataset_type.variant::<Period>()? {
+        Status => Shape::new(flat(&SERIES), heading, meta_series)
+            .period(Status)
+            .scale("leier"),
+        History => Shape::new(per_series(&SERIES), heading, meta_series),
+    };
+    shape.in_file_order().output(df)
 }

@@ -3,22 +3,19 @@
 
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, with_percent_ratio};
 use bydelsfakta_udfs::plan::c;
 
 pub const FUNCTION: Function = Function {
     name: "fattige_barnehusholdninger",
     inputs: &[("df", "fattige-husholdninger")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "fattige-barnehusholdninger-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "fattige-barnehusholdninger-historisk",
-        },
+    types: dataset_types![
+        "status" => "fattige-barnehusholdninger-status", Status;
+        "historisk" => "fattige-barnehusholdninger-historisk", History;
     ],
     plan,
 };
@@ -27,18 +24,18 @@ const COUNT: &str = "husholdninger_med_barn_under_18_aar_eu_skala_antall";
 const PERCENT: &str = "husholdninger_med_barn_under_18_aar_eu_skala_andel";
 const VALUE: &str = "husholdninger_med_barn_under_18_aar_eu_skala";
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     // Suppressed cells leave rows without a count or a share: those rows are left out.
     let df = inputs
         .get("df")?
         .filter(c(COUNT).is_not_null().and(c(PERCENT).is_not_null()))?
         .with_column(VALUE, c(COUNT))?;
-    Output::rate(
-        df,
+    Shape::one_series(
         VALUE,
-        PERCENT,
-        dataset_type == "status",
+        *dataset_type.variant::<Period>()?,
         "Lavinntekts husholdninger med barn",
         json!([]),
     )
+    .in_file_order()
+    .output(with_percent_ratio(df, VALUE, PERCENT)?)
 }

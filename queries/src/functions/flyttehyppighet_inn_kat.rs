@@ -7,11 +7,14 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use super::flyttehyppighet_totalt::{AGE_GROUP, moves_in_and_out};
+use crate::Period::{self, History, Status};
 use crate::Result;
+use crate::dataset_types;
 use crate::document::{MoveField, MoveValue, Template};
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape};
 use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN};
-use bydelsfakta_udfs::plan::{Agg, all_present, c, rollup, rollup_order, status};
+use bydelsfakta_udfs::plan::{Agg, all_present, c, rollup, rollup_order};
 
 pub const FUNCTION: Function = Function {
     name: "flyttehyppighet_inn_kat",
@@ -19,15 +22,9 @@ pub const FUNCTION: Function = Function {
         ("flytting_fra_df", "flytting-fra-etter-inn-kat"),
         ("flytting_til_df", "flytting-til-etter-inn-kat"),
     ],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "flyttehyppighet-innvandringskategori-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "flyttehyppighet-innvandringskategori-historisk",
-        },
+    types: dataset_types![
+        "status" => "flyttehyppighet-innvandringskategori-status", Status;
+        "historisk" => "flyttehyppighet-innvandringskategori-historisk", History;
     ],
     plan,
 };
@@ -58,7 +55,7 @@ fn column(measure: &str, suffix: &str) -> String {
     format!("{measure}__{suffix}")
 }
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let moves_in: Vec<&str> = MOVES.iter().map(|m| m.1).collect();
     let measures: Vec<&str> = MOVES.iter().flat_map(|m| [m.2, m.1]).collect();
     let merged = moves_in_and_out(
@@ -107,12 +104,8 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             .expect("categories");
         rolled = rolled.with_column(&column(measure, "totalt"), total)?;
     }
-    let latest_only = dataset_type == "status";
-    let frame = if latest_only {
-        status(vec![rolled])?.remove(0)
-    } else {
-        rolled
-    };
+    let period = *dataset_type.variant::<Period>()?;
+    let latest_only = period.is_status();
     let field = |key: &str, measure: &str| MoveField {
         key: key.into(),
         value: MoveValue::Categories(
@@ -123,16 +116,16 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
                 .collect(),
         ),
     };
-    Ok(Output {
-        frame,
-        order: rollup_order(&[AGE_GROUP]),
-        template: Template::Moves {
+    Shape::new(
+        Template::Moves {
             immigration: MOVES.iter().map(|m| field(m.0, m.1)).collect(),
             emigration: MOVES.iter().map(|m| field(m.0, m.2)).collect(),
             latest_only,
         },
-        heading: "Flytting med innvandringskategorier".into(),
-        series: json!([{"heading": "Flytting med innvandringskategorier", "subheading": ""}]),
-        scale: None,
-    })
+        "Flytting med innvandringskategorier",
+        json!([{"heading": "Flytting med innvandringskategorier", "subheading": ""}]),
+    )
+    .period(period)
+    .order(rollup_order(&[AGE_GROUP]))
+    .output(rolled)
 }

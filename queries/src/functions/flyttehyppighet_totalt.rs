@@ -5,11 +5,14 @@ use datafusion::common::JoinType;
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
+use crate::dataset_types;
 use crate::document::{MoveField, MoveValue, Template};
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape};
 use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN};
-use bydelsfakta_udfs::plan::{Agg, c, merge, null_str, rollup, rollup_order, status};
+use bydelsfakta_udfs::plan::{Agg, c, merge, null_str, rollup, rollup_order};
 
 pub const FUNCTION: Function = Function {
     name: "flyttehyppighet_totalt",
@@ -17,15 +20,9 @@ pub const FUNCTION: Function = Function {
         ("flytting_fra_raw", "flytting-fra-etter-alder"),
         ("flytting_til_raw", "flytting-til-etter-alder"),
     ],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "flyttehyppighet-totalt-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "flyttehyppighet-totalt-historisk",
-        },
+    types: dataset_types![
+        "status" => "flyttehyppighet-totalt-status", Status;
+        "historisk" => "flyttehyppighet-totalt-historisk", History;
     ],
     plan,
 };
@@ -68,7 +65,7 @@ pub fn moves_in_and_out(
         .with_column(DELBYDEL_NAVN, null_str())?)
 }
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let moves_in: Vec<&str> = MOVES.iter().map(|m| m.1).collect();
     let merged = moves_in_and_out(
         inputs.get("flytting_fra_raw")?,
@@ -81,26 +78,22 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         .flat_map(|m| [(m.1, Agg::Sum), (m.2, Agg::Sum)])
         .collect();
     let rolled = rollup(merged, &summed, &[AGE_GROUP])?;
-    let latest_only = dataset_type == "status";
-    let frame = if latest_only {
-        status(vec![rolled])?.remove(0)
-    } else {
-        rolled
-    };
+    let period = *dataset_type.variant::<Period>()?;
+    let latest_only = period.is_status();
     let field = |key: &str, column: &str| MoveField {
         key: key.into(),
         value: MoveValue::Column(column.into()),
     };
-    Ok(Output {
-        frame,
-        order: rollup_order(&[AGE_GROUP]),
-        template: Template::Moves {
+    Shape::new(
+        Template::Moves {
             immigration: MOVES.iter().map(|m| field(m.0, m.1)).collect(),
             emigration: MOVES.iter().map(|m| field(m.0, m.2)).collect(),
             latest_only,
         },
-        heading: "Flytting etter alder".into(),
-        series: json!([{"heading": "Flytting", "subheading": ""}]),
-        scale: None,
-    })
+        "Flytting etter alder",
+        json!([{"heading": "Flytting", "subheading": ""}]),
+    )
+    .period(period)
+    .order(rollup_order(&[AGE_GROUP]))
+    .output(rolled)
 }

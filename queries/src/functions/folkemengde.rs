@@ -10,8 +10,10 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use crate::Result;
+use crate::dataset_types;
 use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Output, names};
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, flat, names};
 use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN};
 use bydelsfakta_udfs::plan::{Agg, c, cross_join, population, require_any, rollup};
 use bydelsfakta_udfs::{ensure, ratio};
@@ -19,22 +21,24 @@ use bydelsfakta_udfs::{ensure, ratio};
 pub const FUNCTION: Function = Function {
     name: "folkemengde",
     inputs: &[("df", "befolkning-etter-kjonn-og-alder")],
-    types: &[
-        DatasetType {
-            name: "historisk",
-            output_dataset: "folkemengde-utvikling-historisk",
-        },
-        DatasetType {
-            name: "historisk-prosent",
-            output_dataset: "folkemengde-utvikling-historisk-prosent",
-        },
-        DatasetType {
-            name: "nokkeltall",
-            output_dataset: "nokkeltall-om-befolkningen",
-        },
+    types: dataset_types![
+        "historisk" => "folkemengde-utvikling-historisk", Drawn::Population;
+        "historisk-prosent" => "folkemengde-utvikling-historisk-prosent", Drawn::Change;
+        "nokkeltall" => "nokkeltall-om-befolkningen", Drawn::KeyNumbers;
     ],
     plan,
 };
+
+/// What each type draws from the same frame.
+#[derive(Debug, Clone, Copy)]
+enum Drawn {
+    /// The population, every year.
+    Population,
+    /// The change from the year before, where there is one.
+    Change,
+    /// The latest year's key numbers with ten years of history.
+    KeyNumbers,
+}
 
 /// Sub-districts are the original's `groupby(delbydel_id)`, in frame (date) order.
 fn previous_in_sub_district(expr: Expr) -> Result<Expr> {
@@ -49,7 +53,7 @@ fn previous_in_sub_district(expr: Expr) -> Result<Expr> {
         .build()?)
 }
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let pop = population(inputs.get("df")?, 0, 200)?;
 
     // change: population minus the previous available year of the sub-district.
@@ -138,24 +142,21 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         c(DATE).sort(true, false),
     ];
 
-    let output = |frame, template, heading: &str, series| Output {
-        frame,
-        order: order.clone(),
-        template,
-        heading: heading.into(),
-        series,
-        scale: None,
-    };
-    Ok(match dataset_type {
-        "historisk" => output(
+    let (shape, frame) = match dataset_type.variant::<Drawn>()? {
+        Drawn::Population => (
+            Shape::new(
+                flat(&["population"]),
+                "Folkemengde utvikling historisk",
+                json!([]),
+            ),
             frame,
-            Template::Flat {
-                series: names(&["population"]),
-            },
-            "Folkemengde utvikling historisk",
-            json!([]),
         ),
-        "historisk-prosent" => output(
+        Drawn::Change => (
+            Shape::new(
+                flat(&["change"]),
+                "Folkemengde utvikling historisk prosent",
+                json!([]),
+            ),
             frame.filter(
                 c("change")
                     .is_not_null()
@@ -164,26 +165,24 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
                         "change_ratio",
                     )))),
             )?,
-            Template::Flat {
-                series: names(&["change"]),
-            },
-            "Folkemengde utvikling historisk prosent",
-            json!([]),
         ),
-        _ => output(
+        Drawn::KeyNumbers => (
+            Shape::new(
+                Template::KeyNumbers {
+                    series: names(&["population", "change", "change_10y"]),
+                    history: "history".into(),
+                },
+                "Nøkkeltall om befolkningen",
+                json!([
+                    {"heading": "Folkemengde", "subheading": "(totalt)"},
+                    {"heading": "Utvikling siste år", "subheading": false},
+                    {"heading": "Utvikling siste 10 år", "subheading": false}
+                ]),
+            ),
             key_numbers(frame)?,
-            Template::KeyNumbers {
-                series: names(&["population", "change", "change_10y"]),
-                history: "history".into(),
-            },
-            "Nøkkeltall om befolkningen",
-            json!([
-                {"heading": "Folkemengde", "subheading": "(totalt)"},
-                {"heading": "Utvikling siste år", "subheading": false},
-                {"heading": "Utvikling siste 10 år", "subheading": false}
-            ]),
         ),
-    })
+    };
+    shape.order(order).output(frame)
 }
 
 /// One row per geography at the latest year, with the population of the last ten years as

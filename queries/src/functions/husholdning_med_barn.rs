@@ -2,49 +2,34 @@
 
 use serde_json::json;
 
+use crate::Period::{History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Family, Function, Inputs, Output, Single};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::Member::{All, One};
+use crate::output::{Family, Output, Single};
 use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup};
 
 pub const FUNCTION: Function = Function {
     name: "husholdning_med_barn",
     inputs: &[("source", "husholdninger-med-barn")],
-    types: &[
-        DatasetType {
-            name: "alle_status",
-            output_dataset: "husholdning-totalt-status",
-        },
-        DatasetType {
-            name: "alle_historisk",
-            output_dataset: "husholdning-totalt-historisk",
-        },
-        DatasetType {
-            name: "1barn_status",
-            output_dataset: "husholdninger-med-1-barn-status",
-        },
-        DatasetType {
-            name: "1barn_historisk",
-            output_dataset: "husholdninger-med-1-barn-historisk",
-        },
-        DatasetType {
-            name: "2barn_status",
-            output_dataset: "husholdninger-med-2-barn-status",
-        },
-        DatasetType {
-            name: "2barn_historisk",
-            output_dataset: "husholdninger-med-2-barn-historisk",
-        },
-        DatasetType {
-            name: "3barn_status",
-            output_dataset: "husholdninger-med-3-barn-status",
-        },
-        DatasetType {
-            name: "3barn_historisk",
-            output_dataset: "husholdninger-med-3-barn-historisk",
-        },
+    types: dataset_types![
+        "alle_status" => "husholdning-totalt-status", All(Status);
+        "alle_historisk" => "husholdning-totalt-historisk", All(History);
+        "1barn_status" => "husholdninger-med-1-barn-status", One(ONE_CHILD, Status);
+        "1barn_historisk" => "husholdninger-med-1-barn-historisk", One(ONE_CHILD, History);
+        "2barn_status" => "husholdninger-med-2-barn-status", One(TWO_CHILD, Status);
+        "2barn_historisk" => "husholdninger-med-2-barn-historisk", One(TWO_CHILD, History);
+        "3barn_status" => "husholdninger-med-3-barn-status", One(THREE_OR_MORE, Status);
+        "3barn_historisk" => "husholdninger-med-3-barn-historisk", One(THREE_OR_MORE, History);
     ],
     plan,
 };
+
+/// The categories the single types draw.
+const ONE_CHILD: Single = Single::of("one_child", "Husholdninger med 1 barn");
+const TWO_CHILD: Single = Single::of("two_child", "Husholdninger med 2 barn");
+const THREE_OR_MORE: Single = Single::of("three_or_more", "Husholdninger med 3 barn");
 
 const SERIES: [&str; 5] = [
     "one_child",
@@ -54,7 +39,7 @@ const SERIES: [&str; 5] = [
     "total",
 ];
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = inputs
         .get("source")?
         .with_column("one_child", c("ett_barn_i_hh"))?
@@ -80,27 +65,8 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             {"heading": "Husholdninger", "subheading": "med 2 barn"},
             {"heading": "Husholdninger", "subheading": "med 3 barn eller flere"}
         ]),
-        singles: &[
-            Single {
-                kind: "1barn",
-                column: "one_child",
-                heading: "Husholdninger med 1 barn",
-                scale: "one_child",
-            },
-            Single {
-                kind: "2barn",
-                column: "two_child",
-                heading: "Husholdninger med 2 barn",
-                scale: "two_child",
-            },
-            Single {
-                kind: "3barn",
-                column: "three_or_more",
-                heading: "Husholdninger med 3 barn",
-                scale: "three_or_more",
-            },
-        ],
         filter_status: true,
     }
-    .output(df, dataset_type)
+    .shape(dataset_type.variant()?)
+    .output(df)
 }

@@ -3,26 +3,20 @@
 use datafusion::functions_aggregate::expr_fn::sum;
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Output, names};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, flat, per_series};
 use bydelsfakta_udfs::geo::KEYS;
-use bydelsfakta_udfs::plan::{
-    Agg, add_ratios, all_present, c, rollup, rollup_order, scale, status,
-};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, all_present, c, rollup};
 
 pub const FUNCTION: Function = Function {
     name: "husholdningstyper",
     inputs: &[("source", "husholdningstyper")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "husholdningstyper-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "husholdningstyper-historisk",
-        },
+    types: dataset_types![
+        "status" => "husholdningstyper-status", Status;
+        "historisk" => "husholdningstyper-historisk", History;
     ],
     plan,
 };
@@ -36,7 +30,7 @@ const SERIES: [&str; 6] = [
     "total",
 ];
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = inputs
         .get("source")?
         .with_column("par_uten_barn", c("par_uten_hjemmeboende_barn"))?
@@ -72,8 +66,6 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     )?;
     let summed: Vec<(&str, Agg)> = SERIES.iter().map(|s| (*s, Agg::Sum)).collect();
     let aggregated = add_ratios(rollup(collapsed, &summed, &[])?, &SERIES, &["total"])?;
-    let scale = Some(scale(aggregated.clone(), "aleneboende")?);
-
     let mut series = vec![
         json!({"heading": "Énpersonshusholdninger", "subheading": ""}),
         json!({"heading": "Par uten barn", "subheading": ""}),
@@ -81,28 +73,20 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         json!({"heading": "Mor eller far", "subheading": "med barn"}),
         json!({"heading": "Flerfamiliehusholdninger", "subheading": ""}),
     ];
-    let (frame, template) = if dataset_type == "status" {
-        (
-            status(vec![aggregated])?.remove(0),
-            Template::Flat {
-                series: names(&SERIES[..5]),
-            },
-        )
-    } else {
-        series.push(json!({"heading": "Totalt", "subheading": ""}));
-        (
-            aggregated,
-            Template::PerSeries {
-                series: names(&SERIES),
-            },
-        )
+    let period = *dataset_type.variant::<Period>()?;
+    let template = match period {
+        Period::Status => flat(&SERIES[..5]),
+        Period::History => {
+            series.push(json!({"heading": "Totalt", "subheading": ""}));
+            per_series(&SERIES)
+        }
     };
-    Ok(Output {
-        frame,
-        order: rollup_order(&[]),
+    Shape::new(
         template,
-        heading: "Husholdninger etter husholdningstype".into(),
-        series: serde_json::Value::Array(series),
-        scale,
-    })
+        "Husholdninger etter husholdningstype",
+        serde_json::Value::Array(series),
+    )
+    .period(period)
+    .scale("aleneboende")
+    .output(aggregated)
 }

@@ -3,33 +3,33 @@
 
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, with_percent_ratio};
 
 pub const FUNCTION: Function = Function {
     name: "ikke_fullfort_vgs",
     inputs: &[("df", "ikke-fullfort-vgs")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "ikke-fullfort-vgs-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "ikke-fullfort-vgs-historisk",
-        },
+    types: dataset_types![
+        "status" => "ikke-fullfort-vgs-status", Status;
+        "historisk" => "ikke-fullfort-vgs-historisk", History;
     ],
     plan,
 };
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
-    Output::rate(
-        inputs.get("df")?,
-        "antall_personer_ikke_fullfort_i_lopet_av_5_aar",
-        "andelen_som_ikke_har_fullfort_i_lopet_av_5_aar",
-        dataset_type == "status",
+const COUNT: &str = "antall_personer_ikke_fullfort_i_lopet_av_5_aar";
+const PERCENT: &str = "andelen_som_ikke_har_fullfort_i_lopet_av_5_aar";
+
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
+    // The original's capitalised "Heading" is part of the contract.
+    Shape::one_series(
+        COUNT,
+        *dataset_type.variant::<Period>()?,
         "Personer som ikke har fullført vgs",
-        // The original's capitalised "Heading" is part of the contract.
         json!([{"Heading": "Antall personer, ikke fullført i løpet av 5 år", "subheading": ""}]),
     )
+    .in_file_order()
+    .output(with_percent_ratio(inputs.get("df")?, COUNT, PERCENT)?)
 }

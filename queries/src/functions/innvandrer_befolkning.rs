@@ -6,8 +6,12 @@ use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Family, Function, Inputs, Output, Single};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::Member::{self, All, One};
+use crate::output::{Family, Output, Single};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, KEYS};
 use bydelsfakta_udfs::plan::{
     Agg, add_ratios, age_columns, all_of, c, historic, rollup, status, with_columns,
@@ -20,42 +24,23 @@ pub const FUNCTION: Function = Function {
         ("livage", "botid"),
         ("population_df", "befolkning-etter-kjonn-og-alder"),
     ],
-    types: &[
-        DatasetType {
-            name: "alle_status",
-            output_dataset: "innvandring-befolkning-alle-status",
-        },
-        DatasetType {
-            name: "alle_historisk",
-            output_dataset: "innvandring-befolkning-alle-historisk",
-        },
-        DatasetType {
-            name: "kort_status",
-            output_dataset: "innvandring-befolkning-kort-status",
-        },
-        DatasetType {
-            name: "kort_historisk",
-            output_dataset: "innvandring-befolkning-kort-historisk",
-        },
-        DatasetType {
-            name: "lang_status",
-            output_dataset: "innvandring-befolkning-lang-status",
-        },
-        DatasetType {
-            name: "lang_historisk",
-            output_dataset: "innvandring-befolkning-lang-historisk",
-        },
-        DatasetType {
-            name: "to_foreldre_status",
-            output_dataset: "innvandring-befolkning-to-foreldre-status",
-        },
-        DatasetType {
-            name: "to_foreldre_historisk",
-            output_dataset: "innvandring-befolkning-to-foreldre-historisk",
-        },
+    types: dataset_types![
+        "alle_status" => "innvandring-befolkning-alle-status", All(Status);
+        "alle_historisk" => "innvandring-befolkning-alle-historisk", All(History);
+        "kort_status" => "innvandring-befolkning-kort-status", One(SHORT, Status);
+        "kort_historisk" => "innvandring-befolkning-kort-historisk", One(SHORT, History);
+        "lang_status" => "innvandring-befolkning-lang-status", One(LONG, Status);
+        "lang_historisk" => "innvandring-befolkning-lang-historisk", One(LONG, History);
+        "to_foreldre_status" => "innvandring-befolkning-to-foreldre-status", One(TWO_PARENTS, Status);
+        "to_foreldre_historisk" => "innvandring-befolkning-to-foreldre-historisk", One(TWO_PARENTS, History);
     ],
     plan,
 };
+
+/// The categories the single types draw.
+const SHORT: Single = Single::of("short", "Innvandrer med kort botid (<=5 år)");
+const LONG: Single = Single::of("long", "Innvandrer med lang botid (>5 år)");
+const TWO_PARENTS: Single = Single::of("two_parents", "Norskfødt med innvandrerforeldre");
 
 const CATEGORIES: [(&str, &str); 3] = [
     ("Innvandrer, kort botid (<=5 år)", "short"),
@@ -119,7 +104,7 @@ fn generate(livage: DataFrame, population: DataFrame) -> Result<DataFrame> {
     )?)
 }
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let livage = inputs.get("livage")?.filter(c(DELBYDEL_ID).is_not_null())?;
     let population = inputs
         .get("population_df")?
@@ -133,7 +118,8 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             .collect(),
     );
     let population = with_columns(population, vec![("total".into(), total)])?;
-    let is_status = dataset_type.ends_with("_status");
+    let member: &Member = dataset_type.variant()?;
+    let is_status = member.period().is_status();
     let frames = vec![livage, population];
     let [livage, population]: [DataFrame; 2] = if is_status {
         status(frames)?
@@ -153,28 +139,9 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             {"heading": "Innvandrer", "subheading": "lang botid (>5 år)"},
             {"heading": "Norskfødt", "subheading": "med innvandrerforeldre"}
         ]),
-        singles: &[
-            Single {
-                kind: "kort",
-                column: "short",
-                heading: "Innvandrer med kort botid (<=5 år)",
-                scale: "short",
-            },
-            Single {
-                kind: "lang",
-                column: "long",
-                heading: "Innvandrer med lang botid (>5 år)",
-                scale: "long",
-            },
-            Single {
-                kind: "to_foreldre",
-                column: "two_parents",
-                heading: "Norskfødt med innvandrerforeldre",
-                scale: "two_parents",
-            },
-        ],
         // The inputs were already restricted to the status or historic years.
         filter_status: false,
     }
-    .output(df, dataset_type)
+    .shape(member)
+    .output(df)
 }

@@ -4,43 +4,40 @@
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, Single};
 use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup};
 
 pub const FUNCTION: Function = Function {
     name: "innvandring_under16",
     inputs: &[("df", "innvandrer-befolkningen-0-15-ar")],
-    types: &[
-        DatasetType {
-            name: "innvandrer_status",
-            output_dataset: "innvandring-under-16-innvandrer-status",
-        },
-        DatasetType {
-            name: "innvandrer_historisk",
-            output_dataset: "innvandring-under-16-innvandrer-historisk",
-        },
-        DatasetType {
-            name: "en-innvandrer_status",
-            output_dataset: "innvandring-under-16-en-innvandrerforelder-status",
-        },
-        DatasetType {
-            name: "en-innvandrer_historisk",
-            output_dataset: "innvandring-under-16-en-innvandrerforelder-historisk",
-        },
-        DatasetType {
-            name: "to-innvandrer_status",
-            output_dataset: "innvandring-under-16-to-innvandrerforeldre-status",
-        },
-        DatasetType {
-            name: "to-innvandrer_historisk",
-            output_dataset: "innvandring-under-16-to-innvandrerforeldre-historisk",
-        },
+    types: dataset_types![
+        "innvandrer_status" => "innvandring-under-16-innvandrer-status", (INNVANDRER_STATUS, Status);
+        "innvandrer_historisk" => "innvandring-under-16-innvandrer-historisk", (INNVANDRER_HISTORY, History);
+        "en-innvandrer_status" => "innvandring-under-16-en-innvandrerforelder-status", (EN_FORELDER, Status);
+        "en-innvandrer_historisk" => "innvandring-under-16-en-innvandrerforelder-historisk", (EN_FORELDER, History);
+        "to-innvandrer_status" => "innvandring-under-16-to-innvandrerforeldre-status", (TO_FORELDRE, Status);
+        "to-innvandrer_historisk" => "innvandring-under-16-to-innvandrerforeldre-historisk", (TO_FORELDRE, History);
     ],
     plan,
 };
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+// Each type draws one series (with its own scale); the immigrants' heading differs between the periods.
+const INNVANDRER_STATUS: Single = Single::of("innvandrer", "Innvandrere (under 16)");
+const INNVANDRER_HISTORY: Single = Single::of("innvandrer", "Andel innvandrere (under 16)");
+const EN_FORELDER: Single = Single::of(
+    "en_forelder",
+    "Personer (under 16) med én innvandrerforelder",
+);
+const TO_FORELDRE: Single = Single::of(
+    "to_foreldre",
+    "Personer (under 16) med to innvandrerforeldre",
+);
+
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = inputs
         .get("df")?
         .filter(c("alder").eq(lit("0-15 år")))?
@@ -73,18 +70,6 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         &["to_foreldre", "en_forelder", "innvandrer"],
         &["total"],
     )?;
-    let (kind, period) = dataset_type.split_once('_').unwrap_or((dataset_type, ""));
-    let (series, heading) = match (kind, period) {
-        ("en-innvandrer", _) => (
-            "en_forelder",
-            "Personer (under 16) med én innvandrerforelder",
-        ),
-        ("to-innvandrer", _) => (
-            "to_foreldre",
-            "Personer (under 16) med to innvandrerforeldre",
-        ),
-        (_, "status") => ("innvandrer", "Innvandrere (under 16)"),
-        _ => ("innvandrer", "Andel innvandrere (under 16)"),
-    };
-    Output::one_series(df, series, period == "status", heading, json!([]))
+    let &(single, period) = dataset_type.variant::<(Single, Period)>()?;
+    Shape::one_series(single.column, period, single.heading, json!([])).output(df)
 }

@@ -5,10 +5,13 @@ use datafusion::common::JoinType;
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, flat};
 use bydelsfakta_udfs::geo::KEYS;
-use bydelsfakta_udfs::plan::{Agg, add_ratios, c, historic, merge, rollup, rollup_order, status};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, c, historic, merge, rollup, status};
 
 pub const FUNCTION: Function = Function {
     name: "kommunale_boliger",
@@ -16,15 +19,9 @@ pub const FUNCTION: Function = Function {
         ("df_municipal", "kommunale-boliger"),
         ("df_housing", "boligmengde-etter-boligtype"),
     ],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "kommunale-boliger-av-boligmassen-i-alt-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "kommunale-boliger-av-boligmassen-i-alt-historisk",
-        },
+    types: dataset_types![
+        "status" => "kommunale-boliger-av-boligmassen-i-alt-status", Status;
+        "historisk" => "kommunale-boliger-av-boligmassen-i-alt-historisk", History;
     ],
     plan,
 };
@@ -37,7 +34,7 @@ pub const HOUSING_TYPES: [&str; 5] = [
     "hus_i_kjede_rekkehus_terrasse_hus_vertikaldelt_tomannsbolig",
 ];
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let total = HOUSING_TYPES
         .iter()
         .map(|t| c(t))
@@ -45,7 +42,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         .expect("types");
     let housing = inputs.get("df_housing")?.with_column("total", total)?;
     let frames = vec![inputs.get("df_municipal")?, housing];
-    let [municipal, housing]: [DataFrame; 2] = if dataset_type == "status" {
+    let [municipal, housing]: [DataFrame; 2] = if dataset_type.variant::<Period>()?.is_status() {
         status(frames)?
     } else {
         historic(frames)?
@@ -67,15 +64,12 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         &[],
     )?;
     let df = add_ratios(rolled, &["antall_boliger"], &["total"])?;
-    Shape {
-        series: &["antall_boliger"],
-        layout: Layout::Flat,
-        // The frame is already restricted to the latest common year for status.
-        latest_year_only: false,
-        scale: Some("antall_boliger"),
-        order: rollup_order(&[]),
-        heading: "Kommunale boliger av boligmassen i alt",
-        meta_series: json!([]),
-    }
+    // The frame is already restricted to the latest common year for status, so no period.
+    Shape::new(
+        flat(&["antall_boliger"]),
+        "Kommunale boliger av boligmassen i alt",
+        json!([]),
+    )
+    .scale("antall_boliger")
     .output(df)
 }

@@ -6,11 +6,14 @@ use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
+use crate::dataset_types;
 use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Output, names};
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, names};
 use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, OSLO_ID, OSLO_NAME, ROW};
-use bydelsfakta_udfs::plan::{Agg, add_ratios, ascending, c, merge, population, rollup, status};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, ascending, c, merge, population, rollup};
 use bydelsfakta_udfs::row_sum;
 
 pub const FUNCTION: Function = Function {
@@ -22,15 +25,9 @@ pub const FUNCTION: Function = Function {
         ),
         ("befolkning_raw", "befolkning-etter-kjonn-og-alder"),
     ],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "landbakgrunn-innvandringsgrupper-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "landbakgrunn-innvandringsgrupper-historisk",
-        },
+    types: dataset_types![
+        "status" => "landbakgrunn-innvandringsgrupper-status", Status;
+        "historisk" => "landbakgrunn-innvandringsgrupper-historisk", History;
     ],
     plan,
 };
@@ -39,7 +36,7 @@ const COUNTRY: &str = "landbakgrunn";
 const COUNTS: [&str; 3] = ["innvandrer", "norskfodt_med_innvandrerforeldre", "total"];
 const PART: &str = "__part";
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     // District and Oslo population; Sentrum and Marka are left out, 99 stays in Oslo.
     let befolkning = population(inputs.get("befolkning_raw")?, 0, 200)?;
     let outside = vec![lit("16"), lit("17")];
@@ -91,10 +88,10 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     )?;
     let df = add_ratios(merged, &COUNTS, &["population"])?;
 
-    let latest_only = dataset_type == "status";
-    let (frame, data_points, series) = if latest_only {
+    let period = *dataset_type.variant::<Period>()?;
+    let latest_only = period.is_status();
+    let (data_points, series) = if latest_only {
         (
-            status(vec![df])?.remove(0),
             names(&COUNTS[..2]),
             json!([
                 {"heading": "Innvandrer", "subheading": ""},
@@ -103,7 +100,6 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         )
     } else {
         (
-            df,
             names(&["total", COUNTS[0], COUNTS[1]]),
             json!([
                 {"heading": "Totalt", "subheading": ""},
@@ -112,18 +108,18 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
             ]),
         )
     };
-    Ok(Output {
-        frame,
-        order: ascending(&[PART, ROW, DATE, COUNTRY]),
-        template: Template::TopGroups {
+    Shape::new(
+        Template::TopGroups {
             group: COUNTRY.into(),
             rank_by: "total".into(),
             top: 10,
             data_points,
             nested: !latest_only,
         },
-        heading: "10 største innvandringsgrupper".into(),
+        "10 største innvandringsgrupper",
         series,
-        scale: None,
-    })
+    )
+    .period(period)
+    .order(ascending(&[PART, ROW, DATE, COUNTRY]))
+    .output(df)
 }

@@ -3,33 +3,32 @@
 
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, with_percent_ratio};
 
 pub const FUNCTION: Function = Function {
     name: "levekaar_dodsrate",
     inputs: &[("df", "dodsrater")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "levekaar-dodsrate-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "levekaar-dodsrate-historisk",
-        },
+    types: dataset_types![
+        "status" => "levekaar-dodsrate-status", Status;
+        "historisk" => "levekaar-dodsrate-historisk", History;
     ],
     plan,
 };
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
-    // The value is the rate itself, in percent.
-    Output::rate(
-        inputs.get("df")?,
-        "dodsrate",
-        "dodsrate",
-        dataset_type == "status",
+/// The rate, in percent, is both the value and (over 100) its ratio.
+const RATE: &str = "dodsrate";
+
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
+    Shape::one_series(
+        RATE,
+        *dataset_type.variant::<Period>()?,
         "Dødelighet (gj.snitt siste 7 år) for personer 55–79 år",
         json!([]),
     )
+    .in_file_order()
+    .output(with_percent_ratio(inputs.get("df")?, RATE, RATE)?)
 }

@@ -6,8 +6,11 @@ use datafusion::common::JoinType;
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape};
 use bydelsfakta_udfs::geo::{DATE, DELBYDEL_ID};
 use bydelsfakta_udfs::plan::{Agg, add_ratios, c, population, rollup, without_pseudo_districts};
 
@@ -17,15 +20,9 @@ pub const FUNCTION: Function = Function {
         ("sysselsatte_raw", "sysselsatte"),
         ("befolkning_raw", "befolkning-etter-kjonn-og-alder"),
     ],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "levekar-ikke-sysselsatte-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "levekar-ikke-sysselsatte-historisk",
-        },
+    types: dataset_types![
+        "status" => "levekar-ikke-sysselsatte-status", Status;
+        "historisk" => "levekar-ikke-sysselsatte-historisk", History;
     ],
     plan,
 };
@@ -83,17 +80,17 @@ pub fn non_employed(
     Ok(add_ratios(rolled, &[VALUE], &["population"])?)
 }
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = non_employed(
         inputs.get("sysselsatte_raw")?,
         inputs.get("befolkning_raw")?,
         YearOf::Employment,
     )?;
-    Output::one_series(
-        df,
+    Shape::one_series(
         VALUE,
-        dataset_type == "status",
+        *dataset_type.variant::<Period>()?,
         "Antall ikke-sysselsatte personer mellom 30-59 år",
         json!([{"heading": "Ikke sysselsatte", "subheading": ""}]),
     )
+    .output(df)
 }

@@ -4,23 +4,20 @@
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape};
 use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup};
 use bydelsfakta_udfs::row_sum;
 
 pub const FUNCTION: Function = Function {
     name: "levekar_lav_utdanning",
     inputs: &[("lav_utdanning_raw", "lav-utdanning")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "levekar-lav-utdanning-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "levekar-lav-utdanning-historisk",
-        },
+    types: dataset_types![
+        "status" => "levekar-lav-utdanning-status", Status;
+        "historisk" => "levekar-lav-utdanning-historisk", History;
     ],
     plan,
 };
@@ -49,13 +46,13 @@ pub fn low_education(df: DataFrame) -> Result<DataFrame> {
     Ok(add_ratios(rolled, &[VALUE], &["total"])?)
 }
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = low_education(inputs.get("lav_utdanning_raw")?)?;
-    Output::one_series(
-        df,
+    Shape::one_series(
         VALUE,
-        dataset_type == "status",
+        *dataset_type.variant::<Period>()?,
         "Personer mellom 30-59 år med lav utdanning",
         json!([{"heading": "Kun grunnskole eller ingen utdanning oppgitt", "subheading": ""}]),
     )
+    .output(df)
 }

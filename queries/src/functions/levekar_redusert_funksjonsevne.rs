@@ -3,32 +3,32 @@
 
 use serde_json::json;
 
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, with_percent_ratio};
 
 pub const FUNCTION: Function = Function {
     name: "levekar_redusert_funksjonsevne",
     inputs: &[("input_df", "redusert-funksjonsevne")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "levekar-redusert-funksjonsevne-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "levekar-redusert-funksjonsevne-historisk",
-        },
+    types: dataset_types![
+        "status" => "levekar-redusert-funksjonsevne-status", Status;
+        "historisk" => "levekar-redusert-funksjonsevne-historisk", History;
     ],
     plan,
 };
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
-    Output::rate(
-        inputs.get("input_df")?,
-        "antall_personer_med_redusert_funksjonsevne",
-        "andel_personer_med_redusert_funksjonsevne",
-        dataset_type == "status",
+const COUNT: &str = "antall_personer_med_redusert_funksjonsevne";
+const PERCENT: &str = "andel_personer_med_redusert_funksjonsevne";
+
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
+    Shape::one_series(
+        COUNT,
+        *dataset_type.variant::<Period>()?,
         "Personer fra 16 til 66 år med redusert funksjonsevne",
         json!([{"heading": "Redusert funksjonsevne", "subheading": ""}]),
     )
+    .in_file_order()
+    .output(with_percent_ratio(inputs.get("input_df")?, COUNT, PERCENT)?)
 }

@@ -11,12 +11,15 @@ use serde_json::json;
 use super::botid_ikke_vestlige::short_residence_ratio;
 use super::levekar_ikke_sysselsatte::{YearOf, non_employed};
 use super::levekar_lav_utdanning::low_education;
+use crate::Period::Status;
 use crate::Result;
+use crate::dataset_types;
 use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Output, names};
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, names};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, KEYS, OSLO_ID, ROW};
 use bydelsfakta_udfs::plan::{
-    Agg, ascending, c, merge, population, prefixed, rollup, status, without_pseudo_districts,
+    Agg, ascending, c, merge, population, prefixed, rollup, without_pseudo_districts,
 };
 use bydelsfakta_udfs::{ratio, required};
 
@@ -33,10 +36,9 @@ pub const FUNCTION: Function = Function {
         ("dodsrater_raw", "dodsrater"),
         ("trangbodde_raw", "trangbodde"),
     ],
-    types: &[DatasetType {
-        name: "status",
-        output_dataset: "levekar-totalt-status",
-    }],
+    types: dataset_types![
+        "status" => "levekar-totalt-status", Status;
+    ],
     plan,
 };
 
@@ -59,7 +61,7 @@ fn share(df: DataFrame, percent: &str, indicator: &str) -> Result<DataFrame> {
     )?)
 }
 
-fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let befolkning = inputs.get("befolkning_raw")?;
     let population_all_levels = rollup(
         population(befolkning.clone(), 0, 200)?,
@@ -132,15 +134,13 @@ fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
             }
         });
     }
-    let frame = status(vec![merged.expect("eight indicators")])?.remove(0);
-    Ok(Output {
-        frame,
-        order: ascending(&[DATE, BYDEL_ID, ROW]),
-        template: Template::DistrictAndOslo {
+    let frame = merged.expect("eight indicators");
+    Shape::new(
+        Template::DistrictAndOslo {
             series: names(&INDICATORS),
         },
-        heading: "Personer fra 16 til 66 år med redusert funksjonsevne".into(),
-        series: json!([
+        "Personer fra 16 til 66 år med redusert funksjonsevne",
+        json!([
             {"heading": "Redusert funksjonsevne", "subheading": ""},
             {"heading": "Innvandrere fra Afrika, Asia mv. med kort botid", "subheading": ""},
             {"heading": "Lav utdanning", "subheading": ""},
@@ -150,8 +150,10 @@ fn plan(inputs: &Inputs, _dataset_type: &str) -> Result<Output> {
             {"heading": "Dødelighet", "subheading": ""},
             {"heading": "Trangbodde", "subheading": ""}
         ]),
-        scale: None,
-    })
+    )
+    .period(*dataset_type.variant()?)
+    .order(ascending(&[DATE, BYDEL_ID, ROW]))
+    .output(frame)
 }
 
 /// `add_relative_ratio`: each row's rate divided by its district's own rate and by Oslo's

@@ -5,35 +5,35 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use super::port;
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Output};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, flat};
 use bydelsfakta_udfs::plan::c;
 
 pub const FUNCTION: Function = Function {
     name: "median_totalpris",
     inputs: &[("df", "median-totalpris")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "median-totalpris-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "median-totalpris-historisk",
-        },
+    types: dataset_types![
+        "status" => "median-totalpris-status", Status;
+        "historisk" => "median-totalpris-historisk", History;
     ],
     plan,
 };
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = inputs.get("df")?.filter(c("enhetstype").eq(lit("both")))?;
-    let output = Output::price(
-        df,
-        "totalpris",
-        dataset_type == "status",
+    // "leiligheter" although the rows kept are of every dwelling type: the port's text.
+    let output = Shape::new(
+        flat(&["value"]),
         "Median totalpris",
-        // "leiligheter" although the rows kept are of every dwelling type: the port's text.
         json!([{"heading": "Median totalpris for leiligheter", "subheading": ""}]),
-    )?;
+    )
+    .period(*dataset_type.variant::<Period>()?)
+    .scale("value")
+    .in_file_order()
+    .drop_missing("value")
+    .output(df.with_column("value", c("totalpris"))?)?;
     port::rounded(output)
 }

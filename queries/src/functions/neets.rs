@@ -6,49 +6,47 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use super::port;
+use crate::Period::{self, History, Status};
 use crate::Result;
-use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
-use bydelsfakta_udfs::geo::ROW;
-use bydelsfakta_udfs::plan::{ascending, c, status};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, flat};
+use bydelsfakta_udfs::plan::{c, status};
 
 pub const FUNCTION: Function = Function {
     name: "neets",
     inputs: &[("df", "neets")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "neets-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "neets-historisk",
-        },
+    types: dataset_types![
+        "status" => "neets-status", Status;
+        "historisk" => "neets-historisk", History;
     ],
     plan,
 };
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     // `andel` is already a fraction, used as the ratio unchanged (a float however the file
     // spells it).
     let df = inputs
         .get("df")?
         .with_column("antall_ratio", cast(c("andel"), DataType::Float64))?;
-    let is_status = dataset_type == "status";
+    let is_status = dataset_type.variant::<Period>()?.is_status();
     // The port takes the status scale from the status frame, not the whole file.
     let df = if is_status {
         status(vec![df])?.remove(0)
     } else {
         df
     };
-    let output = Shape {
-        series: &["antall"],
-        layout: Layout::Flat,
-        latest_year_only: false,
-        scale: is_status.then_some("antall"),
-        order: ascending(&[ROW]),
-        heading: "NEETs",
-        meta_series: json!([{"heading": "NEETs", "subheading": ""}]),
-    }
-    .output(df)?;
+    let shape = Shape::new(
+        flat(&["antall"]),
+        "NEETs",
+        json!([{"heading": "NEETs", "subheading": ""}]),
+    )
+    .in_file_order();
+    let shape = if is_status {
+        shape.scale("antall")
+    } else {
+        shape
+    };
+    let output = shape.output(df)?;
     port::rounded(output)
 }

@@ -6,7 +6,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::*;
 
 use crate::Result;
-use crate::function::Output;
+use crate::output::Output;
 use bydelsfakta_udfs::plan::c;
 use bydelsfakta_udfs::round_half_even;
 

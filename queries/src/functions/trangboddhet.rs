@@ -3,56 +3,29 @@
 use datafusion::prelude::*;
 use serde_json::json;
 
+use crate::Period::{History, Status};
 use crate::Result;
-use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Output, names};
+use crate::dataset_types;
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::Member::{self, All, One};
+use crate::output::{Output, Shape, flat, per_series};
 use bydelsfakta_udfs::geo::{BYDEL_ID, OSLO_ID};
-use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup, rollup_order, scale, status};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, c, rollup};
 
 pub const FUNCTION: Function = Function {
     name: "trangboddhet",
     inputs: &[("df", "husholdninger-etter-rom-per-person")],
-    types: &[
-        DatasetType {
-            name: "alle_status",
-            output_dataset: "trangboddhet-alle-status",
-        },
-        DatasetType {
-            name: "alle_historisk",
-            output_dataset: "trangboddhet-alle-historisk",
-        },
-        DatasetType {
-            name: "under-0-5_status",
-            output_dataset: "trangboddhet-under-0-5-status",
-        },
-        DatasetType {
-            name: "under-0-5_historisk",
-            output_dataset: "trangboddhet-under-0-5-historisk",
-        },
-        DatasetType {
-            name: "0-5-0-9_status",
-            output_dataset: "trangboddhet-0-5-0-9-status",
-        },
-        DatasetType {
-            name: "0-5-0-9_historisk",
-            output_dataset: "trangboddhet-0-5-0-9-historisk",
-        },
-        DatasetType {
-            name: "1-0-1-9_status",
-            output_dataset: "trangboddhet-1-0-1-9-status",
-        },
-        DatasetType {
-            name: "1-0-1-9_historisk",
-            output_dataset: "trangboddhet-1-0-1-9-historisk",
-        },
-        DatasetType {
-            name: "over-2_status",
-            output_dataset: "trangboddhet-over-2-status",
-        },
-        DatasetType {
-            name: "over-2_historisk",
-            output_dataset: "trangboddhet-over-2-historisk",
-        },
+    types: dataset_types![
+        "alle_status" => "trangboddhet-alle-status", All(Status);
+        "alle_historisk" => "trangboddhet-alle-historisk", All(History);
+        "under-0-5_status" => "trangboddhet-under-0-5-status", One(singles::UNDER_0_5_STATUS, Status);
+        "under-0-5_historisk" => "trangboddhet-under-0-5-historisk", One(singles::UNDER_0_5_HISTORY, History);
+        "0-5-0-9_status" => "trangboddhet-0-5-0-9-status", One(singles::FROM_0_5_TO_0_9, Status);
+        "0-5-0-9_historisk" => "trangboddhet-0-5-0-9-historisk", One(singles::FROM_0_5_TO_0_9, History);
+        "1-0-1-9_status" => "trangboddhet-1-0-1-9-status", One(singles::FROM_1_0_TO_1_9_STATUS, Status);
+        "1-0-1-9_historisk" => "trangboddhet-1-0-1-9-historisk", One(singles::FROM_1_0_TO_1_9_HISTORY, History);
+        "over-2_status" => "trangboddhet-over-2-status", One(singles::OVER_2, Status);
+        "over-2_historisk" => "trangboddhet-over-2-historisk", One(singles::OVER_2, History);
     ],
     plan,
 };
@@ -63,7 +36,24 @@ const FROM_1_0_TO_1_9: &str = "rom_per_person_1_0_til_1_9";
 const OVER_2: &str = "rom_per_person_2_0_og_over";
 const VALUE_POINTS: [&str; 4] = [UNDER_0_5, FROM_0_5_TO_0_9, FROM_1_0_TO_1_9, OVER_2];
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+/// The single types; two headings differ between the periods (typos and all, as the
+/// original wrote them).
+mod singles {
+    use crate::output::Single;
+
+    pub const UNDER_0_5_STATUS: Single = Single::of(super::UNDER_0_5, "Under 0,5 rom per preson");
+    pub const UNDER_0_5_HISTORY: Single =
+        Single::of(super::UNDER_0_5, "Personer per rom - under 0.5");
+    pub const FROM_0_5_TO_0_9: Single =
+        Single::of(super::FROM_0_5_TO_0_9, "0,5–0,9 rom per person");
+    pub const FROM_1_0_TO_1_9_STATUS: Single =
+        Single::of(super::FROM_1_0_TO_1_9, "1,0–1,9 rom per person");
+    pub const FROM_1_0_TO_1_9_HISTORY: Single =
+        Single::of(super::FROM_1_0_TO_1_9, "Personer per rom - 1,5 - 1,9");
+    pub const OVER_2: Single = Single::of(super::OVER_2, "2 rom eller flere per person");
+}
+
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let df = inputs
         .get("df")?
         .filter(c(BYDEL_ID).is_null().or(c(BYDEL_ID).not_eq(lit(OSLO_ID))))?;
@@ -80,57 +70,16 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
         {"heading": "1,0–1,9 rom per person", "subheading": ""},
         {"heading": "2 rom eller flere per person", "subheading": ""}
     ]);
-    let (column, heading) = match dataset_type {
-        "alle_status" | "alle_historisk" => ("", ""),
-        "under-0-5_status" => (UNDER_0_5, "Under 0,5 rom per preson"),
-        "under-0-5_historisk" => (UNDER_0_5, "Personer per rom - under 0.5"),
-        "0-5-0-9_status" | "0-5-0-9_historisk" => (FROM_0_5_TO_0_9, "0,5–0,9 rom per person"),
-        "1-0-1-9_status" => (FROM_1_0_TO_1_9, "1,0–1,9 rom per person"),
-        "1-0-1-9_historisk" => (FROM_1_0_TO_1_9, "Personer per rom - 1,5 - 1,9"),
-        _ => (OVER_2, "2 rom eller flere per person"),
-    };
-    let is_status = dataset_type.ends_with("_status");
-    let frame = if is_status {
-        status(vec![aggregated.clone()])?.remove(0)
-    } else {
-        aggregated.clone()
-    };
-    let output = |template, heading: &str, series, scale| Output {
-        frame,
-        order: rollup_order(&[]),
-        template,
-        heading: heading.into(),
-        series,
-        scale,
-    };
-    Ok(match dataset_type {
-        "alle_status" => output(
-            Template::Flat {
-                series: names(&VALUE_POINTS),
-            },
+    // Not a `Family`: the categories' historic documents have no total and no heading.
+    let shape = match *dataset_type.variant::<Member>()? {
+        All(Status) => Shape::new(
+            flat(&VALUE_POINTS),
             "Husstander fordelt på personer per rom",
             all_series,
-            None,
-        ),
-        "alle_historisk" => output(
-            Template::PerSeries {
-                series: names(&VALUE_POINTS),
-            },
-            "",
-            all_series,
-            None,
-        ),
-        _ => output(
-            Template::Flat {
-                series: names(&[column]),
-            },
-            heading,
-            json!([]),
-            if is_status {
-                Some(scale(aggregated, column)?)
-            } else {
-                None
-            },
-        ),
-    })
+        )
+        .period(Status),
+        All(History) => Shape::new(per_series(&VALUE_POINTS), "", all_series),
+        One(single, period) => Shape::one_series(single.column, period, single.heading, json!([])),
+    };
+    shape.output(aggregated)
 }

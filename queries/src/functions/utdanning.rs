@@ -8,27 +8,22 @@ use datafusion::prelude::*;
 use serde_json::json;
 
 use super::port;
+use crate::Period::{self, History, Status};
 use crate::Result;
+use crate::dataset_types;
 use crate::document::Template;
-use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
+use crate::function::{DatasetType, Function, Inputs};
+use crate::output::{Output, Shape, flat, per_series};
 use bydelsfakta_udfs::ensure;
 use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN};
-use bydelsfakta_udfs::plan::{
-    Agg, add_ratios, all_of, all_present, c, cross_join, rollup, rollup_order,
-};
+use bydelsfakta_udfs::plan::{Agg, add_ratios, all_of, all_present, c, cross_join, rollup};
 
 pub const FUNCTION: Function = Function {
     name: "utdanning",
     inputs: &[("df", "utdanning")],
-    types: &[
-        DatasetType {
-            name: "status",
-            output_dataset: "utdanning-status",
-        },
-        DatasetType {
-            name: "historisk",
-            output_dataset: "utdanning-historisk",
-        },
+    types: dataset_types![
+        "status" => "utdanning-status", Status;
+        "historisk" => "utdanning-historisk", History;
     ],
     plan,
 };
@@ -47,7 +42,7 @@ const GROUP: [&str; 5] = [DATE, DELBYDEL_ID, DELBYDEL_NAVN, BYDEL_ID, BYDEL_NAVN
 const PER_LEVEL: &str = "__antall";
 const FLOAT_VALUES: &str = "__float_values";
 
-fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
+fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let raw = inputs.get("df")?;
     // First pivot: sex and age summed away; a row missing a key drops out, as in pandas.
     let keys: Vec<&str> = GROUP.iter().copied().chain(["nivaa"]).collect();
@@ -91,7 +86,7 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     )?;
     let frame = add_ratios(rolled, &all, &[TOTAL])?;
 
-    let is_status = dataset_type == "status";
+    let is_status = dataset_type.variant::<Period>()?.is_status();
     let mut meta_series = json!([
         {"heading": "Grunnskole", "subheading": ""},
         {"heading": "Videregående skolenivå", "subheading": ""},
@@ -102,21 +97,18 @@ fn plan(inputs: &Inputs, dataset_type: &str) -> Result<Output> {
     if !is_status && let Some(list) = meta_series.as_array_mut() {
         list.push(json!({"heading": "Totalt", "subheading": ""}));
     }
-    let mut output = Shape {
-        series: if is_status { &columns } else { &all },
-        layout: if is_status {
-            Layout::Flat
-        } else {
-            Layout::Nested
-        },
-        latest_year_only: is_status,
-        scale: Some(TOTAL),
-        order: rollup_order(&[]),
-        heading: "Utdanning",
-        meta_series,
-    }
-    .output(frame)?;
+    let template = if is_status {
+        flat(&columns)
+    } else {
+        per_series(&all)
+    };
+    let mut output = Shape::new(template, "Utdanning", meta_series)
+        .period(*dataset_type.variant()?)
+        .scale(TOTAL)
+        .output(frame)?;
 
+    // The escape hatch: the port's pivot turns whole columns float, which the frame's
+    // types cannot say, so the template learns it from a one-row summary.
     output.frame = cross_join(output.frame, pivot_summary(per_level)?)?;
     output.template = Template::FloatValuesWhen {
         flag: FLOAT_VALUES.into(),
