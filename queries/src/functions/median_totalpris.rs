@@ -4,7 +4,7 @@
 use datafusion::prelude::*;
 use serde_json::json;
 
-use super::port;
+use super::databricks_port as port;
 use crate::Result;
 use crate::function::{DatasetType, Function, Inputs, Output};
 use bydelsfakta_udfs::plan::c;

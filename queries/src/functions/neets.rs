@@ -5,7 +5,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::*;
 use serde_json::json;
 
-use super::port;
+use super::databricks_port as port;
 use crate::Result;
 use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
 use bydelsfakta_udfs::geo::ROW;

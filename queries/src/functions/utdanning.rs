@@ -7,7 +7,7 @@ use datafusion::functions_aggregate::expr_fn::{bool_or, count, count_distinct, s
 use datafusion::prelude::*;
 use serde_json::json;
 
-use super::port;
+use super::databricks_port as port;
 use crate::Result;
 use crate::document::Template;
 use crate::function::{DatasetType, Function, Inputs, Layout, Output, Shape};
