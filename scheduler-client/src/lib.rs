@@ -5,7 +5,9 @@
 //! ([`processed`]), the SQL session the CLI and the scheduler's Flight SQL serve ([`sql`]),
 //! and the error type with the kinds the Lambda shim reports ([`error`]). The `bydelsfakta`
 //! command is the `bydelsfakta-cli` crate.
-
+//!
+//! `examples/` shows the API at work: `run_one_function` (an event on a local folder bucket)
+//! and `run_on_ballista` (a plan submitted to a scheduler and executor in this process).
 
 pub mod engine;
 pub mod error;
