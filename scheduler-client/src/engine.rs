@@ -42,7 +42,7 @@ pub fn session_config() -> SessionConfig {
 
 /// Where an engine runs its plans.
 #[derive(Debug, Clone)]
-enum Mode {
+enum PlanRunner {
     /// DataFusion's executor in this process.
     Embedded,
     /// A Ballista scheduler (in this process for standalone) that receives each physical
@@ -67,7 +67,7 @@ pub enum EngineKind {
 #[derive(Clone)]
 pub struct Engine {
     ctx: SessionContext,
-    mode: Mode,
+    runner: PlanRunner,
     /// Embedded only: each input object is read and typed once for all the runs of this
     /// engine (the distributed engines scan inputs where their tasks run).
     input_cache: Option<Arc<InputCache>>,
@@ -117,7 +117,7 @@ impl Engine {
         }
         Ok(Self {
             ctx: planning_context(bucket, ballista_session_config())?,
-            mode: Mode::Ballista { scheduler_url },
+            runner: PlanRunner::Ballista { scheduler_url },
             input_cache: None,
         })
     }
@@ -132,7 +132,7 @@ impl Engine {
             .with_extension(Arc::new(SharedFrames::default()));
         Ok(Self {
             ctx: planning_context(bucket, config)?,
-            mode: Mode::Embedded,
+            runner: PlanRunner::Embedded,
             input_cache: Some(Arc::default()),
         })
     }
@@ -168,7 +168,7 @@ impl Engine {
         bydelsfakta_udfs::register_all(&mut ctx)?;
         Ok(Self {
             ctx,
-            mode: Mode::Ballista { scheduler_url },
+            runner: PlanRunner::Ballista { scheduler_url },
             input_cache: None,
         })
     }
@@ -201,8 +201,9 @@ impl Engine {
         self.input_cache.as_deref()
     }
 
-    /// Runs a writer plan to completion and returns its summary.
-    pub async fn execute(&self, plan: Arc<dyn ExecutionPlan>) -> Result<WriteSummary> {
+    /// Runs a plan from [`bydelsfakta_queries::writer_plan`] to completion and returns what
+    /// its writer reported.
+    pub async fn run_writer_plan(&self, plan: Arc<dyn ExecutionPlan>) -> Result<WriteSummary> {
         let batches = self.run_plan(plan).await?;
         Ok(WriteSummary::from_batches(&batches)?)
     }
@@ -210,14 +211,14 @@ impl Engine {
     /// Whether plans leave this process's DataFusion executor (Ballista, standalone or
     /// remote): then only plans that Ballista can encode may run through [`Engine::run_plan`].
     pub fn is_distributed(&self) -> bool {
-        matches!(self.mode, Mode::Ballista { .. })
+        matches!(self.runner, PlanRunner::Ballista { .. })
     }
 
     /// Runs a physical plan where this engine runs plans and collects its batches.
     pub async fn run_plan(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
-        Ok(match &self.mode {
-            Mode::Embedded => collect(plan, self.ctx.task_ctx()).await?,
-            Mode::Ballista { scheduler_url } => {
+        Ok(match &self.runner {
+            PlanRunner::Embedded => collect(plan, self.ctx.task_ctx()).await?,
+            PlanRunner::Ballista { scheduler_url } => {
                 let config = self.ctx.copied_config();
                 let stream = execute_physical_plan::<PhysicalPlanNode>(
                     scheduler_url.clone(),

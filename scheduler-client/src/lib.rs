@@ -1,8 +1,13 @@
 //! The Bydelsfakta client library: resolve a pipeline event ([`event`]) and run its plans
-//! embedded, standalone or on a cluster ([`engine`], [`run`]), the object stores
-//! ([`stores`]), recovery of interrupted publications ([`recover`]), the listing of the
-//! processed datasets ([`processed`]), and the SQL session the CLI and the scheduler's
-//! Flight SQL serve ([`sql`]). The `bydelsfakta` command is the `bydelsfakta-cli` crate.
+//! embedded, standalone or on a cluster ([`engine`], [`run`]; [`shuffle_inputs`] guards the
+//! cluster's shuffle readers against a Ballista bug), the object stores ([`stores`]),
+//! recovery of interrupted publications ([`recover`]), the listing of the processed datasets
+//! ([`processed`]), the SQL session the CLI and the scheduler's Flight SQL serve ([`sql`]),
+//! and the error type with the kinds the Lambda shim reports ([`error`]). The `bydelsfakta`
+//! command is the `bydelsfakta-cli` crate.
+//!
+//! `examples/` shows the API at work: `run_one_function` (an event on a local folder bucket)
+//! and `run_on_ballista` (a plan submitted to a scheduler and executor in this process).
 
 pub mod engine;
 pub mod error;

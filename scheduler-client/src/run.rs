@@ -9,9 +9,9 @@ use crate::error::Result;
 use crate::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::json::Json;
-use bydelsfakta_queries::prepare::{RunRequest, writer_plan};
 use bydelsfakta_queries::publication::records::{PublishSettings, now_rfc3339};
 use bydelsfakta_queries::writer::WriteSummary;
+use bydelsfakta_queries::writer_plan::{RunRequest, writer_plan};
 
 /// Options of a run besides the event.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ pub async fn run_event(
     };
     let plan = writer_plan(engine.context(), engine, &request).await?;
     let planned = started.elapsed();
-    let summary = engine.execute(plan).await?;
+    let summary = engine.run_writer_plan(plan).await?;
     debug!(
         output = resolved.target.dataset_type().output_dataset,
         plan_ms = planned.as_secs_f64() * 1000.0,

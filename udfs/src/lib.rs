@@ -4,6 +4,8 @@
 //! [`scalar_functions`] and [`aggregate_functions`] lists feed the client context, the
 //! Ballista scheduler's session builder and the executors' function registry, so a plan
 //! that uses them decodes everywhere.
+//! `examples/functions_in_sql.rs` registers them in a plain `SessionContext` and calls them
+//! from SQL.
 //!
 //! * scalar UDFs: [`ratio`], [`row_sum`], [`ensure`], [`required`], [`round_half_even`],
 //!   [`pandas_missing`] (the reader's missing cells), [`district_id_problem`] (the reader's

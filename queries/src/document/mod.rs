@@ -1,9 +1,9 @@
 //! Documents of one output dataset: the original's `Output` class (docs/contract.md §9) over the
 //! final frame, and the D1 check that every number in them is finite.
 
+mod entry_values;
 mod frame;
 mod spec;
-mod templates;
 mod top_groups;
 
 use std::borrow::Cow;
@@ -18,7 +18,8 @@ use crate::json::Json;
 use bydelsfakta_udfs::geo;
 use bydelsfakta_udfs::plan::SCALE_COLUMNS;
 
-const HELP: &str = "Dette er en beskrivelse for hvordan dataene leses";
+/// `meta.help`: the original writes this one text into every document.
+const HELP_TEXT: &str = "Dette er en beskrivelse for hvordan dataene leses";
 
 /// One document, ready to write as `<file_name>` under the output prefix.
 #[derive(Debug, Clone)]
@@ -49,13 +50,13 @@ pub fn build_documents(batch: RecordBatch, spec: &DocumentSpec) -> Result<Vec<Do
             nested,
         } => top_groups::build(&frame, spec, group, rank_by, *top, data_points, *nested),
         _ => {
-            let layout = Layout::new(&frame, spec);
-            let mut documents: Vec<DocumentJson> = layout
+            let districts = DistrictDocuments::new(&frame, spec);
+            let mut documents: Vec<DocumentJson> = districts
                 .district_ids()
                 .into_iter()
-                .map(|id| layout.district_document(&id))
+                .map(|id| districts.district_document(&id))
                 .collect::<Result<_>>()?;
-            documents.push(layout.oslo_document()?);
+            documents.push(districts.oslo_document()?);
             documents
         }
     };
@@ -108,7 +109,10 @@ fn non_finite_error(spec: &DocumentSpec, doc: &DocumentJson<'_>) -> Error {
     }
 }
 
-struct Layout<'a> {
+/// The original's district layout (docs/contract.md §9): one document per district with its
+/// sub-districts, itself and Oslo as entries, and the "Oslo i alt" document with every
+/// district. Every template but `TopGroups` is drawn in it.
+struct DistrictDocuments<'a> {
     frame: &'a Frame,
     spec: &'a DocumentSpec,
     /// The geography of every row, read once: each document selects its rows by it.
@@ -134,11 +138,11 @@ fn distinct<'a>(
     seen
 }
 
-fn is_excluded(id: &str) -> bool {
+fn is_pseudo_district(id: &str) -> bool {
     geo::PSEUDO_DISTRICTS.contains(&id)
 }
 
-impl<'a> Layout<'a> {
+impl<'a> DistrictDocuments<'a> {
     fn new(frame: &'a Frame, spec: &'a DocumentSpec) -> Self {
         Self {
             frame,
@@ -157,7 +161,7 @@ impl<'a> Layout<'a> {
     fn district_ids(&self) -> Vec<Cow<'a, str>> {
         distinct(&self.bydel_id, 0..self.frame.num_rows())
             .into_iter()
-            .filter(|id| !is_excluded(id) && id != geo::OSLO_ID)
+            .filter(|id| !is_pseudo_district(id) && id != geo::OSLO_ID)
             .collect()
     }
 
@@ -215,7 +219,7 @@ impl<'a> Layout<'a> {
         let top = self.rows_where(|r| self.delbydel_navn[r].is_none());
         let mut data = vec![];
         for id in distinct(&self.bydel_id, top.iter().copied()) {
-            if is_excluded(&id) {
+            if is_pseudo_district(&id) {
                 continue;
             }
             let rows: Vec<usize> = top
@@ -283,7 +287,7 @@ impl<'a> Layout<'a> {
             avg_row = false;
             total_row = true;
         }
-        let values = templates::values(&self.spec.template, self.frame, rows)
+        let values = entry_values::build(&self.spec.template, self.frame, rows)
             .map_err(|message| self.document_error(document, format!("entry {id}: {message}")))?;
         Ok(Json::object([
             ("id", Json::Str(id)),
@@ -335,7 +339,7 @@ impl<'a> Layout<'a> {
                 "publishedDate",
                 Json::str(self.spec.published_date.as_str()),
             ),
-            ("help", Json::str(HELP)),
+            ("help", Json::str(HELP_TEXT)),
             ("scope", Json::str(scope)),
             ("scale", scale),
         ])

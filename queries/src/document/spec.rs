@@ -62,8 +62,9 @@ pub enum MoveValue {
     Categories(Vec<(String, String)>),
 }
 
-/// One list of TemplateH: the columns after `date`, and whether pandas' transpose upcast
-/// every number of the block to float (all columns numeric) or kept each cell's kind.
+/// One block of `HistoryBlocks` (one list of the original's TemplateH): the columns after
+/// `date`, and whether pandas' transpose upcast every number of the block to float (all
+/// columns numeric) or kept each cell's kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryBlock {
     pub columns: Vec<String>,

@@ -4,7 +4,7 @@
 use datafusion::prelude::*;
 use serde_json::json;
 
-use super::port;
+use super::databricks_port;
 use crate::Period::{self, History, Status};
 use crate::Result;
 use crate::dataset_types;
@@ -35,5 +35,5 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     .in_file_order()
     .drop_missing("value")
     .output(df.with_column("value", c("totalpris"))?)?;
-    port::rounded(output)
+    databricks_port::rounded(output)
 }

@@ -6,6 +6,7 @@ pub mod befolkningsutvkl_forv_utvkl;
 pub mod boligpriser;
 pub mod botid_ikke_vestlige;
 pub mod bygningstyper;
+mod databricks_port;
 pub mod eieform;
 pub mod fattige_barnehusholdninger;
 pub mod flyttehyppighet_inn_kat;
@@ -26,7 +27,6 @@ pub mod levekar_totalt;
 pub mod levekar_trangbodde;
 pub mod median_totalpris;
 pub mod neets;
-mod port;
 pub mod trangboddhet;
 pub mod utdanning;
 

@@ -5,7 +5,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::*;
 use serde_json::json;
 
-use super::port;
+use super::databricks_port;
 use crate::Period::{self, History, Status};
 use crate::Result;
 use crate::dataset_types;
@@ -48,5 +48,5 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
         shape
     };
     let output = shape.output(df)?;
-    port::rounded(output)
+    databricks_port::rounded(output)
 }

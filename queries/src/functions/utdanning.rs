@@ -7,7 +7,7 @@ use datafusion::functions_aggregate::expr_fn::{bool_or, count, count_distinct, s
 use datafusion::prelude::*;
 use serde_json::json;
 
-use super::port;
+use super::databricks_port;
 use crate::Period::{self, History, Status};
 use crate::Result;
 use crate::dataset_types;
@@ -114,7 +114,7 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
         flag: FLOAT_VALUES.into(),
         template: Box::new(output.template),
     };
-    port::rounded(output)
+    databricks_port::rounded(output)
 }
 
 /// One row, checked once per run: whether the second pivot left a cell missing anywhere

@@ -1,7 +1,7 @@
 //! Reads the one CSV object under an input prefix into a typed DataFrame (docs/inputs.md).
 //!
-//! 1. [`locate`]: list the prefix (S3 prefix semantics): no object or more than one is an
-//!    error, and in a local bucket the object must lie inside the bucket (no symlink out).
+//! 1. [`single_object`]: list the prefix (S3 prefix semantics): no object or more than one is
+//!    an error, and in a local bucket the object must lie inside the bucket (no symlink out).
 //! 2. [`header`]: read the first line (64 KiB at most) and check it against the catalog: an
 //!    explicit schema maps columns by position, so a file with other columns must fail here,
 //!    naming what differs.
@@ -10,16 +10,16 @@
 //!    number column (`udfs::number_probe`) and check the geography ids
 //!    (`udfs::district_id_problem`), then cast each column to its kind; `aar` becomes the
 //!    integer column `date`; `__row` keeps the file's line order.
-//! 4. [`located`]: what the CSV reader says about a bad row becomes an error naming the
+//! 4. [`csv_errors`]: what the CSV reader says about a bad row becomes an error naming the
 //!    dataset, the object, the line and the column (docs/deviations.md D6), on every engine.
 //!
 //! Where the plans run decides how: for a cluster, the probe and the casts are plans that
 //! run where the scan runs; embedded, the file is read into memory once per batch and
 //! probed and cast there, column by column, with the same probe and the same cast kernel.
 
+mod csv_errors;
 mod header;
-mod locate;
-mod located;
+mod single_object;
 mod typing;
 
 use std::collections::HashMap;
@@ -37,7 +37,7 @@ use crate::bucket::Bucket;
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::publication::records::InputObject;
-pub use locate::locate_single_object;
+pub use single_object::locate_single_object;
 use typing::{typed_in_memory, typed_scan};
 
 /// Runs plans where the engine runs them: the reader's small queries over an input (the

@@ -14,8 +14,8 @@ use datafusion::functions_window::expr_fn::row_number;
 use datafusion::prelude::*;
 
 use super::PlanExecutor;
+use super::csv_errors::locate_csv_error;
 use super::header::{check_header, read_header};
-use super::located::located;
 use crate::bucket::Bucket;
 use crate::catalog::{self, Kind, YEAR_COLUMN};
 use crate::error::{Error, Result};
@@ -145,7 +145,7 @@ fn column_type(
 }
 
 /// The columns the probe looks at: all but those the catalog declares as text.
-fn probed<'h>(dataset: &catalog::InputDataset, header: &'h [String]) -> Vec<&'h String> {
+fn probed_columns<'h>(dataset: &catalog::InputDataset, header: &'h [String]) -> Vec<&'h String> {
     header
         .iter()
         .filter(|h| dataset.kind_of(h) != Some(Kind::Text))
@@ -164,7 +164,7 @@ pub async fn typed_in_memory(
     let batches = scan
         .collect()
         .await
-        .map_err(|e| located(e.into(), dataset.id, key, &header))?;
+        .map_err(|e| locate_csv_error(e.into(), dataset.id, key, &header))?;
     let text = concat_batches(&schema, &batches).map_err(DataFusionError::from)?;
     if text.num_rows() == 0 {
         return Err(no_rows(dataset.id, key));
@@ -172,7 +172,7 @@ pub async fn typed_in_memory(
     // One partition, so the batches are in file order: row n is data line n.
     let rows = Int64Array::from_iter_values(1..=text.num_rows() as i64);
     check_ids_in_memory(dataset, key, &header, &text)?;
-    let numbers = probed(dataset, &header);
+    let numbers = probed_columns(dataset, &header);
     let mut fields = vec![];
     let mut columns: Vec<ArrayRef> = vec![];
     for (i, name) in header.iter().enumerate() {
@@ -221,9 +221,9 @@ pub async fn typed_scan(
     let (header, scan) = text_scan(ctx, bucket, dataset, key).await?;
     let raw = scan.window(vec![row_number().alias(geo::ROW)])?;
     let ids = IdColumns::of(dataset, &header);
-    let probed = probe(executor, &raw, &probed(dataset, &header), &ids)
+    let probed = probe(executor, &raw, &probed_columns(dataset, &header), &ids)
         .await
-        .map_err(|e| located(e, dataset.id, key, &header))?;
+        .map_err(|e| locate_csv_error(e, dataset.id, key, &header))?;
     if probed.rows == 0 {
         return Err(no_rows(dataset.id, key));
     }
@@ -397,7 +397,10 @@ fn check_ids_in_memory(
     };
     let (district, sub_district) = (column(&ids.district), column(&ids.sub_district));
     for i in 0..text.num_rows() {
-        let (d, s) = (cell(district.as_ref(), i), cell(sub_district.as_ref(), i));
+        let (d, s) = (
+            text_cell(district.as_ref(), i),
+            text_cell(sub_district.as_ref(), i),
+        );
         if let Some(problem) = bydelsfakta_udfs::district_ids::district_id_problem(d, s, ids.legacy)
         {
             let value = if problem.column == geo::BYDEL_ID {
@@ -413,7 +416,7 @@ fn check_ids_in_memory(
 }
 
 /// Cell `i` of a text column the input may not have.
-fn cell(column: Option<&datafusion::arrow::array::StringArray>, i: usize) -> Option<&str> {
+fn text_cell(column: Option<&datafusion::arrow::array::StringArray>, i: usize) -> Option<&str> {
     column.and_then(|c| c.is_valid(i).then(|| c.value(i)))
 }
 

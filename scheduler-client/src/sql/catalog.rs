@@ -1,7 +1,9 @@
 //! A catalog that holds the bucket's tables and nothing else, and refuses changes: on the
-//! scheduler, Flight SQL runs DDL against the session's catalog itself (it has no
-//! statement guard of its own), so `CREATE VIEW`, `CREATE EXTERNAL TABLE`, `DROP TABLE` and
-//! `CREATE SCHEMA` must fail here. The CLI refuses them earlier, with [`super::guard`].
+//! scheduler, Ballista's Flight SQL frontend runs DDL against the session's catalog itself
+//! (nothing there checks a statement for writes; the cluster's own Flight SQL guard holds
+//! statements to the limits only), so `CREATE VIEW`, `CREATE EXTERNAL TABLE`, `DROP TABLE` and
+//! `CREATE SCHEMA` must fail here. [`super::SqlSession::run`], which the CLI uses, refuses them
+//! earlier, with [`super::guard`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! Entry `values` per template (docs/contract.md §8).
+//! Entry `values` per template (docs/contract.md §8; docs/templates.md shows each with an
+//! excerpt of a real document).
 
 use std::borrow::Cow;
 
@@ -8,7 +9,7 @@ use crate::json::Json;
 use bydelsfakta_udfs::geo;
 
 /// Builds one entry's `values` from its rows, or says why the original would have failed.
-pub fn values<'a>(
+pub fn build<'a>(
     template: &'a Template,
     frame: &'a Frame,
     rows: &[usize],
@@ -46,7 +47,7 @@ pub fn values<'a>(
             latest_only,
         } => moves(frame, rows, immigration, emigration, *latest_only),
         Template::FloatValuesWhen { flag, template } => {
-            let mut out = values(template, frame, rows)?;
+            let mut out = build(template, frame, rows)?;
             if rows
                 .iter()
                 .any(|&r| frame.cell(flag, r) == Json::Bool(true))
@@ -138,7 +139,8 @@ fn as_f64(v: &Json<'_>) -> f64 {
     }
 }
 
-/// TemplateE: one object per age with both genders, their sum and its share of the total.
+/// `AgeByGender` (the original's TemplateE): one object per age with both genders, their
+/// sum and its share of the total.
 fn age_distribution<'a>(
     frame: &'a Frame,
     rows: &[usize],
@@ -190,8 +192,8 @@ fn age_distribution<'a>(
     ))
 }
 
-/// TemplateG: `[s1, s2, ..., history, year]` at the latest year; each series must have
-/// exactly one row there (pandas' `.item()`).
+/// `KeyNumbers` (the original's TemplateG): `[s1, s2, ..., history, year]` at the latest
+/// year; each series must have exactly one row there (pandas' `.item()`).
 fn key_numbers<'a>(
     frame: &'a Frame,
     rows: &[usize],
@@ -219,8 +221,8 @@ fn key_numbers<'a>(
     Ok(Json::Array(values))
 }
 
-/// TemplateH: per row, `date` and the block's non-missing columns; rows with nothing but
-/// the date are left out.
+/// One block of `HistoryBlocks` (the original's TemplateH): per row, `date` and the block's
+/// non-missing columns; rows with nothing but the date are left out.
 fn history_block<'a>(frame: &'a Frame, rows: &[usize], block: &'a HistoryBlock) -> Json<'a> {
     let kind = |v: Json<'a>| match (block.as_float, v) {
         (true, Json::Int(i)) => Json::Float(i as f64),

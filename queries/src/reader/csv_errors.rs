@@ -10,7 +10,7 @@ use crate::error::Error;
 
 /// `e`, or the located error for input `dataset` (object `key`, columns `header`) when it
 /// is the CSV reader's complaint about a row.
-pub fn located(e: Error, dataset: &str, key: &str, header: &[String]) -> Error {
+pub fn locate_csv_error(e: Error, dataset: &str, key: &str, header: &[String]) -> Error {
     let text = e.to_string();
     let file_error = |line: u64, column: Option<String>, problem: String| Error::InputFile {
         dataset: dataset.into(),
@@ -79,7 +79,7 @@ mod tests {
             "Job 038HV failed: Task failed due to runtime execution error: DataFusionError(Shared(External(ArrowError(CsvError(\"incorrect number of fields for line 6, expected 11 got 9\")))))",
         ] {
             let e = Error::from(DataFusionError::Execution(wrapped.into()));
-            let e = located(e, "fodte", "processed/fodte.csv", &header());
+            let e = locate_csv_error(e, "fodte", "processed/fodte.csv", &header());
             assert_eq!(e.kind(), "InputFileError");
             assert_eq!(
                 e.to_string(),
@@ -90,12 +90,12 @@ mod tests {
             "Csv error: Encountered invalid UTF-8 data for line 1022 and field 3".into(),
         ));
         assert_eq!(
-            located(e, "fodte", "f.csv", &header()).to_string(),
+            locate_csv_error(e, "fodte", "f.csv", &header()).to_string(),
             "input fodte (f.csv), line 1022, column 'bydel_navn': not UTF-8 text"
         );
         let other = Error::from(DataFusionError::Execution("something else".into()));
         assert_eq!(
-            located(other, "fodte", "f.csv", &header()).to_string(),
+            locate_csv_error(other, "fodte", "f.csv", &header()).to_string(),
             "something else"
         );
     }
