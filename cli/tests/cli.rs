@@ -2,12 +2,22 @@
 //! and the exit code tells success from failure.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bydelsfakta");
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/public")
+}
+
+/// Asserts that the binary exited 0, showing its stderr (and `context`) when it did not.
+fn assert_success(out: &Output, context: &str) {
+    assert!(
+        out.status.success(),
+        "{context} exited with {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -73,11 +83,7 @@ fn run_writes_the_original_documents(engine: &str) {
         .args(["--published-date", "2026-11-28"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "");
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join("returns/husholdningstyper__status.json"))
             .unwrap(),
@@ -137,11 +143,7 @@ fn demo_runs_every_output_on_the_sample_bucket() {
         .arg(&out_dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "");
     let text = String::from_utf8(out.stdout).unwrap();
     let outputs: usize = bydelsfakta_queries::functions::all()
         .iter()
@@ -193,11 +195,7 @@ fn run_all_changed_runs_exactly_the_outputs_that_read_the_input() {
             "json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut outputs: Vec<&str> = report["outputs"]
         .as_array()
@@ -254,11 +252,7 @@ fn run_all_changed_runs_the_port_jobs_too() {
 /// The outputs a successful `run-all` reports, sorted.
 fn outputs_run(bucket: &Path, extra: &[&str]) -> Vec<String> {
     let out = run_all(bucket, extra);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "");
     let mut outputs = table_outputs(&out.stdout);
     outputs.sort();
     outputs
@@ -409,11 +403,7 @@ const BIRTHS_2023: &str = "SELECT bydel_id, SUM(antall_fodte) AS n FROM fodte \
 #[test]
 fn sql_prints_a_table_or_csv() {
     let out = sql(&["--format", "csv", BIRTHS_2023], "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "");
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         format!("bydel_id,n\n{}", births_2023())
@@ -533,11 +523,7 @@ fn folders_with_any_name_are_read_and_written_as_named() {
             .arg(&bucket)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{engine}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out, engine);
         assert_eq!(
             std::fs::read_to_string(&written).unwrap(),
             original,
@@ -546,11 +532,7 @@ fn folders_with_any_name_are_read_and_written_as_named() {
         std::fs::remove_dir_all(bucket.join("intermediate")).unwrap();
     }
     let out = run_all(&bucket, &["--output", "trangboddhet-over-2-status"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "");
     assert_eq!(
         table_outputs(&out.stdout),
         vec!["trangboddhet-over-2-status"]
