@@ -5,6 +5,7 @@
 pub mod bad_input;
 pub mod lambda_api;
 pub mod s3;
+pub mod serial;
 
 use std::path::{Path, PathBuf};
 

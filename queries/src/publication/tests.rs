@@ -1,5 +1,5 @@
 //! The protocol on a store in memory and on a local folder. Every failure, delay and kill
-//! at every store call is exercised by `tests/tests/publication.rs`.
+//! at every store call is exercised by `tests/tests/publication/`.
 
 use std::time::Duration;
 
