@@ -19,9 +19,11 @@ async fn same_documents() {
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     let engine = Engine::ballista_standalone(&bucket).await.unwrap();
     match check_every_output(&engine, &bucket, dir.path()).await {
-        Ok(matched) => {
-            println!("{matched} outputs through Ballista standalone identical or equivalent")
-        }
+        Ok(matched) => assert_eq!(
+            matched,
+            crate::fixtures::EVERY_OUTPUT,
+            "outputs and documents compared through Ballista standalone"
+        ),
         Err(failures) => panic!("{failures}"),
     }
 }
