@@ -7,8 +7,6 @@
 //! both executors, and with no data through the shim; the `cli` service's SQL runs on the
 //! same cluster over the same bucket.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::common::{
+    Process, alone, free_port, http_status, ran_tasks, wait_until, workspace_binary,
+};
 use bydelsfakta_tests::s3::MemoryS3;
 use bydelsfakta_tests::s3::server::{S3Server, assert_only_planning, assert_read_and_wrote};
-use common::{Process, free_port, http_status, ran_tasks, wait_until, workspace_binary};
 
 use bydelsfakta_tests::lambda_api::{Answer, RuntimeApi};
 use bydelsfakta_tests::{compare_folders, fixture_event, fixtures};
@@ -181,6 +181,7 @@ fn binary(program: &str) -> PathBuf {
 
 #[test]
 fn the_compose_file_runs_on_loopback() {
+    let _alone = alone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

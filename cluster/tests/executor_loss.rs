@@ -4,12 +4,10 @@
 //! documents is ever visible. The events after it run on the survivor. And an executor
 //! killed in the middle of publishing: the survivor takes the publication over.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Cluster, ran_tasks, start_cluster_with};
+use crate::common::{Cluster, alone, ran_tasks, start_cluster_with};
 
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_queries::publication::recover;
@@ -32,6 +30,7 @@ const EVENTS: [&str; 8] = [
 
 #[test]
 fn an_executor_killed_mid_job() {
+    let _alone = alone();
     let runtime = large_stack_runtime();
     runtime.block_on(async { tokio::spawn(kill_mid_job()).await.unwrap() });
 }
@@ -144,6 +143,7 @@ async fn kill_mid_job() {
 
 #[test]
 fn an_executor_killed_while_it_publishes() {
+    let _alone = alone();
     let runtime = large_stack_runtime();
     runtime.block_on(async { tokio::spawn(kill_during_publication()).await.unwrap() });
 }

@@ -1,11 +1,9 @@
 //! A real cluster on loopback: our scheduler and two executor processes, started from the
 //! binaries this crate builds, and a client that only plans and submits.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{free_port, ran_tasks, start_cluster};
+use crate::common::{alone, free_port, ran_tasks, start_cluster};
 
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_tests::{
@@ -14,6 +12,7 @@ use bydelsfakta_tests::{
 
 #[test]
 fn a_remote_cluster_writes_the_same_documents() {
+    let _alone = alone();
     let runtime = large_stack_runtime();
     runtime.block_on(async { tokio::spawn(same_documents()).await.unwrap() });
 }
@@ -61,6 +60,8 @@ async fn same_documents() {
 
 #[tokio::test]
 async fn an_unreachable_scheduler_is_a_clear_error() {
+    // `alone()` in an async test (see there).
+    let _alone = bydelsfakta_tests::serial::exclusive().await;
     let (_dir, bucket) = bucket_copy(&fixtures().join("input"));
     let scheduler = format!("df://127.0.0.1:{}", free_port());
     let started = Instant::now();

@@ -2,13 +2,11 @@
 //! requests, our scheduler and two executors reading and writing it with their own key,
 //! and a client that only lists and reads headers with another.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{alone, ran_tasks, start_cluster};
 use bydelsfakta_tests::s3::MemoryS3;
 use bydelsfakta_tests::s3::server::{S3Server, assert_only_planning, assert_read_and_wrote};
-use common::{ran_tasks, start_cluster};
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_scheduler_client::Engine;
@@ -19,8 +17,8 @@ const CLIENT: (&str, &str) = ("client-key", "client-secret");
 const EXECUTORS: (&str, &str) = ("executor-key", "executor-secret");
 
 fn set_client_credentials(access: &str, secret: &str, endpoint: &str) {
-    // SAFETY: this binary's only test sets these before it starts any engine, and nothing
-    // else in the process reads the environment concurrently.
+    // SAFETY: the test runs alone (`common::alone`), so no other test's thread reads the
+    // environment meanwhile; this test sets these before it starts each engine.
     unsafe {
         std::env::set_var("AWS_ACCESS_KEY_ID", access);
         std::env::set_var("AWS_SECRET_ACCESS_KEY", secret);
@@ -32,6 +30,7 @@ fn set_client_credentials(access: &str, secret: &str, endpoint: &str) {
 
 #[test]
 fn a_pipeline_event_on_s3_runs_on_the_executors() {
+    let _alone = alone();
     let runtime = large_stack_runtime();
     runtime.block_on(async { tokio::spawn(on_s3()).await.unwrap() });
 }

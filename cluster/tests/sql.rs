@@ -2,15 +2,13 @@
 //! executors gives what the embedded one gives, and our scheduler's Flight SQL service
 //! answers a real Flight SQL client with the same tables, functions and numbers, read-only.
 
-mod common;
-
 use std::time::Duration;
 
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::array::RecordBatch;
 use futures::TryStreamExt;
 
-use common::{Cluster, free_port, ran_tasks, start_cluster_with};
+use crate::common::{Cluster, alone, free_port, ran_tasks, start_cluster_with};
 
 use bydelsfakta_cli::sql::output::{Format, render};
 use bydelsfakta_queries::bucket::Bucket;
@@ -47,6 +45,7 @@ async fn csv(session: &SqlSession, sql: &str) -> String {
 
 #[test]
 fn the_same_queries_embedded_and_on_the_cluster() {
+    let _alone = alone();
     large_stack_runtime().block_on(async { tokio::spawn(same_results()).await.unwrap() });
 }
 
@@ -91,6 +90,7 @@ async fn same_results() {
 
 #[test]
 fn flight_sql_serves_the_same_tables_read_only() {
+    let _alone = alone();
     large_stack_runtime().block_on(async { tokio::spawn(flight_sql()).await.unwrap() });
 }
 
@@ -230,6 +230,7 @@ async fn flight_sql() {
 /// scheduler goes on answering. See: issue 15 ("SQL aborts or runs without limit").
 #[test]
 fn flight_sql_asks_for_credentials_and_holds_its_limits() {
+    let _alone = alone();
     large_stack_runtime().block_on(async { tokio::spawn(flight_sql_limits()).await.unwrap() });
 }
 

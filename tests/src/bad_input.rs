@@ -1,7 +1,7 @@
 //! Bad input, one case per class, as a careless or hostile sender makes it: an event that
 //! cannot be run, or an input object that cannot be right. Every case must fail with its
 //! error kind, name where (dataset, object, line, column), write nothing, and read the same
-//! on every engine: `tests/tests/bad_input.rs` runs the table embedded,
+//! on every engine: `tests/tests/inputs.rs` runs the table embedded,
 //! `cluster/tests/remote.rs` on the loopback cluster.
 
 use std::path::Path;

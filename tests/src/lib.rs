@@ -5,6 +5,7 @@
 pub mod bad_input;
 pub mod lambda_api;
 pub mod s3;
+pub mod serial;
 
 use std::path::{Path, PathBuf};
 
@@ -246,17 +247,29 @@ pub async fn run_on(
     run_event(engine, bucket, event, &options).await
 }
 
+/// How much [`check_every_output`] compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// Function x type outputs run and compared.
+    pub outputs: usize,
+    /// Documents compared in those outputs (the expected folders' `.json` files).
+    pub documents: usize,
+}
+
 /// Runs every implemented function x type of the fixtures on `engine` and compares the
-/// documents and step output with the original's; returns how many matched, or every
+/// documents and step output with the original's; returns how much matched, or every
 /// failure.
 pub async fn check_every_output(
     engine: &Engine,
     bucket: &Bucket,
     bucket_dir: &Path,
-) -> Result<usize, String> {
+) -> Result<Checked, String> {
     let root = fixtures();
     let mut failures = vec![];
-    let mut matched = 0;
+    let mut matched = Checked {
+        outputs: 0,
+        documents: 0,
+    };
     for function in bydelsfakta_queries::functions::all() {
         for ty in function.types {
             let name = format!("{}__{}", function.name, ty.name);
@@ -283,7 +296,10 @@ pub async fn check_every_output(
             }
             let expected = root.join(format!("expected/{}/{}", function.name, ty.name));
             match compare_folders(&expected, &bucket_dir.join(&outcome.output_prefix)) {
-                Ok(_) => matched += 1,
+                Ok(documents) => {
+                    matched.outputs += 1;
+                    matched.documents += documents;
+                }
                 Err(e) => failures.push(format!("{name}: {e}")),
             }
         }
@@ -292,7 +308,8 @@ pub async fn check_every_output(
         Ok(matched)
     } else {
         Err(format!(
-            "{matched} matched; failures:\n{}",
+            "{} outputs matched; failures:\n{}",
+            matched.outputs,
             failures.join("\n\n")
         ))
     }

@@ -4,11 +4,13 @@
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_tests::{
     bucket_copy, check_every_output, files_below, fixture_event, fixtures, large_stack_runtime,
-    run_on, zero_households_in_0501,
+    run_on, serial, zero_households_in_0501,
 };
 
 #[test]
 fn ballista_standalone_writes_the_same_documents() {
+    // Loads the machine for minutes: never beside a test that asserts on time.
+    let _serial = serial::shared_blocking();
     let rt = large_stack_runtime();
     rt.block_on(async { tokio::spawn(same_documents()).await.unwrap() });
 }
@@ -17,15 +19,19 @@ async fn same_documents() {
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     let engine = Engine::ballista_standalone(&bucket).await.unwrap();
     match check_every_output(&engine, &bucket, dir.path()).await {
-        Ok(matched) => {
-            println!("{matched} outputs through Ballista standalone identical or equivalent")
-        }
+        Ok(matched) => assert_eq!(
+            matched,
+            crate::fixtures::EVERY_OUTPUT,
+            "outputs and documents compared through Ballista standalone"
+        ),
         Err(failures) => panic!("{failures}"),
     }
 }
 
 #[test]
 fn errors_raised_on_the_executor_reach_the_client() {
+    // A scheduler and an executor in this process: never beside a test that asserts on time.
+    let _serial = serial::shared_blocking();
     let rt = large_stack_runtime();
     rt.block_on(async { tokio::spawn(executor_errors()).await.unwrap() });
 }

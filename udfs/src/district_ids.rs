@@ -157,9 +157,8 @@ impl ScalarUDFImpl for DistrictIdProblemFunc {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::prelude::*;
-
     use super::*;
+    use crate::test_util::{array, check, scalar};
 
     #[test]
     fn ids_that_cannot_be_right() {
@@ -193,30 +192,22 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_function_names_the_column_and_the_problem() {
-        let mut ctx = SessionContext::new();
-        crate::register_all(&mut ctx).unwrap();
-        let batches = ctx
-            .sql(
-                "SELECT district_id_problem(b, d, '15000,20000') AS p FROM \
-                 (VALUES ('01', '0101'), ('1', NULL), ('15000', NULL), ('02', '0101')) t(b, d)",
-            )
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let p = batches[0].column(0).as_string::<i32>();
-        let got: Vec<Option<&str>> = p.iter().collect();
-        assert_eq!(
-            got,
+    #[test]
+    fn the_function_names_the_column_and_the_problem() {
+        let sub_districts: [Option<&str>; 4] = [Some("0101"), None, None, Some("0101")];
+        check(
+            &crate::district_id_problem(),
             vec![
+                array(StringArray::from(vec!["01", "1", "15000", "02"])),
+                array(StringArray::from(sub_districts.to_vec())),
+                scalar("15000,20000"),
+            ],
+            StringArray::from(vec![
                 None,
                 Some("bydel_id: a district id is two digits"),
                 None,
                 Some("delbydel_id: a sub-district id starts with its district's"),
-            ]
+            ]),
         );
     }
 }

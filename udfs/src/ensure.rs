@@ -86,27 +86,29 @@ impl ScalarUDFImpl for EnsureFunc {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::prelude::*;
+    use datafusion::arrow::array::{BooleanArray, StringArray};
 
-    #[tokio::test]
-    async fn passes_or_fails_with_the_message() {
-        let mut ctx = SessionContext::new();
-        crate::register_all(&mut ctx).unwrap();
-        let ok = ctx
-            .sql("SELECT x FROM (VALUES (1), (2)) t(x) WHERE ensure(x > 0, 'x must be positive')")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        assert_eq!(ok[0].num_rows(), 2);
-        let err = ctx
-            .sql("SELECT x FROM (VALUES (1), (-2)) t(x) WHERE ensure(x > 0, concat('bad x ', x))")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap_err();
+    use crate::test_util::{array, check, invoke, scalar};
+
+    #[test]
+    fn passes_or_fails_with_the_message() {
+        check(
+            &crate::ensure(),
+            vec![
+                array(BooleanArray::from(vec![true, true])),
+                scalar("x must be positive"),
+            ],
+            BooleanArray::from(vec![true, true]),
+        );
+        // The message of the first row that fails, as `concat('bad x ', x)` gives it.
+        let err = invoke(
+            &crate::ensure(),
+            vec![
+                array(BooleanArray::from(vec![true, false])),
+                array(StringArray::from(vec!["bad x 1", "bad x -2"])),
+            ],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("bad x -2"), "{err}");
     }
 }

@@ -32,6 +32,8 @@ pub mod required;
 pub mod round_half_even;
 pub mod row_sum;
 pub mod sum_nans;
+#[cfg(test)]
+mod test_util;
 
 macro_rules! singleton_udf {
     ($ty:path, $accessor:ident) => {

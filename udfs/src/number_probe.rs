@@ -389,4 +389,195 @@ mod tests {
             [Some(0), Some(0), None, None, Some(3)]
         );
     }
+
+    /// A cell of a text column and its row number in the file.
+    type Cell = (i64, Option<&'static str>);
+
+    /// Cells of a column and their row numbers, out of order as a distributed batch may
+    /// hold them, covering every distinction the probe makes. Parts of it that hold only
+    /// whole numbers and missing cells probe by parsing once (`add_whole_numbers`), the
+    /// others and the whole column cell by cell: merging must not tell the two apart.
+    const MIXED: [Cell; 13] = [
+        (7, Some("12")),
+        (3, Some("+7")),
+        (12, None),       // missing: counted, and not a whole number
+        (5, Some("2.5")), // a float: not a whole number
+        (9, Some("-0")),
+        (4, Some("x")),                    // neither a whole number nor a float
+        (11, Some("9223372036854775808")), // a whole number beyond i64
+        (2, None),
+        (8, Some("1e3")), // a float
+        (14, Some("y")),
+        (10, Some(" 2")), // not a whole number (spaces)
+        (6, Some("007")),
+        (13, Some("99999999999999999999")),
+    ];
+
+    /// A column whose parts probe by parsing once (whole numbers and missing cells only).
+    const WHOLE: [Cell; 5] = [
+        (5, Some("1")),
+        (3, None),
+        (1, Some("-2")),
+        (4, Some("30")),
+        (2, None),
+    ];
+
+    const ALL_MISSING: [Cell; 3] = [(3, None), (1, None), (2, None)];
+
+    /// The accumulator of one part of a column.
+    fn probed(cells: &[Cell]) -> NumberProbeAccumulator {
+        let text: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(
+            cells.iter().map(|&(_, cell)| cell).collect::<Vec<_>>(),
+        ));
+        let rows: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            cells.iter().map(|&(row, _)| row),
+        ));
+        let mut acc = NumberProbeAccumulator::default();
+        acc.update_batch(&[text, rows]).unwrap();
+        acc
+    }
+
+    /// The states of `parts` as one batch, a row per part, as the final aggregation
+    /// receives them from the partial ones.
+    fn states(parts: &mut [NumberProbeAccumulator]) -> Vec<ArrayRef> {
+        let states: Vec<Vec<ScalarValue>> = parts.iter_mut().map(|p| p.state().unwrap()).collect();
+        (0..PROBE_FIELDS.len())
+            .map(|field| ScalarValue::iter_to_array(states.iter().map(|s| s[field].clone())))
+            .collect::<Result<_>>()
+            .unwrap()
+    }
+
+    /// Every way to cut `cells` into parts that the test tries: runs of each length, cells
+    /// dealt round-robin to 2..=4 parts, and the same with an empty part in front.
+    fn splits(cells: &[Cell]) -> Vec<Vec<Vec<Cell>>> {
+        let mut splits: Vec<Vec<Vec<_>>> = (1..=cells.len())
+            .map(|len| cells.chunks(len).map(<[_]>::to_vec).collect())
+            .collect();
+        for n in 2..=4 {
+            let mut parts = vec![vec![]; n];
+            for (i, &cell) in cells.iter().enumerate() {
+                parts[i % n].push(cell);
+            }
+            splits.push(parts);
+        }
+        for i in 0..splits.len() {
+            let mut with_empty = vec![vec![]];
+            with_empty.extend(splits[i].iter().cloned());
+            splits.push(with_empty);
+        }
+        splits
+    }
+
+    /// Merges the parts' states into a fresh accumulator in several orders and shapes
+    /// (all in one batch, one at a time forwards and backwards, pairwise as a tree of
+    /// partial merges) and returns each result.
+    fn merged_every_way(parts: &[Vec<Cell>]) -> Vec<(&'static str, ScalarValue)> {
+        let fresh = || parts.iter().map(|p| probed(p)).collect::<Vec<_>>();
+        let mut results = vec![];
+
+        let mut all = NumberProbeAccumulator::default();
+        all.merge_batch(&states(&mut fresh())).unwrap();
+        results.push(("in one batch", all.evaluate().unwrap()));
+
+        for (how, reverse) in [("forwards", false), ("backwards", true)] {
+            let mut parts = fresh();
+            if reverse {
+                parts.reverse();
+            }
+            let mut acc = NumberProbeAccumulator::default();
+            for part in parts {
+                acc.merge_batch(&states(&mut [part])).unwrap();
+            }
+            results.push((how, acc.evaluate().unwrap()));
+        }
+
+        // A merged state merged again, as a multi-level aggregation does.
+        let mut level = fresh();
+        while level.len() > 1 {
+            let mut next = vec![];
+            let mut it = level.into_iter();
+            while let Some(mut left) = it.next() {
+                if let Some(right) = it.next() {
+                    left.merge_batch(&states(&mut [right])).unwrap();
+                }
+                next.push(left);
+            }
+            level = next;
+        }
+        results.push(("as a tree", level.pop().unwrap().evaluate().unwrap()));
+        results
+    }
+
+    #[test]
+    fn merging_partial_probes_equals_probing_the_whole_column() {
+        // The mixed column shows every field: otherwise a field the merge drops could
+        // agree by being empty on both sides.
+        let whole = probed(&MIXED).0;
+        assert!(whole.missing > 0 && whole.non_integer > 0, "{whole:?}");
+        assert!(
+            whole.first_unparsable_row.is_some()
+                && whole.first_non_integer_row.is_some()
+                && whole.first_out_of_range_row.is_some(),
+            "{whole:?}"
+        );
+        for column in [&MIXED[..], &WHOLE, &ALL_MISSING] {
+            let expected = probed(column).evaluate().unwrap();
+            for parts in splits(column) {
+                for (how, merged) in merged_every_way(&parts) {
+                    assert_eq!(merged, expected, "{how}: {parts:?}");
+                }
+            }
+        }
+    }
+
+    /// The same through DataFusion: a table of several partitions aggregates each in a
+    /// partial accumulator and merges their states in the final one.
+    #[tokio::test]
+    async fn a_partitioned_table_probes_as_one_partition() {
+        use datafusion::arrow::array::{RecordBatch, StringArray};
+        use datafusion::arrow::datatypes::Schema;
+        use datafusion::datasource::MemTable;
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("v", DataType::Utf8, true),
+            Field::new("r", DataType::Int64, false),
+        ]));
+        let batch = |cells: &[Cell]| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(StringArray::from(
+                        cells.iter().map(|&(_, c)| c).collect::<Vec<_>>(),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(cells.iter().map(|&(r, _)| r))),
+                ],
+            )
+            .unwrap()
+        };
+        let probe = async |partitions: Vec<Vec<RecordBatch>>| {
+            let mut ctx = SessionContext::new_with_config(
+                SessionConfig::new().with_target_partitions(partitions.len().max(1)),
+            );
+            crate::register_all(&mut ctx).unwrap();
+            let table = MemTable::try_new(Arc::clone(&schema), partitions).unwrap();
+            ctx.register_table("t", Arc::new(table)).unwrap();
+            let batches = ctx
+                .sql("SELECT number_probe(v, r) FROM t")
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            NumberKind::from_probe(batches[0].column(0).as_struct(), 0)
+        };
+        let whole = probe(vec![vec![batch(&MIXED)]]).await;
+        assert_eq!(whole, probed(&MIXED).0);
+        for parts in [3, 4] {
+            let partitions = MIXED
+                .chunks(parts)
+                .map(|cells| vec![batch(cells)])
+                .collect();
+            assert_eq!(probe(partitions).await, whole, "{parts} cells a partition");
+        }
+    }
 }

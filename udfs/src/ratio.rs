@@ -79,31 +79,22 @@ impl ScalarUDFImpl for RatioFunc {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::Array;
-    use datafusion::prelude::*;
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Float64Type;
+    use datafusion::common::ScalarValue;
 
-    #[tokio::test]
-    async fn divides_like_pandas() {
-        let mut ctx = SessionContext::new();
-        crate::register_all(&mut ctx).unwrap();
-        let batches = ctx
-            .sql("SELECT ratio(1, 4) a, ratio(1, 0) b, ratio(0, 0) c, ratio(NULL, 2) d")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let row = &batches[0];
-        let get = |i: usize| {
-            row.column(i)
-                .as_any()
-                .downcast_ref::<datafusion::arrow::array::Float64Array>()
-                .unwrap()
-                .clone()
+    use crate::test_util::{invoke, scalar};
+
+    #[test]
+    fn divides_like_pandas() {
+        // Whole numbers and NULL, as SQL literals reach it.
+        let ratio = |num: ScalarValue, den: i64| {
+            let out = invoke(&crate::ratio(), vec![scalar(num), scalar(den)]).unwrap();
+            out.as_primitive::<Float64Type>().clone()
         };
-        assert_eq!(get(0).value(0), 0.25);
-        assert!(get(1).value(0).is_infinite());
-        assert!(get(2).value(0).is_nan());
-        assert!(get(3).is_null(0));
+        assert_eq!(ratio(1_i64.into(), 4).value(0), 0.25);
+        assert!(ratio(1_i64.into(), 0).value(0).is_infinite());
+        assert!(ratio(0_i64.into(), 0).value(0).is_nan());
+        assert!(ratio(ScalarValue::Null, 2).is_null(0));
     }
 }

@@ -77,27 +77,27 @@ impl ScalarUDFImpl for RequiredFunc {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::prelude::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
 
-    #[tokio::test]
-    async fn returns_value_or_fails() {
-        let mut ctx = SessionContext::new();
-        crate::register_all(&mut ctx).unwrap();
-        let ok = ctx
-            .sql("SELECT required(x, 'missing') FROM (VALUES (1), (2)) t(x)")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        assert_eq!(ok[0].num_rows(), 2);
-        let err = ctx
-            .sql("SELECT required(x, concat('no x in row ', y)) FROM (VALUES (1, 'a'), (NULL, 'b')) t(x, y)")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap_err();
+    use crate::test_util::{array, check, invoke, scalar};
+
+    #[test]
+    fn returns_value_or_fails() {
+        check(
+            &crate::required(),
+            vec![array(Int64Array::from(vec![1, 2])), scalar("missing")],
+            Int64Array::from(vec![1, 2]),
+        );
+        // The message of the first row whose value is missing, as `concat('no x in row ', y)`
+        // gives it.
+        let err = invoke(
+            &crate::required(),
+            vec![
+                array(Int64Array::from(vec![Some(1), None])),
+                array(StringArray::from(vec!["no x in row a", "no x in row b"])),
+            ],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no x in row b"), "{err}");
     }
 }

@@ -118,36 +118,28 @@ impl ScalarUDFImpl for RowSumFunc {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{Float64Array, Int64Array};
-    use datafusion::prelude::*;
+    use datafusion::common::ScalarValue;
 
-    #[tokio::test]
-    async fn sums_rows_skipping_missing_and_keeps_kind() {
-        let mut ctx = SessionContext::new();
-        crate::register_all(&mut ctx).unwrap();
-        let b = ctx
-            .sql("SELECT row_sum(1, CAST(NULL AS BIGINT), 3) i, row_sum(1, 2.5) f, row_sum(CAST(NULL AS DOUBLE)) z")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let i = b[0]
-            .column(0)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap();
-        let f = b[0]
-            .column(1)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .unwrap();
-        let z = b[0]
-            .column(2)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .unwrap();
-        assert_eq!(i.value(0), 4);
-        assert_eq!(f.value(0), 3.5);
-        assert_eq!(z.value(0), 0.0);
+    use crate::test_util::{check, scalar};
+
+    #[test]
+    fn sums_rows_skipping_missing_and_keeps_kind() {
+        let args = |values: Vec<ScalarValue>| values.into_iter().map(scalar).collect();
+        let row_sum = crate::row_sum();
+        check(
+            &row_sum,
+            args(vec![1_i64.into(), ScalarValue::Int64(None), 3_i64.into()]),
+            Int64Array::from(vec![4]),
+        );
+        check(
+            &row_sum,
+            args(vec![1_i64.into(), 2.5_f64.into()]),
+            Float64Array::from(vec![3.5]),
+        );
+        check(
+            &row_sum,
+            args(vec![ScalarValue::Float64(None)]),
+            Float64Array::from(vec![0.0]),
+        );
     }
 }

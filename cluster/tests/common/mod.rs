@@ -1,8 +1,5 @@
 //! Our cluster's processes on loopback, for the tests that need them.
 
-// Each test binary uses only some of these helpers.
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -39,6 +36,15 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Taken first by every test of this binary, which then runs alone: each starts a scheduler
+/// and executors, and two clusters at once on a 2-core machine starve the heartbeats that
+/// `executor_loss` expects within 5 s and the statements `sql` gives 10 s; `s3` sets the
+/// process's environment, which no other thread may read meanwhile; `remote` times how
+/// soon an unreachable scheduler is reported.
+pub fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    bydelsfakta_tests::serial::exclusive_blocking()
 }
 
 pub fn free_port() -> u16 {

@@ -19,7 +19,7 @@ use url::Url;
 use bydelsfakta_scheduler_client::stores::faults::{Faults, FaultyStore, Operation};
 use bydelsfakta_scheduler_client::{Engine, RunOptions, run_event};
 use bydelsfakta_tests::s3::{MemoryS3, S3Server};
-use bydelsfakta_tests::{bucket_copy, copy_dir, fixture_event, fixtures, workspace_binary};
+use bydelsfakta_tests::{bucket_copy, copy_dir, fixture_event, fixtures, serial, workspace_binary};
 
 const EVENT: &str = "trangboddhet__over-2_status";
 const BEFORE: &str = "2026-01-01";
@@ -379,6 +379,8 @@ fn event_file(dir: &Path) -> PathBuf {
 
 #[test]
 fn kills_on_a_local_folder() {
+    // About 30 CLI processes: never beside a test that asserts on time.
+    let _serial = serial::shared_blocking();
     let work = tempfile::tempdir().unwrap();
     let event = event_file(work.path());
     // The bucket as every case starts: the previous set published.
@@ -398,6 +400,8 @@ fn kills_on_a_local_folder() {
 
 #[test]
 fn kills_on_s3() {
+    // About 15 CLI processes: never beside a test that asserts on time.
+    let _serial = serial::shared_blocking();
     let work = tempfile::tempdir().unwrap();
     let event = event_file(work.path());
     let runtime = bydelsfakta_tests::large_stack_runtime();
@@ -424,6 +428,8 @@ fn kills_on_s3() {
 /// OK exactly when the new set is there.
 #[test]
 fn failed_runs_say_so_and_change_nothing() {
+    // A CLI process per store call: never beside a test that asserts on time.
+    let _serial = serial::shared_blocking();
     let work = tempfile::tempdir().unwrap();
     let event = event_file(work.path());
     let prepared = published_before(&event);
@@ -475,6 +481,9 @@ fn failed_runs_say_so_and_change_nothing() {
 /// may not wait that long, fails with `PublicationInProgressError` and changes nothing.
 #[test]
 fn two_runs_of_one_output_take_turns() {
+    // The second run must reach the lease within the first's 3 s hold, and a loaded
+    // machine can slow a debug build's run beyond that: alone.
+    let _serial = serial::exclusive_blocking();
     let work = tempfile::tempdir().unwrap();
     let event = event_file(work.path());
     for patient in [true, false] {

@@ -11,6 +11,7 @@ use s3s::S3ErrorCode;
 
 use bydelsfakta_scheduler_client::stores::settings::StoreSettings;
 use bydelsfakta_tests::s3::{MemoryS3, S3Server, ServerFault};
+use bydelsfakta_tests::serial;
 
 const BUCKET: &str = "retries";
 const KEY: (&str, &str) = ("retries-key", "retries-secret");
@@ -98,6 +99,8 @@ async fn retries_are_counted() {
 /// after the retry timeout, so the call fails after a bounded number of tries.
 #[tokio::test]
 async fn a_server_that_never_answers_is_given_up() {
+    // Counts tries within 700 ms: alone, on a machine not loaded.
+    let _serial = serial::exclusive().await;
     let settings = StoreSettings {
         request_timeout: Duration::from_millis(300),
         retry_timeout: Duration::from_millis(700),

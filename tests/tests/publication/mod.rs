@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_scheduler_client::stores::faults::{Action, Faults, FaultyStore, Operation, Rule};
+use bydelsfakta_tests::serial;
 use support::{Backend, Scenario, State, publish_set, recover_prefix};
 
 /// A crashed publisher's lease expires after this long (it is this process, so it is not
@@ -215,11 +216,15 @@ async fn suite(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_on_a_local_folder() {
+    // Its leases last 150 ms: alone, so that a loaded machine does not outlast them.
+    let _serial = serial::exclusive().await;
     suite(Backend::local()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_on_s3() {
+    // Its leases last 150 ms: alone, so that a loaded machine does not outlast them.
+    let _serial = serial::exclusive().await;
     suite(Backend::s3().await).await;
 }
 
@@ -227,6 +232,8 @@ async fn faults_on_s3() {
 /// `PublicationInProgressError` and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_impatient_competitor_gives_up_and_changes_nothing() {
+    // A 100 ms wait must end before an 800 ms hold does: alone, on a machine not loaded.
+    let _serial = serial::exclusive().await;
     let backend = Backend::local();
     let prefix = backend.fresh_prefix();
     Scenario::Replace.prepare(&backend, &prefix).await;
