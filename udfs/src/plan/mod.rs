@@ -127,6 +127,39 @@ pub fn ascending(columns: &[&str]) -> Vec<SortExpr> {
         .collect()
 }
 
+/// `df` unchanged, and the plan fails with `message` unless `condition` holds on every row
+/// of `check` (usually a one-row aggregate). The check is a branch of a union with `df`, so
+/// it runs even when `df` is empty or a join would never read it (a cross join skips its
+/// other side when one side is empty).
+pub fn guarded(
+    df: DataFrame,
+    check: DataFrame,
+    condition: Expr,
+    message: Expr,
+) -> datafusion::error::Result<DataFrame> {
+    // `ensure` is true or fails, so no row passes. Every column of the branch derives from
+    // its (volatile, never folded or moved) result, so no predicate of a later filter can
+    // be pushed below it into `check`'s rows.
+    const OK: &str = "__guard_ok";
+    let nulls = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(when(c(OK), lit(ScalarValue::try_from(f.data_type())?))
+                .end()?
+                .alias(f.name()))
+        })
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let none = check
+        .select(vec![
+            crate::ensure().call(vec![condition, message]).alias(OK),
+        ])?
+        .filter(not(c(OK)))?
+        .select(nulls)?;
+    df.union(none)
+}
+
 /// Fails the plan with `message` unless `condition` holds on at least one row of `df`
 /// (the original's KeyErrors on a category or year that never occurs); rows unchanged.
 /// `message` may use the row's columns; the largest message text is reported.
