@@ -19,10 +19,10 @@ use bydelsfakta_udfs::geo::{
     BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN, KEYS, LEVEL, OSLO_ID, OSLO_NAME, ROW,
 };
 use bydelsfakta_udfs::plan::{
-    Agg, age_columns, all_present, ascending, c, drop_missing, historic, null_str, population,
-    rollup,
+    Agg, age_columns, all_of, all_present, ascending, c, drop_missing, historic, null_str,
+    population, rollup,
 };
-use bydelsfakta_udfs::{ratio, row_sum};
+use bydelsfakta_udfs::{ensure, ratio, row_sum};
 
 pub const FUNCTION: Function = Function {
     name: "befolkningsutvkl_forv_utvkl",
@@ -48,6 +48,15 @@ const HISTORY: [&str; 6] = [
     "immigration",
     "population",
     "change",
+];
+
+/// The history columns that are counts, cast to integers after the merge.
+const COUNTS: [&str; 5] = [
+    "deaths",
+    "births",
+    "emigration",
+    "immigration",
+    "population",
 ];
 
 /// Sort keys: merged part before projection, then the source's own order.
@@ -138,21 +147,30 @@ fn plan(inputs: &Inputs, _dataset_type: &DatasetType) -> Result<Output> {
         .expect("five sources");
     // pandas' outer merge on the five keys (missing matches missing): one row per key, in
     // the order the keys first appear in population, deaths, births, ...
-    let merged = union
-        .aggregate(
-            KEYS.iter().map(|k| c(k)).collect(),
-            HISTORY
-                .iter()
-                .map(|h| max(c(h)).alias(*h))
-                .chain([min(c(ORDER)).alias(ORDER)])
-                .collect(),
-        )?
+    let merged = union.aggregate(
+        KEYS.iter().map(|k| c(k)).collect(),
+        HISTORY
+            .iter()
+            .map(|h| max(c(h)).alias(*h))
+            .chain([min(c(ORDER)).alias(ORDER)])
+            .collect(),
+    )?;
+    // The five counts become nullable integers (`astype("Int64")`): a count read as float
+    // is written as an integer, and one that is not a whole number fails the cast.
+    let merged = merged
+        .filter(all_of(COUNTS.iter().map(|h| whole_number(h))))?
         .select(
             KEYS.iter()
                 .map(|k| c(k))
-                .chain(HISTORY.iter().map(|h| c(h)))
+                .chain(HISTORY.iter().map(|h| {
+                    if COUNTS.contains(h) {
+                        cast(c(h), DataType::Int64).alias(*h)
+                    } else {
+                        c(h)
+                    }
+                }))
                 .chain([
-                    lit(ScalarValue::Int64(None)).alias("projection"),
+                    lit(ScalarValue::Float64(None)).alias("projection"),
                     lit(0i64).alias(PART),
                     c(ORDER),
                     lit(0i64).alias(SEQUENCE),
@@ -191,6 +209,27 @@ fn plan(inputs: &Inputs, _dataset_type: &DatasetType) -> Result<Output> {
         DELBYDEL_NAVN,
     ]))
     .output(frame)
+}
+
+/// `ensure` that count column `name` holds a whole number (or nothing) in every row.
+fn whole_number(name: &str) -> Expr {
+    let value = cast(c(name), DataType::Float64);
+    let message = concat(vec![
+        lit(format!("befolkningsutvkl_forv_utvkl: {name} of ")),
+        coalesce(vec![c(DELBYDEL_ID), c(BYDEL_ID), lit("?")]),
+        lit(" in "),
+        cast(c(DATE), DataType::Utf8),
+        lit(" is "),
+        cast(c(name), DataType::Utf8),
+        lit(", not a whole number (the original's cast to integers fails)"),
+    ]);
+    ensure().call(vec![
+        value
+            .clone()
+            .is_null()
+            .or(value.clone().eq(trunc(vec![value]))),
+        message,
+    ])
 }
 
 /// One input of the outer merge in the merged layout: the keys, every history column (its
@@ -282,7 +321,7 @@ fn projection(df: DataFrame) -> Result<DataFrame> {
                 lit(null).alias(*h)
             }))
             .chain([
-                cast(c("projection"), DataType::Int64).alias("projection"),
+                cast(c("projection"), DataType::Float64).alias("projection"),
                 lit(1i64).alias(PART),
                 lit(order).alias(ORDER),
                 sequence.alias(SEQUENCE),
