@@ -159,3 +159,46 @@ async fn a_count_that_is_not_whole_fails() {
     );
     assert!(files_below(&dir.path().join("intermediate")).is_empty());
 }
+
+/// Keeps every line but the data lines for which `drop` holds on the cells.
+fn drop_rows(drop: impl Fn(&[&str]) -> bool) -> impl Fn(usize, &str) -> Option<String> {
+    move |i, line| {
+        let cells: Vec<&str> = line.split(';').collect();
+        (i == 0 || !drop(&cells)).then(|| line.to_string())
+    }
+}
+
+// innvandrer_befolkning steps 3-4: the original pivots the residence categories of the
+// status frame for every type; a category missing there is a KeyError, also for a
+// historic type.
+#[tokio::test]
+async fn a_residence_category_missing_in_the_latest_year_fails() {
+    let other = drop_rows(|cells| cells[0] == "2024" && cells[5] == "Øvrige befolkning");
+    for event in [
+        "innvandrer_befolkning__kort_historisk",
+        "innvandrer_befolkning__alle_status",
+    ] {
+        let (dir, text) = failure(event, &[("botid", &other)]).await;
+        assert!(text.contains("'Øvrige befolkning'"), "{event}: {text}");
+        assert!(files_below(&dir.path().join("intermediate")).is_empty());
+    }
+}
+
+// innvandrer_befolkning step 3: the status path runs for every type, and inputs that share
+// no year fail it ("No overlapping years in dataframes").
+#[tokio::test]
+async fn innvandrer_befolkning_without_a_shared_year_fails() {
+    let shifted = |i: usize, line: &str| {
+        Some(if i == 0 {
+            line.to_string()
+        } else {
+            line.replacen("20", "19", 1)
+        })
+    };
+    let (_, text) = failure(
+        "innvandrer_befolkning__kort_historisk",
+        &[("botid", &shifted)],
+    )
+    .await;
+    assert!(text.contains("No overlapping years"), "{text}");
+}

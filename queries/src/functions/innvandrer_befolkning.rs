@@ -2,7 +2,7 @@
 //! (`docs/functions/innvandrer_befolkning.md`).
 
 use datafusion::common::JoinType;
-use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::functions_aggregate::expr_fn::{bool_or, sum};
 use datafusion::prelude::*;
 use serde_json::json;
 
@@ -14,7 +14,7 @@ use crate::output::Member::{self, All, One};
 use crate::output::{Family, Output, Single};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, KEYS};
 use bydelsfakta_udfs::plan::{
-    Agg, add_ratios, age_columns, all_of, c, historic, rollup, status, with_columns,
+    Agg, add_ratios, age_columns, all_of, c, guarded, historic, rollup, status, with_columns,
 };
 use bydelsfakta_udfs::row_sum;
 
@@ -48,6 +48,46 @@ const CATEGORIES: [(&str, &str); 3] = [
     ("Øvrige befolkning", "two_parents"),
 ];
 
+/// `df`, or the original's KeyError: each residence category occurs in a row of the status
+/// frame the pivot keeps (all keys present).
+fn categories_present(df: DataFrame, livage: DataFrame) -> Result<DataFrame> {
+    let found = |i: usize| format!("__found_{i}");
+    let check = livage.filter(complete_keys())?.aggregate(
+        vec![],
+        CATEGORIES
+            .iter()
+            .enumerate()
+            .map(|(i, (label, _))| {
+                coalesce(vec![bool_or(c("botid").eq(lit(*label))), lit(false)]).alias(found(i))
+            })
+            .collect(),
+    )?;
+    let all_found = all_of((0..CATEGORIES.len()).map(|i| c(&found(i))));
+    let missing = concat_ws(
+        lit("', '"),
+        CATEGORIES
+            .iter()
+            .enumerate()
+            .map(|(i, (label, _))| when(not(c(&found(i))), lit(*label)).end())
+            .collect::<datafusion::error::Result<Vec<_>>>()?,
+    );
+    let message = concat(vec![
+        lit("input botid: no row of the latest year both inputs share has botid '"),
+        missing,
+        lit("'"),
+    ]);
+    Ok(guarded(df, check, all_found, message)?)
+}
+
+/// The rows pandas' groupby keeps: every key and the category present.
+fn complete_keys() -> Expr {
+    all_of(
+        KEYS.iter()
+            .chain(["botid"].iter())
+            .map(|k| c(k).is_not_null()),
+    )
+}
+
 /// The original's `generate`: persons per residence category (immigrants plus Norwegian-born
 /// to immigrant parents) as shares of the whole population, at the three levels.
 fn generate(livage: DataFrame, population: DataFrame) -> Result<DataFrame> {
@@ -62,12 +102,7 @@ fn generate(livage: DataFrame, population: DataFrame) -> Result<DataFrame> {
     // Group by geography and category, then pivot the categories into columns; a
     // category a geography lacks counts as 0 (pandas' pivot_table then sum).
     let persons = c("innvandrer") + c("norskfodt_med_innvandrerforeldre");
-    let complete = all_of(
-        KEYS.iter()
-            .chain(["botid"].iter())
-            .map(|k| c(k).is_not_null()),
-    );
-    let pivoted = livage.filter(complete)?.aggregate(
+    let pivoted = livage.filter(complete_keys())?.aggregate(
         KEYS.iter().map(|k| c(k)).collect(),
         CATEGORIES
             .iter()
@@ -121,14 +156,20 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let member: &Member = dataset_type.variant()?;
     let is_status = member.period().is_status();
     let frames = vec![livage, population];
+    // The original runs `generate` on the status frames for every type, so its failures
+    // there fail every run: no shared year, or a residence category the latest shared year
+    // lacks (the pivot has no column for it: KeyError). Those years are a subset of the
+    // historic ones, so a category present there is present in the historic frames too.
+    let [status_livage, status_population]: [DataFrame; 2] =
+        status(frames.clone())?.try_into().expect("two frames");
     let [livage, population]: [DataFrame; 2] = if is_status {
-        status(frames)?
+        vec![status_livage.clone(), status_population]
     } else {
         historic(frames)?
     }
     .try_into()
     .expect("two frames");
-    let df = generate(livage, population)?;
+    let df = categories_present(generate(livage, population)?, status_livage)?;
 
     Family {
         categories: &["short", "long", "two_parents"],
