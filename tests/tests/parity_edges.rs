@@ -202,3 +202,20 @@ async fn innvandrer_befolkning_without_a_shared_year_fails() {
     .await;
     assert!(text.contains("No overlapping years"), "{text}");
 }
+
+// flyttehyppighet_inn_kat steps 2-4: an immigration category that never occurs has no
+// pivot column; the original's template reads it (KeyError).
+#[tokio::test]
+async fn an_immigration_category_that_never_occurs_fails() {
+    let other = drop_rows(|cells| cells[4] == "Øvrige");
+    let (dir, text) = failure(
+        "flyttehyppighet_inn_kat__status",
+        &[
+            ("flytting-fra-etter-inn-kat", &other),
+            ("flytting-til-etter-inn-kat", &other),
+        ],
+    )
+    .await;
+    assert!(text.contains("'Øvrige'"), "{text}");
+    assert!(files_below(&dir.path().join("intermediate")).is_empty());
+}

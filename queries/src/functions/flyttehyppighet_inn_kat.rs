@@ -2,7 +2,7 @@
 //! (`docs/functions/flyttehyppighet_inn_kat.md`).
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::functions_aggregate::expr_fn::{bool_or, sum};
 use datafusion::prelude::*;
 use serde_json::json;
 
@@ -14,7 +14,7 @@ use crate::document::{MoveField, MoveValue, Template};
 use crate::function::{DatasetType, Function, Inputs};
 use crate::output::{Output, Shape};
 use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, DELBYDEL_NAVN};
-use bydelsfakta_udfs::plan::{Agg, all_present, c, rollup, rollup_order};
+use bydelsfakta_udfs::plan::{Agg, all_of, all_present, c, guarded, rollup, rollup_order};
 
 pub const FUNCTION: Function = Function {
     name: "flyttehyppighet_inn_kat",
@@ -63,6 +63,40 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
         inputs.get("flytting_til_df")?,
         &[DATE, BYDEL_ID, BYDEL_NAVN, AGE_GROUP, CATEGORY],
         &moves_in,
+    )?;
+    // The pivot has a column per category of the merged rows; the template reads all three,
+    // so one that never occurs is the original's KeyError.
+    let found = |i: usize| format!("__found_{i}");
+    let check = merged.clone().aggregate(
+        vec![],
+        CATEGORIES
+            .iter()
+            .enumerate()
+            .map(|(i, (label, _, _))| {
+                coalesce(vec![bool_or(c(CATEGORY).eq(lit(*label))), lit(false)]).alias(found(i))
+            })
+            .collect(),
+    )?;
+    let missing = concat_ws(
+        lit("', '"),
+        CATEGORIES
+            .iter()
+            .enumerate()
+            .map(|(i, (label, _, _))| when(not(c(&found(i))), lit(*label)).end())
+            .collect::<datafusion::error::Result<Vec<_>>>()?,
+    );
+    let merged = guarded(
+        merged,
+        check,
+        all_of((0..CATEGORIES.len()).map(|i| c(&found(i)))),
+        concat(vec![
+            lit(
+                "input flytting-fra-etter-inn-kat, flytting-til-etter-inn-kat: no row both \
+                 inputs share has innvandringskategori '",
+            ),
+            missing,
+            lit("'"),
+        ]),
     )?;
     // pandas' pivot (floats; a missing category counts 0), one row per key.
     let keys = [DATE, BYDEL_ID, BYDEL_NAVN, AGE_GROUP];
