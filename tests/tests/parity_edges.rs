@@ -219,3 +219,57 @@ async fn an_immigration_category_that_never_occurs_fails() {
     assert!(text.contains("'Øvrige'"), "{text}");
     assert!(files_below(&dir.path().join("intermediate")).is_empty());
 }
+
+// landbakgrunn_innvandringsgrupper step 7: no documents is `No data in outputlist`.
+#[tokio::test]
+async fn landbakgrunn_without_a_shared_year_fails() {
+    let shifted = |i: usize, line: &str| {
+        Some(if i == 0 {
+            line.to_string()
+        } else {
+            line.replacen("20", "19", 1)
+        })
+    };
+    for event in [
+        "landbakgrunn_innvandringsgrupper__status",
+        "landbakgrunn_innvandringsgrupper__historisk",
+    ] {
+        let (dir, text) = failure(
+            event,
+            &[("landbakgrunn-storste-innvandringsgrupper", &shifted)],
+        )
+        .await;
+        assert!(text.contains("No data in outputlist"), "{event}: {text}");
+        assert!(files_below(&dir.path().join("intermediate")).is_empty());
+    }
+}
+
+// landbakgrunn_innvandringsgrupper step 2: Oslo's rows are pandas' group sums, 0.0 where
+// every value of the group is missing (here: a country only Sentrum has, its immigrants
+// suppressed; Sentrum itself drops out at the merge).
+#[tokio::test]
+async fn an_oslo_sum_of_missing_values_is_zero() {
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    edit_csv(
+        dir.path(),
+        "landbakgrunn-storste-innvandringsgrupper",
+        |i, line| {
+            Some(if i == 1 {
+                format!("{line}\n2024;16;Bydel Sentrum;Testland;;100000")
+            } else {
+                line.to_string()
+            })
+        },
+    );
+    let event = fixture_event("landbakgrunn_innvandringsgrupper__status");
+    let outcome = run(&bucket, &event.to_string()).await.unwrap();
+    let doc = document(dir.path(), &outcome.output_prefix, "00");
+    let first = &doc["data"][0];
+    assert_eq!(first["geography"], "Testland");
+    let immigrants = &first["values"][0];
+    assert_eq!(immigrants["date"].as_i64(), Some(2024));
+    assert!(immigrants["value"].is_f64(), "{immigrants}");
+    assert_eq!(immigrants["value"].as_f64(), Some(0.0));
+    assert_eq!(immigrants["ratio"].as_f64(), Some(0.0));
+    assert_eq!(first["values"][1]["value"].as_i64(), Some(100000));
+}

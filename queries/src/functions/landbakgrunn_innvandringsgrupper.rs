@@ -2,7 +2,7 @@
 //! in its own document format (`docs/functions/landbakgrunn_innvandringsgrupper.md`).
 
 use datafusion::common::JoinType;
-use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::prelude::*;
 use serde_json::json;
 
@@ -13,7 +13,9 @@ use crate::document::Template;
 use crate::function::{DatasetType, Function, Inputs};
 use crate::output::{Output, Shape, names};
 use bydelsfakta_udfs::geo::{BYDEL_ID, BYDEL_NAVN, DATE, DELBYDEL_ID, OSLO_ID, OSLO_NAME, ROW};
-use bydelsfakta_udfs::plan::{Agg, add_ratios, ascending, c, merge, population, rollup};
+use bydelsfakta_udfs::plan::{
+    Agg, add_ratios, ascending, c, guarded, merge, population, rollup, share,
+};
 use bydelsfakta_udfs::row_sum;
 
 pub const FUNCTION: Function = Function {
@@ -65,7 +67,11 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     let oslo = countries
         .aggregate(
             vec![c(DATE), c(COUNTRY)],
-            COUNTS.iter().map(|k| sum(c(k)).alias(*k)).collect(),
+            // pandas' group sum: all missing is 0 (0.0 in a float column).
+            COUNTS
+                .iter()
+                .map(|k| coalesce(vec![sum(c(k)), lit(0i64)]).alias(*k))
+                .collect(),
         )?
         .select(
             [
@@ -86,7 +92,7 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
         &[BYDEL_ID, DATE, BYDEL_NAVN],
         &["__p_bydel_id", "__p_date", "__p_bydel_navn"],
     )?;
-    let df = add_ratios(merged, &COUNTS, &["population"])?;
+    let df = add_ratios(some_rows(merged)?, &COUNTS, &["population"])?;
 
     let period = *dataset_type.variant::<Period>()?;
     let latest_only = period.is_status();
@@ -122,4 +128,23 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     .period(period)
     .order(ascending(&[PART, ROW, DATE, COUNTRY]))
     .output(df)
+}
+
+/// `df` unchanged, or the original's `No data in outputlist` when it has no rows (no
+/// document would come out: no district and year the two inputs share).
+fn some_rows(df: DataFrame) -> Result<DataFrame> {
+    let df = share(df)?;
+    let rows = df
+        .clone()
+        .aggregate(vec![], vec![count(lit(1i64)).alias("__rows")])?;
+    Ok(guarded(
+        df,
+        rows,
+        c("__rows").gt(lit(0i64)),
+        lit(
+            "landbakgrunn_innvandringsgrupper: No data in outputlist (the inputs \
+             landbakgrunn-storste-innvandringsgrupper and befolkning-etter-kjonn-og-alder \
+             share no district name and year)",
+        ),
+    )?)
 }
