@@ -273,3 +273,38 @@ async fn an_oslo_sum_of_missing_values_is_zero() {
     assert_eq!(immigrants["ratio"].as_f64(), Some(0.0));
     assert_eq!(first["values"][1]["value"].as_i64(), Some(100000));
 }
+
+// eieform step 3: `drop_duplicates()` compares every column left after the renames and the
+// drop, an extra input column too: rows that differ only there both stay.
+#[tokio::test]
+async fn eieform_rows_differing_in_an_extra_column_both_stay() {
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let original = document(&fixtures().join("expected/eieform/historisk"), "", "01");
+    let duplicated = std::sync::Mutex::new(String::new());
+    edit_csv(dir.path(), "eieform", |i, line| {
+        Some(match i {
+            0 => format!("{line};kilde"),
+            3 => {
+                *duplicated.lock().unwrap() = line.split(';').nth(3).unwrap().to_string();
+                format!("{line};a\n{line};b")
+            }
+            _ => format!("{line};a"),
+        })
+    });
+    let sub_district = duplicated.into_inner().unwrap();
+    assert!(sub_district.starts_with("01"));
+    let event = fixture_event("eieform__historisk");
+    let outcome = run(&bucket, &event.to_string()).await.unwrap();
+    let doc = document(dir.path(), &outcome.output_prefix, "01");
+    for series in 0..3 {
+        let before = entry(&original, &sub_district)["values"][series]
+            .as_array()
+            .unwrap()
+            .len();
+        let after = entry(&doc, &sub_district)["values"][series]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(after, before + 1, "series {series}");
+    }
+}
