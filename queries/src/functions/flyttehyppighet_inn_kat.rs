@@ -85,19 +85,6 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
             .map(|(i, (label, _, _))| when(not(c(&found(i))), lit(*label)).end())
             .collect::<datafusion::error::Result<Vec<_>>>()?,
     );
-    let merged = guarded(
-        merged,
-        check,
-        all_of((0..CATEGORIES.len()).map(|i| c(&found(i)))),
-        concat(vec![
-            lit(
-                "input flytting-fra-etter-inn-kat, flytting-til-etter-inn-kat: no row both \
-                 inputs share has innvandringskategori '",
-            ),
-            missing,
-            lit("'"),
-        ]),
-    )?;
     // pandas' pivot (floats; a missing category counts 0), one row per key.
     let keys = [DATE, BYDEL_ID, BYDEL_NAVN, AGE_GROUP];
     let complete = all_present(&keys);
@@ -138,6 +125,20 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
             .expect("categories");
         rolled = rolled.with_column(&column(measure, "totalt"), total)?;
     }
+    // The guard sits on the final frame, the check on the merged rows.
+    let rolled = guarded(
+        rolled,
+        check,
+        all_of((0..CATEGORIES.len()).map(|i| c(&found(i)))),
+        concat(vec![
+            lit(
+                "input flytting-fra-etter-inn-kat, flytting-til-etter-inn-kat: no row both \
+                 inputs share has innvandringskategori '",
+            ),
+            missing,
+            lit("'"),
+        ]),
+    )?;
     let period = *dataset_type.variant::<Period>()?;
     let latest_only = period.is_status();
     let field = |key: &str, measure: &str| MoveField {

@@ -131,6 +131,10 @@ pub fn ascending(columns: &[&str]) -> Vec<SortExpr> {
 /// of `check` (usually a one-row aggregate). The check is a branch of a union with `df`, so
 /// it runs even when `df` is empty or a join would never read it (a cross join skips its
 /// other side when one side is empty).
+///
+/// Guard the frame a plan outputs, not one that later filters and aggregations read: on
+/// Ballista a later filter was pushed into the branch and emptied the check's input
+/// (flyttehyppighet_inn_kat's check then failed on good data).
 pub fn guarded(
     df: DataFrame,
     check: DataFrame,
