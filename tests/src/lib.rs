@@ -315,6 +315,16 @@ pub async fn check_every_output(
     }
 }
 
+/// The entry `id` of a document (its `data` list), or a panic naming the id.
+pub fn entry<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    doc["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id)
+        .unwrap_or_else(|| panic!("no entry {id}"))
+}
+
 /// Sets every count of sub-district 0501 in 2024 of `husholdninger-etter-rom-per-person` to
 /// zero, so that its ratios are 0/0.
 pub fn zero_households_in_0501(bucket_dir: &Path) {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use bydelsfakta_scheduler_client::{Result, RunOutcome};
 use bydelsfakta_tests::{
-    bucket_copy, compare_documents, compare_folders, edit_csv, files_below, fixture_event,
+    bucket_copy, compare_documents, compare_folders, edit_csv, entry, files_below, fixture_event,
     fixtures, input_csv, run,
 };
 use serde_json::Value;
@@ -38,16 +38,6 @@ fn document(dir: &Path, outcome: &RunOutcome, id: &str) -> String {
 
 fn parsed(text: &str) -> Value {
     serde_json::from_str(text).expect("JSON")
-}
-
-/// The entry `id` of a document.
-fn entry<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["id"] == id)
-        .unwrap_or_else(|| panic!("no entry {id}"))
 }
 
 fn entry_ids(doc: &Value) -> Vec<String> {
