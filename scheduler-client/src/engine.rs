@@ -20,6 +20,7 @@ use datafusion_proto::protobuf::PhysicalPlanNode;
 
 use crate::error::Result;
 use crate::shuffle_inputs::DistinctShuffleInputs;
+use crate::single_task::{SingleTaskCodec, SingleTaskExec};
 use crate::stores::runtime_for;
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::reader::{InputCache, PlanExecutor};
@@ -219,6 +220,7 @@ impl Engine {
         Ok(match &self.runner {
             PlanRunner::Embedded => collect(plan, self.ctx.task_ctx()).await?,
             PlanRunner::Ballista { scheduler_url } => {
+                let plan = for_cluster(plan);
                 let config = self.ctx.copied_config();
                 let stream = execute_physical_plan::<PhysicalPlanNode>(
                     scheduler_url.clone(),
@@ -251,7 +253,7 @@ impl PlanExecutor for Engine {
 }
 
 /// A context with our functions that reads `bucket`, to plan on (and run, embedded).
-fn planning_context(bucket: &Bucket, config: SessionConfig) -> Result<SessionContext> {
+pub fn planning_context(bucket: &Bucket, config: SessionConfig) -> Result<SessionContext> {
     let state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
@@ -285,12 +287,80 @@ pub fn ballista_session_config() -> SessionConfig {
 }
 
 /// Ballista's physical codec (with its shuffle readers reading each map output once, see
-/// [`crate::shuffle_inputs`]) composed with the document writer's.
+/// [`crate::shuffle_inputs`]) composed with the document writer's and the single task's.
 pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
     Arc::new(ComposedPhysicalExtensionCodec::new(vec![
         Arc::new(DistinctShuffleInputs::default()),
         Arc::new(DocumentWriterCodec),
+        Arc::new(SingleTaskCodec),
     ]))
+}
+
+/// Plans whose inputs are at most this many bytes run on a cluster as one task
+/// ([`SingleTaskExec`]); larger ones are cut into stages that spread over the executors.
+/// `BYDELSFAKTA_SINGLE_TASK_MAX_BYTES` overrides it (`0`: always stages).
+pub const SINGLE_TASK_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+pub const SINGLE_TASK_VARIABLE: &str = "BYDELSFAKTA_SINGLE_TASK_MAX_BYTES";
+
+/// `plan` as a cluster runs it: as one task when its inputs are small, else as it is.
+pub fn for_cluster(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+    if input_bytes(&plan) <= single_task_max_input_bytes() {
+        Arc::new(SingleTaskExec::new(plan))
+    } else {
+        plan
+    }
+}
+
+fn single_task_max_input_bytes() -> u64 {
+    std::env::var(SINGLE_TASK_VARIABLE)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(SINGLE_TASK_MAX_INPUT_BYTES)
+}
+
+/// The bytes of the distinct files `plan` scans (a plan scans one input object as often
+/// as it uses its frame; the data is read once per object all the same), plus the rows a
+/// plan carries itself. A scan of anything else counts as large: its size is unknown.
+pub fn input_bytes(plan: &Arc<dyn ExecutionPlan>) -> u64 {
+    let mut files = std::collections::HashMap::new();
+    let carried = scanned(plan, &mut files);
+    files
+        .values()
+        .fold(carried, |sum, size| sum.saturating_add(*size))
+}
+
+/// Records the files below `plan` in `files`; returns the bytes of in-plan rows (or
+/// `u64::MAX` for a scan of unknown size).
+fn scanned(
+    plan: &Arc<dyn ExecutionPlan>,
+    files: &mut std::collections::HashMap<String, u64>,
+) -> u64 {
+    use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::datasource::physical_plan::FileScanConfig;
+    use datafusion::datasource::source::DataSourceExec;
+    if let Some(exec) = plan.downcast_ref::<DataSourceExec>() {
+        let source: &dyn std::any::Any = exec.data_source().as_ref();
+        if let Some(config) = source.downcast_ref::<FileScanConfig>() {
+            for file in config.file_groups.iter().flat_map(|group| group.iter()) {
+                files.insert(file.object_meta.location.to_string(), file.object_meta.size);
+            }
+            return 0;
+        }
+        // Rows the plan carries itself (a literal table): their size in memory.
+        if let Some(config) = source.downcast_ref::<MemorySourceConfig>() {
+            return config
+                .partitions()
+                .iter()
+                .flatten()
+                .map(|batch| batch.get_array_memory_size() as u64)
+                .sum();
+        }
+        return u64::MAX;
+    }
+    plan.children()
+        .into_iter()
+        .map(|child| scanned(child, files))
+        .fold(0u64, u64::saturating_add)
 }
 
 fn scheduler_error(url: &str, e: impl std::fmt::Display) -> crate::error::Error {

@@ -12,10 +12,12 @@
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod job_shape;
 pub mod processed;
 pub mod recover;
 pub mod run;
 pub mod shuffle_inputs;
+pub mod single_task;
 pub mod sql;
 pub mod stores;
 

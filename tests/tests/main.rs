@@ -14,6 +14,7 @@ mod deviations;
 mod edge_cases;
 mod fixtures;
 mod inputs;
+mod job_shape;
 mod parity_edges;
 mod port_jobs;
 mod publication;

@@ -1,0 +1,107 @@
+//! What each event costs a Ballista cluster: the jobs it submits (the reader's probes and
+//! the writer's plan) and the stages and tasks of the writer's job, counted with the
+//! scheduler's own planner (no cluster needed), with and without `SingleTaskExec`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bydelsfakta_queries::reader::PlanExecutor;
+use bydelsfakta_queries::writer_plan::{RunRequest, writer_plan};
+use bydelsfakta_scheduler_client::Engine;
+use bydelsfakta_scheduler_client::engine::{
+    ballista_session_config, for_cluster, planning_context,
+};
+use bydelsfakta_scheduler_client::event::{PipelineEvent, ResolvedEvent};
+use bydelsfakta_scheduler_client::job_shape::job_shape;
+use bydelsfakta_tests::{bucket_copy, fixtures};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::physical_plan::ExecutionPlan;
+
+/// Runs the probes embedded and counts them: each is a job on a cluster.
+struct CountingExecutor {
+    inner: Engine,
+    jobs: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl PlanExecutor for CountingExecutor {
+    async fn collect(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+    ) -> bydelsfakta_queries::Result<Vec<RecordBatch>> {
+        self.jobs.fetch_add(1, Ordering::SeqCst);
+        self.inner.collect(plan).await
+    }
+}
+
+#[tokio::test]
+async fn jobs_stages_and_tasks_per_event() {
+    let (_dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let executor = CountingExecutor {
+        inner: Engine::embedded(&bucket).await.unwrap(),
+        jobs: AtomicUsize::new(0),
+    };
+    let ctx = planning_context(&bucket, ballista_session_config()).unwrap();
+    let mut rows = vec![];
+    for function in bydelsfakta_queries::functions::all() {
+        for ty in function.types {
+            let name = format!("{}__{}", function.name, ty.name);
+            let event =
+                std::fs::read_to_string(fixtures().join(format!("events/{name}.json"))).unwrap();
+            let resolved =
+                ResolvedEvent::resolve(PipelineEvent::parse(&event).unwrap(), None).unwrap();
+            let before = executor.jobs.load(Ordering::SeqCst);
+            let request = RunRequest {
+                target: &resolved.target,
+                bucket: &bucket,
+                output_prefix: &resolved.output_prefix,
+                published_date: "2026-11-28",
+                run_id: "shape",
+                started_at: "2026-11-28T00:00:00Z",
+                publish: Default::default(),
+                input_cache: None,
+            };
+            let plan = writer_plan(&ctx, &executor, &request).await.unwrap();
+            let probes = executor.jobs.load(Ordering::SeqCst) - before;
+            let staged = job_shape(Arc::clone(&plan), ctx.state().config_options()).unwrap();
+            let shape = job_shape(for_cluster(plan), ctx.state().config_options()).unwrap();
+            println!(
+                "{name:60} jobs {:2} stages {:3} tasks {:4} (cut into stages: {:3} stages, {:4} tasks)",
+                probes + 1,
+                shape.stages,
+                shape.tasks,
+                staged.stages,
+                staged.tasks
+            );
+            rows.push((name, probes + 1, shape.stages, shape.tasks));
+        }
+    }
+    // The guard (issue: speed on every path): on the sample's small inputs every writer job
+    // is one stage of one task, and an event submits at most one job per input besides it
+    // (the reader's type probes). A change that cuts a small plan into stages again, or
+    // adds a job per event, fails here.
+    for (name, jobs, stages, tasks) in &rows {
+        assert_eq!(
+            (*stages, *tasks),
+            (1, 1),
+            "{name}: the writer's job is cut up"
+        );
+        let function = name.split("__").next().unwrap();
+        let inputs = bydelsfakta_queries::functions::by_name(function)
+            .unwrap()
+            .input_datasets()
+            .len();
+        assert!(
+            *jobs <= inputs + 1,
+            "{name}: {jobs} jobs for {inputs} inputs"
+        );
+    }
+    let total = |f: fn(&(String, usize, usize, usize)) -> usize| rows.iter().map(f).sum::<usize>();
+    println!(
+        "total: {} outputs, {} jobs, {} stages, {} tasks",
+        rows.len(),
+        total(|r| r.1),
+        total(|r| r.2),
+        total(|r| r.3)
+    );
+}
