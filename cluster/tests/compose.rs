@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::common::{
-    Process, alone, free_port, http_status, ran_tasks, wait_until, workspace_binary,
+    Process, alone, assert_executors_ran_tasks, free_port, http_status, wait_until,
+    workspace_binary,
 };
 use bydelsfakta_tests::s3::MemoryS3;
 use bydelsfakta_tests::s3::server::{S3Server, assert_only_planning, assert_read_and_wrote};
@@ -358,9 +359,7 @@ async fn compose_on_loopback() {
 
     assert_only_planning("the shim", &s3.requests_by(shim_key.0));
     assert_read_and_wrote("the executors", &s3.requests_by(cluster_key.0));
-    for (i, work_dir) in work_dirs.iter().enumerate() {
-        assert!(ran_tasks(work_dir.path()), "executor-{} ran no task", i + 1);
-    }
+    assert_executors_ran_tasks(&work_dirs);
 
     // The scheduler gone: the shim answers with a typed error and nothing is written.
     processes[0].kill();

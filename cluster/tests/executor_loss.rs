@@ -11,6 +11,7 @@ use crate::common::{Cluster, alone, ran_tasks, start_cluster_with};
 
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_queries::publication::recover;
+use bydelsfakta_scheduler_client::engine::SINGLE_TASK_MAX_INPUT_BYTES;
 use bydelsfakta_scheduler_client::{Engine, RunOptions, run_event};
 use bydelsfakta_tests::{
     bucket_copy, compare_folders, files_below, fixture_event, fixtures, large_stack_runtime, run_on,
@@ -28,11 +29,24 @@ const EVENTS: [&str; 8] = [
     "husholdningstyper__status",
 ];
 
+/// Every plan cut into stages, spread over both executors.
 #[test]
 fn an_executor_killed_mid_job() {
     let _alone = alone();
     let runtime = large_stack_runtime();
-    runtime.block_on(async { tokio::spawn(kill_mid_job()).await.unwrap() });
+    runtime.block_on(async { tokio::spawn(kill_mid_job(0)).await.unwrap() });
+}
+
+/// Small plans as one task each (the default): the executor running it dies under it.
+#[test]
+fn an_executor_killed_mid_task() {
+    let _alone = alone();
+    let runtime = large_stack_runtime();
+    runtime.block_on(async {
+        tokio::spawn(kill_mid_job(SINGLE_TASK_MAX_INPUT_BYTES))
+            .await
+            .unwrap()
+    });
 }
 
 /// A scheduler and two executors with `env`. A dead executor is noticed within seconds
@@ -57,13 +71,16 @@ async fn two_executors(env: Vec<(&'static str, String)>) -> Cluster {
 /// What happened to one event: its output prefix and its error, if it failed.
 type Outcome = (String, Result<String, String>);
 
-async fn kill_mid_job() {
+/// Runs [`EVENTS`] with plans over at most `single_task_max_bytes` of input as one task,
+/// and kills the first executor that runs a task while an event is in flight.
+async fn kill_mid_job(single_task_max_bytes: u64) {
     let mut cluster = two_executors(vec![]).await;
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     let scheduler = format!("df://127.0.0.1:{}", cluster.scheduler_port);
     let engine = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
         .await
-        .unwrap();
+        .unwrap()
+        .with_single_task_max_bytes(single_task_max_bytes);
 
     let in_flight: Arc<Mutex<Option<&'static str>>> = Arc::default();
     let runner = {
@@ -85,18 +102,19 @@ async fn kill_mid_job() {
         })
     };
 
-    // Kill executor 0 once it has run tasks, while an event is in flight.
+    // Kill the first executor that has run tasks, while an event is in flight.
     let started = Instant::now();
-    let killed_during = loop {
+    let (victim, killed_during) = loop {
         assert!(
             started.elapsed() < Duration::from_secs(600),
-            "executor 0 never ran a task"
+            "no executor ran a task"
         );
-        if ran_tasks(cluster.work_dirs[0].path())
+        let busy = (0..2).find(|&i| ran_tasks(cluster.work_dirs[i].path()));
+        if let Some(victim) = busy
             && let Some(name) = *in_flight.lock().unwrap()
         {
-            cluster.kill_executor(0);
-            break name;
+            cluster.kill_executor(victim);
+            break (victim, name);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
@@ -136,7 +154,7 @@ async fn kill_mid_job() {
     }
     assert_eq!(outcomes.len(), EVENTS.len());
     assert!(
-        ran_tasks(cluster.work_dirs[1].path()),
+        ran_tasks(cluster.work_dirs[1 - victim].path()),
         "the survivor ran no task"
     );
 }

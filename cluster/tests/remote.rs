@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{alone, free_port, ran_tasks, start_cluster};
+use crate::common::{alone, assert_executors_ran_tasks, free_port, start_cluster};
 
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_tests::{
@@ -37,9 +37,7 @@ async fn same_documents() {
         compare_folders(&expected, &dir.path().join(&outcome.output_prefix))
             .unwrap_or_else(|e| panic!("{function} {ty}: {e}"));
     }
-    for (i, work_dir) in cluster.work_dirs.iter().enumerate() {
-        assert!(ran_tasks(work_dir.path()), "executor {i} ran no task");
-    }
+    assert_executors_ran_tasks(&cluster.work_dirs);
     // The bad-input table on the cluster: the same kinds and places as embedded
     // (tests/tests/inputs.rs), and nothing written.
     let mut failures = vec![];

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::{alone, ran_tasks, start_cluster};
+use crate::common::{alone, assert_executors_ran_tasks, start_cluster};
 use bydelsfakta_tests::s3::MemoryS3;
 use bydelsfakta_tests::s3::server::{S3Server, assert_only_planning, assert_read_and_wrote};
 
@@ -78,9 +78,7 @@ async fn on_s3() {
     // the executors and the documents from the executors to S3.
     assert_only_planning("the client", &s3.requests_by(CLIENT.0));
     assert_read_and_wrote("the executors", &s3.requests_by(EXECUTORS.0));
-    for (i, work_dir) in cluster.work_dirs.iter().enumerate() {
-        assert!(ran_tasks(work_dir.path()), "executor {i} ran no task");
-    }
+    assert_executors_ran_tasks(&cluster.work_dirs);
 
     // S3 refusing the client's credentials: a clear error, nothing written.
     let written = store.keys(BUCKET, "intermediate/");

@@ -72,6 +72,8 @@ pub struct Engine {
     /// Embedded only: each input object is read and typed once for all the runs of this
     /// engine (the distributed engines scan inputs where their tasks run).
     input_cache: Option<Arc<InputCache>>,
+    /// Distributed only: plans over at most this many input bytes run as one task.
+    single_task_max_bytes: u64,
 }
 
 impl Engine {
@@ -120,6 +122,7 @@ impl Engine {
             ctx: planning_context(bucket, ballista_session_config())?,
             runner: PlanRunner::Ballista { scheduler_url },
             input_cache: None,
+            single_task_max_bytes: single_task_max_bytes_setting()?,
         })
     }
 
@@ -135,6 +138,7 @@ impl Engine {
             ctx: planning_context(bucket, config)?,
             runner: PlanRunner::Embedded,
             input_cache: Some(Arc::default()),
+            single_task_max_bytes: single_task_max_bytes_setting()?,
         })
     }
 
@@ -171,7 +175,18 @@ impl Engine {
             ctx,
             runner: PlanRunner::Ballista { scheduler_url },
             input_cache: None,
+            single_task_max_bytes: single_task_max_bytes_setting()?,
         })
+    }
+
+    /// The same engine, running plans over more than `bytes` of input as stages on a
+    /// cluster, and smaller ones as one task (`0`: every plan as stages, spread over the
+    /// executors). No effect embedded.
+    pub fn with_single_task_max_bytes(self, bytes: u64) -> Self {
+        Self {
+            single_task_max_bytes: bytes,
+            ..self
+        }
     }
 
     /// The same engine, its operators in this process held to `bytes` of memory (sorts,
@@ -220,7 +235,7 @@ impl Engine {
         Ok(match &self.runner {
             PlanRunner::Embedded => collect(plan, self.ctx.task_ctx()).await?,
             PlanRunner::Ballista { scheduler_url } => {
-                let plan = for_cluster(plan);
+                let plan = for_cluster(plan, self.single_task_max_bytes);
                 let config = self.ctx.copied_config();
                 let stream = execute_physical_plan::<PhysicalPlanNode>(
                     scheduler_url.clone(),
@@ -302,20 +317,25 @@ pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
 pub const SINGLE_TASK_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 pub const SINGLE_TASK_VARIABLE: &str = "BYDELSFAKTA_SINGLE_TASK_MAX_BYTES";
 
-/// `plan` as a cluster runs it: as one task when its inputs are small, else as it is.
-pub fn for_cluster(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
-    if input_bytes(&plan) <= single_task_max_input_bytes() {
+/// `plan` as a cluster runs it: as one task when its inputs are at most `max_bytes`,
+/// else as it is.
+pub fn for_cluster(plan: Arc<dyn ExecutionPlan>, max_bytes: u64) -> Arc<dyn ExecutionPlan> {
+    if max_bytes > 0 && input_bytes(&plan) <= max_bytes {
         Arc::new(SingleTaskExec::new(plan))
     } else {
         plan
     }
 }
 
-fn single_task_max_input_bytes() -> u64 {
-    std::env::var(SINGLE_TASK_VARIABLE)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(SINGLE_TASK_MAX_INPUT_BYTES)
+/// The threshold as set in the environment when an engine is made, else the default.
+fn single_task_max_bytes_setting() -> Result<u64> {
+    match std::env::var(SINGLE_TASK_VARIABLE) {
+        Err(_) => Ok(SINGLE_TASK_MAX_INPUT_BYTES),
+        Ok(value) => value.trim().parse().map_err(|e| crate::Error::Setting {
+            variable: SINGLE_TASK_VARIABLE,
+            problem: format!("{value:?} is not a number of bytes ({e})"),
+        }),
+    }
 }
 
 /// The bytes of the distinct files `plan` scans (a plan scans one input object as often

@@ -33,6 +33,13 @@ pub enum Error {
     #[error("scheduler {url}: {problem}")]
     Scheduler { url: String, problem: String },
 
+    /// An engine setting from the environment that does not parse.
+    #[error("{variable}: {problem}")]
+    Setting {
+        variable: &'static str,
+        problem: String,
+    },
+
     #[error(transparent)]
     Query(Box<QueryError>),
 }
@@ -59,6 +66,7 @@ impl Error {
             Error::PrefixNotInInput { .. } => "PrefixNotInInputError",
             Error::ExtraPrefixesInInput { .. } => "ExtraPrefixesInInputError",
             Error::Scheduler { .. } => "SchedulerUnavailableError",
+            Error::Setting { .. } => "SettingError",
             Error::Query(e) => e.kind(),
         }
     }

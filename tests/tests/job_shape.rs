@@ -9,7 +9,7 @@ use bydelsfakta_queries::reader::PlanExecutor;
 use bydelsfakta_queries::writer_plan::{RunRequest, writer_plan};
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_scheduler_client::engine::{
-    ballista_session_config, for_cluster, planning_context,
+    SINGLE_TASK_MAX_INPUT_BYTES, ballista_session_config, for_cluster, planning_context,
 };
 use bydelsfakta_scheduler_client::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_scheduler_client::job_shape::job_shape;
@@ -43,6 +43,7 @@ async fn jobs_stages_and_tasks_per_event() {
     };
     let ctx = planning_context(&bucket, ballista_session_config()).unwrap();
     let mut rows = vec![];
+    let mut staged_stages = 0;
     for function in bydelsfakta_queries::functions::all() {
         for ty in function.types {
             let name = format!("{}__{}", function.name, ty.name);
@@ -63,8 +64,10 @@ async fn jobs_stages_and_tasks_per_event() {
             };
             let plan = writer_plan(&ctx, &executor, &request).await.unwrap();
             let probes = executor.jobs.load(Ordering::SeqCst) - before;
-            let staged = job_shape(Arc::clone(&plan), ctx.state().config_options()).unwrap();
-            let shape = job_shape(for_cluster(plan), ctx.state().config_options()).unwrap();
+            let options = ctx.state().config_options().clone();
+            let staged = job_shape(for_cluster(Arc::clone(&plan), 0), &options).unwrap();
+            let shape =
+                job_shape(for_cluster(plan, SINGLE_TASK_MAX_INPUT_BYTES), &options).unwrap();
             println!(
                 "{name:60} jobs {:2} stages {:3} tasks {:4} (cut into stages: {:3} stages, {:4} tasks)",
                 probes + 1,
@@ -74,6 +77,7 @@ async fn jobs_stages_and_tasks_per_event() {
                 staged.tasks
             );
             rows.push((name, probes + 1, shape.stages, shape.tasks));
+            staged_stages += staged.stages;
         }
     }
     // The guard (issue: speed on every path): on the sample's small inputs every writer job
@@ -96,6 +100,13 @@ async fn jobs_stages_and_tasks_per_event() {
             "{name}: {jobs} jobs for {inputs} inputs"
         );
     }
+    // With the threshold at 0 the same plans are cut into stages (so the guard above
+    // guards the threshold, not a planner that never cuts).
+    assert!(
+        staged_stages > 2 * rows.len(),
+        "{staged_stages} stages for {} plans cut into stages",
+        rows.len()
+    );
     let total = |f: fn(&(String, usize, usize, usize)) -> usize| rows.iter().map(f).sum::<usize>();
     println!(
         "total: {} outputs, {} jobs, {} stages, {} tasks",

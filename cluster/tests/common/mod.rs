@@ -178,6 +178,16 @@ pub fn ran_tasks(work_dir: &Path) -> bool {
     std::fs::read_dir(work_dir).is_ok_and(|mut entries| entries.next().is_some())
 }
 
+/// The plans ran on the executors: at least one of them ran tasks. Not each of them: a
+/// small plan is one task, and an idle cluster gives every such task to the same executor
+/// (the kill tests in executor_loss show that both executors take work).
+pub fn assert_executors_ran_tasks(work_dirs: &[tempfile::TempDir]) {
+    assert!(
+        work_dirs.iter().any(|dir| ran_tasks(dir.path())),
+        "no executor ran a task"
+    );
+}
+
 /// A binary of another package of the workspace, next to this package's binaries in the
 /// target dir (`cargo test --workspace` builds every package's binaries before any test).
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
