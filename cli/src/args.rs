@@ -131,6 +131,10 @@ pub enum Command {
         /// The original's timings (markdown table).
         #[arg(long, default_value = REFERENCE_TIMINGS, hide_default_value = true)]
         reference: PathBuf,
+        /// With `--scheduler` (or `--engine standalone`): a cluster executor's process id,
+        /// whose peak memory is reported (repeat for each executor on this machine).
+        #[arg(long = "executor-pid", value_name = "PID")]
+        executor_pids: Vec<u32>,
     },
     /// Write a bucket of inputs shaped like the sample, with every sub-district copied
     /// `scale` times and its counts varied (seeded).

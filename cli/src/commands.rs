@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 
 use crate::args::{Cli, Command, Format};
+use crate::bench::side_by_side::Distributed;
 use crate::bench::{BenchOptions, Reference, default_bench_dir, report, run_bench};
 use crate::demo::run_demo;
 use crate::run_all::{RunAllOptions, run_all};
@@ -107,8 +108,20 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             dir,
             sample,
             reference,
+            executor_pids,
         } => {
             let reference = Reference::read(&reference)?;
+            let distributed = match (at.scheduler, at.engine) {
+                (Some(url), _) => Some(vec!["--scheduler".to_string(), url.to_string()]),
+                (None, EngineKind::Standalone) => {
+                    Some(vec!["--engine".to_string(), "standalone".to_string()])
+                }
+                (None, EngineKind::Embedded) => None,
+            }
+            .map(|flags| Distributed {
+                flags,
+                executor_pids,
+            });
             let options = BenchOptions {
                 scales,
                 seed,
@@ -117,6 +130,7 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 sample,
                 original_outputs: reference.outputs(),
                 original_scales: reference.scales(),
+                distributed,
             };
             bench(options, &reference, out).await
         }

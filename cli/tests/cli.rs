@@ -161,6 +161,38 @@ fn demo_runs_every_output_on_the_sample_bucket() {
     assert_eq!(std::fs::read_to_string(written).unwrap(), original);
 }
 
+/// `bench` (one round, the sample only): the batch, its I/O floor of the same bytes, and an
+/// event file per output; no side-by-side table without `--scheduler` or standalone.
+#[test]
+fn bench_measures_the_batch_and_its_io_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["bench", "--scales", "1", "--repeat", "1", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&out, "bench");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let floor = text
+        .lines()
+        .find(|line| line.contains("I/O floor"))
+        .unwrap_or_else(|| panic!("no floor in {text}"));
+    let megabytes = |after: &str| -> f64 {
+        let rest = &floor[floor.find(after).unwrap() + after.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    // The sample's inputs are 9.1 MB of CSV, its documents 19.4 MB (README, Speed).
+    assert!((5.0..15.0).contains(&megabytes("read ")), "{floor}");
+    assert!((10.0..30.0).contains(&megabytes("wrote ")), "{floor}");
+    assert!(!text.contains("against embedded"), "{text}");
+    let outputs: usize = bydelsfakta_queries::functions::all()
+        .iter()
+        .map(|f| f.types.len())
+        .sum();
+    let events = std::fs::read_dir(dir.path().join("events-1")).unwrap().count();
+    assert_eq!(events, outputs);
+}
+
 fn run_all(bucket: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .args(["run-all", "--published-date", "2026-11-28", "--bucket"])

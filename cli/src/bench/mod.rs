@@ -5,6 +5,12 @@
 //! The original's figures (the fixtures' `reference-timings.md`) are one process per
 //! output, the handler call alone; ours are one process per batch, the whole `run-all`
 //! (listing, reading, planning, running, writing) timed from inside, engine start excluded.
+//!
+//! Each scale also measures the batch's I/O floor ([`io_floor`]) and, with `--scheduler`
+//! or `--engine standalone`, that path side by side with embedded ([`side_by_side`]).
+
+pub mod io_floor;
+pub mod side_by_side;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +21,8 @@ use serde_json::Value;
 
 use crate::demo::copy_dir;
 use bydelsfakta_queries::functions;
+use io_floor::FloorWork;
+use side_by_side::{Distributed, EventTimes, SideBySide, embedded_flags, event_process};
 
 /// The original's timings shipped beside the sample bucket.
 pub const REFERENCE_TIMINGS: &str = concat!(
@@ -37,6 +45,8 @@ pub struct BenchOptions {
     /// of those scales also runs a batch of just these outputs, the like-for-like figure.
     pub original_outputs: Vec<String>,
     pub original_scales: Vec<usize>,
+    /// The path to measure side by side with embedded, if any.
+    pub distributed: Option<Distributed>,
 }
 
 /// One `run-all` process: per-output milliseconds, the batch's wall time and peak memory.
@@ -44,6 +54,8 @@ pub struct BenchOptions {
 struct BatchRun {
     outputs: HashMap<String, f64>,
     wall_ms: f64,
+    /// The whole process, timed from outside.
+    process_ms: f64,
     peak_rss_bytes: Option<u64>,
 }
 
@@ -53,9 +65,23 @@ pub struct ScaleResult {
     pub scale: usize,
     pub outputs: HashMap<String, f64>,
     pub wall_ms: f64,
+    /// The whole `run-all` process, timed from outside.
+    pub process_ms: f64,
     pub peak_rss_bytes: Option<u64>,
     /// The batch of the original's outputs alone, where the original has timings.
     pub original_only_wall_ms: Option<f64>,
+    /// The batch's I/O floor.
+    pub floor: Option<Floor>,
+    /// The distributed path against embedded.
+    pub side_by_side: Option<SideBySide>,
+}
+
+/// The I/O floor of a batch: median ms, bytes read and written.
+#[derive(Debug, Clone)]
+pub struct Floor {
+    pub ms: f64,
+    pub read_bytes: u64,
+    pub written_bytes: u64,
 }
 
 /// The original's seconds per output dataset: scale 1 with the production pins (pandas
@@ -126,6 +152,7 @@ pub fn default_bench_dir() -> PathBuf {
 /// Prepares each scale's bucket and runs the batches.
 pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
     let exe = std::env::current_exe().context("locating the bydelsfakta binary")?;
+    let embedded = embedded_flags();
     let mut results = vec![];
     for &scale in &options.scales {
         let bucket = options.dir.join(format!("scale-{scale}"));
@@ -137,26 +164,84 @@ pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
                 crate::synth::synthesize(&options.sample, &bucket, scale, options.seed)?;
             }
         }
+        let events_dir = options.dir.join(format!("events-{scale}"));
+        let events = side_by_side::write_events(&bucket, &events_dir)?;
+        let floor_dir = options.dir.join(format!("floor-{scale}"));
         let compare = options.original_scales.contains(&scale);
-        let (mut runs, mut original_only) = (vec![], vec![]);
+        let (mut runs, mut original_only, mut floors) = (vec![], vec![], vec![]);
+        let (mut distributed_runs, mut embedded_events, mut distributed_events) =
+            (vec![], EventTimes::default(), EventTimes::default());
+        let mut floor_bytes = (0, 0);
         for round in 1..=options.repeat {
             eprintln!("{scale}x: run {round} of {}", options.repeat);
-            runs.push(batch(&exe, &bucket, &format!("bench-{round}"), &[])?);
+            let edition = format!("bench-{round}");
+            runs.push(batch(&exe, &embedded, &bucket, &edition, &[])?);
+            // The floor right after the batch, of what the batch read and wrote.
+            let work = FloorWork::gather(
+                &bucket,
+                &events.input_prefixes,
+                &bucket.join("intermediate"),
+                floor_dir.clone(),
+            )?;
+            floor_bytes = work.bytes();
+            floors.push(work.run(crate::run_all::default_jobs())?);
             if compare {
                 let edition = format!("bench-original-{round}");
-                original_only.push(batch(&exe, &bucket, &edition, &options.original_outputs)?);
+                original_only.push(batch(
+                    &exe,
+                    &embedded,
+                    &bucket,
+                    &edition,
+                    &options.original_outputs,
+                )?);
+            }
+            if let Some(distributed) = &options.distributed {
+                distributed_runs.push(batch(&exe, &distributed.flags, &bucket, &edition, &[])?);
+                for (output, event) in &events.files {
+                    embedded_events.add(output, event_process(&exe, &embedded, &bucket, event)?);
+                    distributed_events.add(
+                        output,
+                        event_process(&exe, &distributed.flags, &bucket, event)?,
+                    );
+                }
             }
         }
-        let mut result = median(scale, runs);
+        std::fs::remove_dir_all(&floor_dir).ok();
+        let mut result = median(scale, runs.clone());
         result.original_only_wall_ms = (!original_only.is_empty())
             .then(|| middle(original_only.iter().map(|r| r.wall_ms).collect()));
+        result.floor = Some(Floor {
+            ms: middle(floors),
+            read_bytes: floor_bytes.0,
+            written_bytes: floor_bytes.1,
+        });
+        result.side_by_side = options.distributed.as_ref().map(|distributed| SideBySide {
+            label: distributed.label(),
+            run_all_embedded_ms: result.process_ms,
+            run_all_distributed_ms: middle(distributed_runs.iter().map(|r| r.process_ms).collect()),
+            embedded: embedded_events.medians(),
+            distributed: distributed_events.medians(),
+            executors_peak_rss_bytes: (!distributed.executor_pids.is_empty()).then(|| {
+                distributed
+                    .executor_pids
+                    .iter()
+                    .filter_map(|pid| peak_rss_of(*pid))
+                    .sum()
+            }),
+        });
         results.push(result);
     }
     Ok(results)
 }
 
-/// One `run-all` process on `bucket`, of `outputs` (all when empty).
-fn batch(exe: &Path, bucket: &Path, edition: &str, outputs: &[String]) -> anyhow::Result<BatchRun> {
+/// One `run-all` process with `flags` on `bucket`, of `outputs` (all when empty).
+fn batch(
+    exe: &Path,
+    flags: &[String],
+    bucket: &Path,
+    edition: &str,
+    outputs: &[String],
+) -> anyhow::Result<BatchRun> {
     // Each batch writes into an empty output tree, as the first run did.
     let written = bucket.join("intermediate");
     if written.exists() {
@@ -165,24 +250,21 @@ fn batch(exe: &Path, bucket: &Path, edition: &str, outputs: &[String]) -> anyhow
     }
     let mut command = Command::new(exe);
     command
-        .args([
-            "--engine",
-            "embedded",
-            "run-all",
-            "--format",
-            "json",
-            "--edition",
-        ])
+        .args(flags)
+        .args(["run-all", "--format", "json", "--edition"])
         .arg(edition)
         .arg("--bucket")
         .arg(bucket);
     if !outputs.is_empty() {
         command.arg("--output").arg(outputs.join(","));
     }
+    let started = std::time::Instant::now();
     let output = command.output().context("starting run-all")?;
+    let process_ms = started.elapsed().as_secs_f64() * 1000.0;
     if !output.status.success() {
         bail!(
-            "run-all on {} failed: {}",
+            "{} run-all on {} failed: {}",
+            flags.join(" "),
             bucket.display(),
             String::from_utf8_lossy(&output.stderr)
         );
@@ -197,6 +279,7 @@ fn batch(exe: &Path, bucket: &Path, edition: &str, outputs: &[String]) -> anyhow
     Ok(BatchRun {
         outputs,
         wall_ms: report["wall_ms"].as_f64().unwrap_or(f64::NAN),
+        process_ms,
         peak_rss_bytes: report["peak_rss_bytes"].as_u64(),
     })
 }
@@ -219,8 +302,11 @@ fn median(scale: usize, runs: Vec<BatchRun>) -> ScaleResult {
         scale,
         outputs,
         wall_ms: middle(runs.iter().map(|r| r.wall_ms).collect()),
+        process_ms: middle(runs.iter().map(|r| r.process_ms).collect()),
         peak_rss_bytes: runs.iter().filter_map(|r| r.peak_rss_bytes).max(),
         original_only_wall_ms: None,
+        floor: None,
+        side_by_side: None,
     }
 }
 
@@ -301,6 +387,21 @@ pub fn report(results: &[ScaleResult], reference: &Reference) -> String {
             let _ = write!(out, ", {:.1}x the 1x time", result.wall_ms / base);
         }
         out.push('\n');
+        if let Some(floor) = &result.floor {
+            let _ = writeln!(
+                out,
+                "ours {}x: I/O floor {:.0} ms (read {:.1} MB of inputs, wrote {:.1} MB staged and renamed); run-all process {:.0} ms = {:.1}x the floor",
+                result.scale,
+                floor.ms,
+                floor.read_bytes as f64 / 1e6,
+                floor.written_bytes as f64 / 1e6,
+                result.process_ms,
+                result.process_ms / floor.ms
+            );
+        }
+        if let Some(side) = &result.side_by_side {
+            out.push_str(&side.report(result.scale));
+        }
         if let (Some(original), Some(ms)) = (original, result.original_only_wall_ms) {
             let _ = writeln!(
                 out,
@@ -316,7 +417,16 @@ pub fn report(results: &[ScaleResult], reference: &Reference) -> String {
 
 /// The peak resident memory of this process so far (Linux `VmHWM`).
 pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_rss_in("/proc/self/status")
+}
+
+/// The peak resident memory of process `pid` so far.
+pub fn peak_rss_of(pid: u32) -> Option<u64> {
+    peak_rss_in(&format!("/proc/{pid}/status"))
+}
+
+fn peak_rss_in(status: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
@@ -342,11 +452,13 @@ mod tests {
         let run = |ms: f64, rss: u64| BatchRun {
             outputs: HashMap::from([("a".to_string(), ms)]),
             wall_ms: ms * 2.0,
+            process_ms: ms * 3.0,
             peak_rss_bytes: Some(rss),
         };
         let result = median(1, vec![run(30.0, 5), run(10.0, 9), run(20.0, 7)]);
         assert_eq!(result.outputs["a"], 20.0);
         assert_eq!(result.wall_ms, 40.0);
+        assert_eq!(result.process_ms, 60.0);
         assert_eq!(result.peak_rss_bytes, Some(9));
     }
 
