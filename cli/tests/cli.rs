@@ -189,7 +189,9 @@ fn bench_measures_the_batch_and_its_io_floor() {
         .iter()
         .map(|f| f.types.len())
         .sum();
-    let events = std::fs::read_dir(dir.path().join("events-1")).unwrap().count();
+    let events = std::fs::read_dir(dir.path().join("events-1"))
+        .unwrap()
+        .count();
     assert_eq!(events, outputs);
 }
 

@@ -44,12 +44,12 @@ pub async fn writer_plan(
     let (function, dataset_type) = (req.target.function(), req.target.dataset_type());
     // Each input dataset is read once, even when several arguments name it.
     let mut by_dataset: HashMap<&str, DataFrame> = HashMap::new();
-    let mut inputs = vec![];
+    let (mut inputs, mut typed_records) = (vec![], vec![]);
     for (id, prefix) in req.target.input_prefixes() {
-        let (frame, object) =
-            read_input(ctx, executor, req.bucket, id, prefix, req.input_cache).await?;
-        by_dataset.insert(id, frame);
-        inputs.push(object);
+        let read = read_input(ctx, executor, req.bucket, id, prefix, req.input_cache).await?;
+        by_dataset.insert(id, read.frame);
+        inputs.push(read.object);
+        typed_records.extend(read.new_record);
     }
     // A target has a prefix, so now a frame, for every input dataset the arguments name.
     let tables = function
@@ -82,6 +82,7 @@ pub async fn writer_plan(
             inputs,
         },
         publish: req.publish,
+        typed_records,
     };
     let plan = frame.create_physical_plan().await?;
     Ok(Arc::new(DocumentWriterExec::new(plan, job)))

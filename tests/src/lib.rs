@@ -3,6 +3,7 @@
 //! floats may differ in their last digits, at most 1e-12 relative).
 
 pub mod bad_input;
+pub mod counting;
 pub mod lambda_api;
 pub mod s3;
 pub mod serial;

@@ -126,7 +126,8 @@ async fn reading(
     .await;
     match read {
         Err(e) => format!("error: {e}"),
-        Ok((frame, _)) => {
+        Ok(read) => {
+            let frame = read.frame;
             let fields: Vec<String> = frame
                 .schema()
                 .fields()

@@ -3,9 +3,7 @@
 //! scheduler's own planner (no cluster needed), with and without `SingleTaskExec`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bydelsfakta_queries::reader::PlanExecutor;
 use bydelsfakta_queries::writer_plan::{RunRequest, writer_plan};
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_scheduler_client::engine::{
@@ -13,34 +11,13 @@ use bydelsfakta_scheduler_client::engine::{
 };
 use bydelsfakta_scheduler_client::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_scheduler_client::job_shape::job_shape;
+use bydelsfakta_tests::counting::CountingExecutor;
 use bydelsfakta_tests::{bucket_copy, fixtures};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::physical_plan::ExecutionPlan;
-
-/// Runs the probes embedded and counts them: each is a job on a cluster.
-struct CountingExecutor {
-    inner: Engine,
-    jobs: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl PlanExecutor for CountingExecutor {
-    async fn collect(
-        &self,
-        plan: Arc<dyn ExecutionPlan>,
-    ) -> bydelsfakta_queries::Result<Vec<RecordBatch>> {
-        self.jobs.fetch_add(1, Ordering::SeqCst);
-        self.inner.collect(plan).await
-    }
-}
 
 #[tokio::test]
 async fn jobs_stages_and_tasks_per_event() {
     let (_dir, bucket) = bucket_copy(&fixtures().join("input"));
-    let executor = CountingExecutor {
-        inner: Engine::embedded(&bucket).await.unwrap(),
-        jobs: AtomicUsize::new(0),
-    };
+    let executor = CountingExecutor::new(Engine::embedded(&bucket).await.unwrap());
     let ctx = planning_context(&bucket, ballista_session_config()).unwrap();
     let mut rows = vec![];
     let mut staged_stages = 0;
@@ -51,7 +28,7 @@ async fn jobs_stages_and_tasks_per_event() {
                 std::fs::read_to_string(fixtures().join(format!("events/{name}.json"))).unwrap();
             let resolved =
                 ResolvedEvent::resolve(PipelineEvent::parse(&event).unwrap(), None).unwrap();
-            let before = executor.jobs.load(Ordering::SeqCst);
+            let before = executor.jobs();
             let request = RunRequest {
                 target: &resolved.target,
                 bucket: &bucket,
@@ -63,7 +40,7 @@ async fn jobs_stages_and_tasks_per_event() {
                 input_cache: None,
             };
             let plan = writer_plan(&ctx, &executor, &request).await.unwrap();
-            let probes = executor.jobs.load(Ordering::SeqCst) - before;
+            let probes = executor.jobs() - before;
             let options = ctx.state().config_options().clone();
             let staged = job_shape(for_cluster(Arc::clone(&plan), 0), &options).unwrap();
             let shape =

@@ -19,3 +19,4 @@ mod parity_edges;
 mod port_jobs;
 mod publication;
 mod sql;
+mod typed_records;

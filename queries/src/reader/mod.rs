@@ -20,6 +20,7 @@
 mod csv_errors;
 mod header;
 mod single_object;
+pub mod typed_record;
 mod typing;
 
 use std::collections::HashMap;
@@ -38,6 +39,7 @@ use crate::catalog;
 use crate::error::{Error, Result};
 use crate::publication::records::InputObject;
 pub use single_object::locate_single_object;
+use typed_record::TypedRecord;
 use typing::{typed_in_memory, typed_scan};
 
 /// Runs plans where the engine runs them: the reader's small queries over an input (the
@@ -52,8 +54,15 @@ pub trait PlanExecutor: Send + Sync {
     }
 }
 
-/// Reads input `dataset_id` from the single object under `prefix` of `bucket`; returns
-/// the typed frame and the object it read.
+/// An input as read: its typed frame, the object, and how it was typed when that is new
+/// (to record once the run succeeds, see [`typed_record`]).
+pub struct ReadInput {
+    pub frame: DataFrame,
+    pub object: InputObject,
+    pub new_record: Option<TypedRecord>,
+}
+
+/// Reads input `dataset_id` from the single object under `prefix` of `bucket`.
 ///
 /// With a cache, the typed table is read into memory once and shared by every plan that
 /// names the same object; without one, the plan scans the object where it runs.
@@ -64,28 +73,36 @@ pub async fn read_input(
     dataset_id: &str,
     prefix: &str,
     cache: Option<&InputCache>,
-) -> Result<(DataFrame, InputObject)> {
+) -> Result<ReadInput> {
     let dataset = catalog::input_dataset(dataset_id)
         .ok_or_else(|| Error::UnknownDataset(dataset_id.into()))?;
     let store = ctx.runtime_env().object_store(bucket.store_url())?;
     let object = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
-    let frame = read_object(ctx, executor, bucket, dataset, &object.key, cache).await?;
-    Ok((frame, object))
+    let Some(cache) = cache else {
+        let (frame, new_record) = typed_scan(ctx, executor, bucket, dataset, &object).await?;
+        return Ok(ReadInput {
+            frame,
+            object,
+            new_record,
+        });
+    };
+    let frame = read_cached(ctx, bucket, dataset, &object.key, cache).await?;
+    Ok(ReadInput {
+        frame,
+        object,
+        new_record: None,
+    })
 }
 
-/// Reads the object `key` as input `dataset`, through the cache if there is one.
-async fn read_object(
+/// Reads the object `key` as input `dataset` into `cache`, once.
+async fn read_cached(
     ctx: &SessionContext,
-    executor: &dyn PlanExecutor,
     bucket: &Bucket,
     dataset: &'static catalog::InputDataset,
     key: &str,
-    cache: Option<&InputCache>,
+    cache: &InputCache,
 ) -> Result<DataFrame> {
     let dataset_id = dataset.id;
-    let Some(cache) = cache else {
-        return typed_scan(ctx, executor, bucket, dataset, key).await;
-    };
     let url = bucket.object_url(key);
     let cell = cache.cell(&url);
     let table = cell

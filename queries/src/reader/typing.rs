@@ -16,9 +16,11 @@ use datafusion::prelude::*;
 use super::PlanExecutor;
 use super::csv_errors::locate_csv_error;
 use super::header::{check_header, read_header};
+use super::typed_record::{self, RecordedType, TypedRecord};
 use crate::bucket::Bucket;
 use crate::catalog::{self, Kind, YEAR_COLUMN};
 use crate::error::{Error, Result};
+use crate::publication::records::InputObject;
 use bydelsfakta_udfs::geo;
 use bydelsfakta_udfs::number_probe::NumberKind;
 use bydelsfakta_udfs::plan::c;
@@ -60,9 +62,13 @@ async fn text_scan(
 }
 
 /// What one column becomes, from the catalog and (for number columns) the probe.
+#[derive(Debug, Clone)]
 enum ColumnType {
     Text,
-    Number(DataType),
+    /// A number column of whole numbers only, as pandas' int64.
+    Integer,
+    /// A number column with a decimal or a missing cell, as pandas' float64.
+    Float,
     /// `aar`, as the integer column `date`.
     Year,
 }
@@ -72,8 +78,27 @@ impl ColumnType {
     fn output<'n>(&self, name: &'n str) -> (&'n str, DataType) {
         match self {
             ColumnType::Text => (name, DataType::Utf8),
-            ColumnType::Number(data_type) => (name, data_type.clone()),
+            ColumnType::Integer => (name, DataType::Int64),
+            ColumnType::Float => (name, DataType::Float64),
             ColumnType::Year => (geo::DATE, DataType::Int64),
+        }
+    }
+
+    fn recorded(&self) -> RecordedType {
+        match self {
+            ColumnType::Text => RecordedType::Text,
+            ColumnType::Integer => RecordedType::Int64,
+            ColumnType::Float => RecordedType::Float64,
+            ColumnType::Year => RecordedType::Year,
+        }
+    }
+
+    fn from_recorded(recorded: RecordedType) -> Self {
+        match recorded {
+            RecordedType::Text => ColumnType::Text,
+            RecordedType::Int64 => ColumnType::Integer,
+            RecordedType::Float64 => ColumnType::Float,
+            RecordedType::Year => ColumnType::Year,
         }
     }
 }
@@ -131,7 +156,7 @@ fn column_type(
         };
     }
     if float {
-        return Ok(ColumnType::Number(DataType::Float64));
+        return Ok(ColumnType::Float);
     }
     // A column of whole numbers is a column of 64-bit integers, as pandas reads it; a
     // number beyond them cannot be one of the platform's counts (docs/deviations.md D6).
@@ -140,7 +165,7 @@ fn column_type(
             row,
             problem: "a whole number beyond 64 bits",
         }),
-        None => Ok(ColumnType::Number(DataType::Int64)),
+        None => Ok(ColumnType::Integer),
     }
 }
 
@@ -211,19 +236,75 @@ pub async fn typed_in_memory(
 }
 
 /// For a cluster: the scan, probe and casts as plans that run where the engine runs them.
+/// An object typed by an earlier run that succeeded is cast as its record says, with no
+/// probe job; otherwise it is probed, and the record to write after this run's success is
+/// returned beside the frame.
 pub async fn typed_scan(
     ctx: &SessionContext,
     executor: &dyn PlanExecutor,
     bucket: &Bucket,
     dataset: &catalog::InputDataset,
-    key: &str,
-) -> Result<DataFrame> {
+    object: &InputObject,
+) -> Result<(DataFrame, Option<TypedRecord>)> {
+    let key = object.key.as_str();
     let (header, scan) = text_scan(ctx, bucket, dataset, key).await?;
     let raw = scan.window(vec![row_number().alias(geo::ROW)])?;
-    let ids = IdColumns::of(dataset, &header);
-    let probed = probe(executor, &raw, &probed_columns(dataset, &header), &ids)
+    let record_key = typed_record::record_key(dataset, object);
+    if let Some(record_key) = &record_key {
+        let store = ctx.runtime_env().object_store(bucket.store_url())?;
+        if let Some(columns) =
+            typed_record::read_record(store.as_ref(), bucket, record_key, object, &header).await
+        {
+            let types = columns
+                .iter()
+                .map(|(name, recorded)| (name.as_str(), ColumnType::from_recorded(*recorded)));
+            return Ok((cast_columns(&raw, types)?, None));
+        }
+    }
+    let types = probed_types(executor, &raw, dataset, key, &header).await?;
+    let record = record_key.map(|record_key| TypedRecord {
+        record_key,
+        object_key: object.key.clone(),
+        e_tag: object.e_tag.clone().unwrap_or_default(),
+        columns: types
+            .iter()
+            .map(|(name, typed)| (name.to_string(), typed.recorded()))
+            .collect(),
+    });
+    let frame = cast_columns(&raw, types.iter().map(|(n, t)| (n.as_str(), t.clone())))?;
+    Ok((frame, record))
+}
+
+/// The scan with each column cast to its type, and the file's row number.
+fn cast_columns<'n>(
+    raw: &DataFrame,
+    types: impl Iterator<Item = (&'n str, ColumnType)>,
+) -> Result<DataFrame> {
+    let mut columns: Vec<Expr> = types
+        .map(|(name, typed)| match typed {
+            ColumnType::Text => c(name),
+            typed => {
+                let (output, data_type) = typed.output(name);
+                cast(c(name), data_type).alias(output)
+            }
+        })
+        .collect();
+    columns.push(cast(c(geo::ROW), DataType::Int64).alias(geo::ROW));
+    Ok(raw.clone().select(columns)?)
+}
+
+/// Each column's type, by the probe job; the input's first problem as an error.
+async fn probed_types(
+    executor: &dyn PlanExecutor,
+    raw: &DataFrame,
+    dataset: &catalog::InputDataset,
+    key: &str,
+    header: &[String],
+) -> Result<Vec<(String, ColumnType)>> {
+    let ids = IdColumns::of(dataset, header);
+    let probed = probe(executor, raw, &probed_columns(dataset, header), &ids)
         .await
-        .map_err(|e| locate_csv_error(e, dataset.id, key, &header))?;
+        .map_err(|e| locate_csv_error(e, dataset.id, key, header))?;
     if probed.rows == 0 {
         return Err(no_rows(dataset.id, key));
     }
@@ -231,7 +312,7 @@ pub async fn typed_scan(
         let mut values = [None, None];
         for (value, column) in values.iter_mut().zip([&ids.district, &ids.sub_district]) {
             if let Some(column) = column {
-                *value = Some(cell_value(executor, &raw, column, row).await?);
+                *value = Some(cell_value(executor, raw, column, row).await?);
             }
         }
         let [district, sub_district] = values;
@@ -255,23 +336,18 @@ pub async fn typed_scan(
         ));
     }
     let probes = probed.columns;
-    let mut columns = vec![];
-    for name in &header {
+    let mut types = vec![];
+    for name in header {
         let probe = probes.iter().find(|(n, _)| n == name).map(|(_, p)| p);
-        columns.push(match column_type(dataset, name, probe) {
-            Ok(ColumnType::Text) => c(name),
-            Ok(typed) => {
-                let (output, data_type) = typed.output(name);
-                cast(c(name), data_type).alias(output)
-            }
+        match column_type(dataset, name, probe) {
+            Ok(typed) => types.push((name.clone(), typed)),
             Err(bad) => {
-                let value = cell_value(executor, &raw, name, bad.row).await?;
+                let value = cell_value(executor, raw, name, bad.row).await?;
                 return Err(bad.error(dataset.id, key, name, value));
             }
-        });
+        }
     }
-    columns.push(cast(c(geo::ROW), DataType::Int64).alias(geo::ROW));
-    Ok(raw.select(columns)?)
+    Ok(types)
 }
 
 /// The one row of an aggregate without groups (a distributed run may add empty batches).

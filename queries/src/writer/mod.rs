@@ -33,6 +33,7 @@ use crate::bucket::Bucket;
 use crate::document::{DocumentSpec, build_documents};
 use crate::publication::records::{PublishSettings, RunRecord};
 use crate::publication::{Publication, publish};
+use crate::reader::typed_record::{TypedRecord, write_records};
 
 /// Where and what to write: travels with the operator to the executor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +45,9 @@ pub struct WriteJob {
     /// The run that publishes, and what it read (for the manifest).
     pub run: RunRecord,
     pub publish: PublishSettings,
+    /// How inputs this run probed were typed, written once its documents are published.
+    #[serde(default)]
+    pub typed_records: Vec<TypedRecord>,
 }
 
 /// Writes the documents of one output dataset; yields one row: dataset, documents, bytes.
@@ -160,6 +164,7 @@ impl ExecutionPlan for DocumentWriterExec {
                 settings: job.publish,
             };
             let published = publish(store.as_ref(), &publication, documents).await?;
+            write_records(store.as_ref(), &job.bucket, &job.typed_records).await;
             WriteSummary {
                 output_dataset: job.spec.output_dataset.clone(),
                 documents: published.documents,
@@ -199,6 +204,7 @@ pub(crate) mod tests {
                 inputs: vec![],
             },
             publish: PublishSettings::default(),
+            typed_records: vec![],
         }
     }
 }
