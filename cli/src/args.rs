@@ -111,8 +111,9 @@ pub enum Command {
     /// Measure every output on the sample bucket and on synthesized larger ones (one
     /// `run-all` process per batch), against the original's timings. Build with --release.
     Bench {
-        /// Sub-district multipliers to run; 1 is the sample bucket itself.
-        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        /// Sub-district multipliers to run; 1 is the sample bucket itself, 9 the largest
+        /// (see `synth`).
+        #[arg(long, value_delimiter = ',', default_value = "1,4,8")]
         scales: Vec<usize>,
         /// Seed of the synthesized buckets.
         #[arg(long, default_value_t = 1)]

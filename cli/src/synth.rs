@@ -1,16 +1,22 @@
-//! `synth`: input buckets of the sample's shape at any scale, for benchmarks and for trying
-//! the engine on more data. Every sub-district becomes `scale` sub-districts (the original
-//! plus copies with ids `<id>-<k>` and names `<name> <k>`), their counts varied by up to ±20%
-//! with a seeded generator; district-level datasets and pre-aggregated district and Oslo rows
-//! are kept as they are, so every function still runs on the result.
+//! `synth`: input buckets of the sample's shape at larger scales, for benchmarks and for
+//! trying the engine on more data. Every sub-district becomes `scale` sub-districts (the
+//! original plus copies named `<name> <k>`), their counts varied by up to ±20% with a seeded
+//! generator; district-level datasets and pre-aggregated district and Oslo rows are kept as
+//! they are, so every function still runs on the result.
+//!
+//! A copy's id is a sub-district id the reader accepts (docs/deviations.md D7): four digits
+//! starting with its district's two, one the sample does not use. That leaves 100 ids per
+//! district: the sample's district 01 has 11 sub-districts, so 9x is the largest scale.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 /// Writes the scaled copy of the bucket at `sample` to `out`.
 pub fn synthesize(sample: &Path, out: &Path, scale: usize, seed: u64) -> anyhow::Result<usize> {
     anyhow::ensure!(scale >= 1, "--scale must be at least 1");
+    let ids = CopyIds::plan(&sample_sub_districts(sample)?, scale)?;
     let mut files = 0;
     for entry in walk(sample)? {
         let relative = entry.strip_prefix(sample).expect("below the sample");
@@ -20,13 +26,82 @@ pub fn synthesize(sample: &Path, out: &Path, scale: usize, seed: u64) -> anyhow:
             let text = std::fs::read_to_string(&entry)
                 .with_context(|| format!("reading {}", entry.display()))?;
             let dataset = relative.to_string_lossy().into_owned();
-            std::fs::write(&target, scale_csv(&text, &dataset, scale, seed))?;
+            std::fs::write(&target, scale_csv(&text, &dataset, &ids, seed))?;
             files += 1;
         } else {
             std::fs::copy(&entry, &target)?;
         }
     }
     Ok(files)
+}
+
+/// The sub-district ids of every CSV file of the sample.
+fn sample_sub_districts(sample: &Path) -> anyhow::Result<BTreeSet<String>> {
+    let mut ids = BTreeSet::new();
+    for entry in walk(sample)? {
+        if entry.extension().is_none_or(|e| e != "csv") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&entry)
+            .with_context(|| format!("reading {}", entry.display()))?;
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or_default();
+        let Some(column) = header.split(';').position(|c| c == "delbydel_id") else {
+            continue;
+        };
+        ids.extend(
+            lines
+                .filter_map(|line| line.split(';').nth(column))
+                .filter(|id| !id.is_empty())
+                .map(str::to_string),
+        );
+    }
+    Ok(ids)
+}
+
+/// The id of every copy of every sample sub-district: the same in every file, so that the
+/// inputs a function joins still match.
+struct CopyIds {
+    scale: usize,
+    ids: HashMap<(String, usize), String>,
+}
+
+impl CopyIds {
+    fn plan(sample: &BTreeSet<String>, scale: usize) -> anyhow::Result<Self> {
+        let mut by_district: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+        for id in sample {
+            if id.len() != 4 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("sample sub-district id '{id}' is not four digits");
+            }
+            by_district.entry(&id[..2]).or_default().push(id);
+        }
+        let mut ids = HashMap::new();
+        for (district, originals) in by_district {
+            let mut free = (0..100)
+                .map(|n| format!("{district}{n:02}"))
+                .filter(|id| !sample.contains(id));
+            for original in &originals {
+                for copy in 1..scale {
+                    let Some(id) = free.next() else {
+                        bail!(
+                            "district {district} has {} sub-districts: {scale}x needs {} four-digit \
+                             sub-district ids and there are 100 (docs/deviations.md D7); the \
+                             largest scale is {}",
+                            originals.len(),
+                            originals.len() * scale,
+                            100 / originals.len()
+                        );
+                    };
+                    ids.insert(((*original).clone(), copy), id);
+                }
+            }
+        }
+        Ok(Self { scale, ids })
+    }
+
+    fn id(&self, original: &str, copy: usize) -> &str {
+        &self.ids[&(original.to_string(), copy)]
+    }
 }
 
 fn walk(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
@@ -62,7 +137,8 @@ fn hash(parts: &[&str], numbers: &[u64]) -> u64 {
     numbers.iter().fold(h, |h, n| mix(h ^ n))
 }
 
-fn scale_csv(text: &str, dataset: &str, scale: usize, seed: u64) -> String {
+fn scale_csv(text: &str, dataset: &str, ids: &CopyIds, seed: u64) -> String {
+    let scale = ids.scale;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
     let columns: Vec<&str> = header.split(';').collect();
@@ -100,7 +176,7 @@ fn scale_csv(text: &str, dataset: &str, scale: usize, seed: u64) -> String {
                 .enumerate()
                 .map(|(i, cell)| {
                     if i == sub_id {
-                        format!("{cell}-{copy}")
+                        ids.id(cell, copy).to_string()
                     } else if i == sub_name {
                         format!("{cell} {copy}")
                     } else if !fixed(columns[i])
@@ -129,23 +205,42 @@ mod tests {
         2020;0101;Lodalen;01;Bydel Gamle Oslo;100;12.5\n\
         2020;;;01;Bydel Gamle Oslo;500;10.0\n";
 
+    fn ids(scale: usize) -> CopyIds {
+        let sample = BTreeSet::from(["0101".to_string(), "0102".to_string()]);
+        CopyIds::plan(&sample, scale).unwrap()
+    }
+
     #[test]
     fn copies_sub_districts_and_varies_counts() {
-        let out = scale_csv(CSV, "x", 3, 7);
+        let out = scale_csv(CSV, "x", &ids(3), 7);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 1 + 3 + 1);
         assert_eq!(lines[1], "2020;0101;Lodalen;01;Bydel Gamle Oslo;100;12.5");
-        assert!(lines[2].starts_with("2020;0101-1;Lodalen 1;01;Bydel Gamle Oslo;"));
-        assert!(lines[3].starts_with("2020;0101-2;Lodalen 2;01;"));
+        assert!(lines[2].starts_with("2020;0100;Lodalen 1;01;Bydel Gamle Oslo;"));
+        assert!(lines[3].starts_with("2020;0103;Lodalen 2;01;"));
         let count: i64 = lines[2].split(';').nth(5).unwrap().parse().unwrap();
         assert!((80..=120).contains(&count), "{count}");
         assert!(lines[2].ends_with(";12.5"));
         assert_eq!(lines[4], "2020;;;01;Bydel Gamle Oslo;500;10.0");
         assert_eq!(
             out,
-            scale_csv(CSV, "x", 3, 7),
+            scale_csv(CSV, "x", &ids(3), 7),
             "the same seed gives the same data"
         );
-        assert_ne!(out, scale_csv(CSV, "x", 3, 8));
+        assert_ne!(out, scale_csv(CSV, "x", &ids(3), 8));
+    }
+
+    #[test]
+    fn copy_ids_are_the_districts_free_four_digit_ids_until_they_run_out() {
+        let all = ids(50);
+        let mut given: Vec<&str> = all.ids.values().map(String::as_str).collect();
+        given.sort();
+        given.dedup();
+        assert_eq!(given.len(), 2 * 49, "unique");
+        assert!(given.iter().all(|id| id.starts_with("01") && id.len() == 4));
+        assert!(!given.contains(&"0101") && !given.contains(&"0102"));
+        let sample = BTreeSet::from(["0101".to_string(), "0102".to_string()]);
+        let error = CopyIds::plan(&sample, 51).err().unwrap().to_string();
+        assert!(error.contains("the largest scale is 50"), "{error}");
     }
 }

@@ -161,6 +161,40 @@ fn demo_runs_every_output_on_the_sample_bucket() {
     assert_eq!(std::fs::read_to_string(written).unwrap(), original);
 }
 
+/// A synthesized bucket is one the reader accepts: every output runs on it (the copies'
+/// sub-district ids are valid ids, the same in every input); a scale beyond the ids a
+/// district has is refused before anything is written.
+#[test]
+fn every_output_runs_on_a_synthesized_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("big");
+    let out = Command::new(BIN)
+        .args(["synth", "--scale", "3", "--out"])
+        .arg(&bucket)
+        .output()
+        .unwrap();
+    assert_success(&out, "synth");
+    let out = run_all(&bucket, &["--format", "json"]);
+    assert_success(&out, "run-all on the synthesized bucket");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outputs: usize = bydelsfakta_queries::functions::all()
+        .iter()
+        .map(|f| f.types.len())
+        .sum();
+    assert_eq!(report["outputs"].as_array().unwrap().len(), outputs);
+
+    let refused = dir.path().join("too-big");
+    let out = Command::new(BIN)
+        .args(["synth", "--scale", "10", "--out"])
+        .arg(&refused)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the largest scale is 9"), "{stderr}");
+    assert!(!refused.exists(), "nothing written");
+}
+
 /// `bench` (one round, the sample only): the batch, its I/O floor of the same bytes, and an
 /// event file per output; no side-by-side table without `--scheduler` or standalone.
 #[test]
