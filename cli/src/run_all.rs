@@ -14,7 +14,7 @@ use bydelsfakta_queries::{DatasetType, Function, functions};
 use bydelsfakta_scheduler_client::engine::Engine;
 use bydelsfakta_scheduler_client::error::Result;
 use bydelsfakta_scheduler_client::processed::processed_datasets;
-use bydelsfakta_scheduler_client::run::{RunOptions, run_event};
+use bydelsfakta_scheduler_client::run::{PlannedEvent, RunOptions, plan_event, run_planned};
 
 /// For every input dataset under `processed/<confidentiality>/<id>/version=<v>/edition=<e>/`,
 /// the prefix of its latest version and edition.
@@ -150,6 +150,9 @@ pub fn selected_outputs(
 /// Builds the event of every selected output from the latest edition of each input under
 /// `processed/`, runs them (`jobs` at once) with a progress bar,
 /// and reports each in the selection's order; one output failing does not stop the others.
+///
+/// On a cluster the outputs of one function (which read the same inputs) go as one job
+/// (`Engine::run_writer_plans`): a job's fixed cost is paid per function, not per output.
 pub async fn run_all(
     engine: &Engine,
     bucket: &Bucket,
@@ -164,67 +167,148 @@ pub async fn run_all(
     let bar = indicatif::ProgressBar::new(runs.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("template"),
     );
-    let run_options = RunOptions {
-        published_date: options.published_date.clone(),
-        function: None,
-        publish: options.publish,
-    };
+    let batch = Arc::new(Batch {
+        engine: engine.clone(),
+        bucket: bucket.clone(),
+        prefixes,
+        edition,
+        options: RunOptions {
+            published_date: options.published_date.clone(),
+            function: None,
+            publish: options.publish,
+        },
+    });
     let slots = Arc::new(tokio::sync::Semaphore::new(
         options.jobs.unwrap_or_else(default_jobs).max(1),
     ));
     // A task each, so that plans are built and run on every core; the semaphore bounds
     // how many are in flight (and so the memory they hold).
-    let tasks: Vec<_> = runs
+    let tasks: Vec<_> = groups(runs, engine.is_distributed())
         .into_iter()
-        .map(|(function, dataset_type)| {
-            let (engine, bucket, prefixes) = (engine.clone(), bucket.clone(), prefixes.clone());
-            let (run_options, edition) = (run_options.clone(), edition.clone());
-            let slots = slots.clone();
+        .map(|group| {
+            let (batch, slots) = (batch.clone(), slots.clone());
+            let outputs: Vec<&str> = group.iter().map(|(_, t)| t.output_dataset).collect();
             let task = tokio::spawn(async move {
                 let _slot = slots.acquire_owned().await.expect("never closed");
-                let started = Instant::now();
-                let missing: Vec<&str> = function
-                    .input_datasets()
-                    .into_iter()
-                    .filter(|id| !prefixes.contains_key(*id))
-                    .collect();
-                let outcome = if missing.is_empty() {
-                    let event = event_for(function, dataset_type, &prefixes, &edition);
-                    run_event(&engine, &bucket, &event, &run_options)
-                        .await
-                        .map(|o| {
-                            let ms = started.elapsed().as_secs_f64() * 1000.0;
-                            (o.summary.documents, ms)
-                        })
-                        .map_err(|e| e.to_string())
-                } else {
-                    Err(format!(
-                        "no edition under processed/ of input {}",
-                        missing.join(", ")
-                    ))
-                };
-                RunAllRow {
-                    output_dataset: dataset_type.output_dataset.into(),
-                    outcome,
-                }
+                batch.run_group(group).await
             });
-            (dataset_type.output_dataset, task)
+            (outputs, task)
         })
         .collect();
     let mut rows = vec![];
-    for (output_dataset, task) in tasks {
-        // A panic in one output's plan is that output's failure, not the batch's.
-        let row = task.await.unwrap_or_else(|e| RunAllRow {
-            output_dataset: output_dataset.into(),
-            outcome: Err(format!("internal error: {e}")),
+    for (outputs, task) in tasks {
+        // A panic in one group's plans is that group's failure, not the batch's.
+        let group_rows = task.await.unwrap_or_else(|e| {
+            outputs
+                .iter()
+                .map(|output| RunAllRow {
+                    output_dataset: output.to_string(),
+                    outcome: Err(format!("internal error: {e}")),
+                })
+                .collect()
         });
-        bar.set_message(row.output_dataset.clone());
-        if let Err(e) = &row.outcome {
-            bar.suspend(|| eprintln!("{}: {e}", row.output_dataset));
+        for row in group_rows {
+            bar.set_message(row.output_dataset.clone());
+            if let Err(e) = &row.outcome {
+                bar.suspend(|| eprintln!("{}: {e}", row.output_dataset));
+            }
+            bar.inc(1);
+            rows.push(row);
         }
-        bar.inc(1);
-        rows.push(row);
     }
     bar.finish_and_clear();
+    // In the selection's order, whatever the groups.
+    let order: HashMap<&str, usize> =
+        selected_outputs(options.changed.as_deref(), &options.outputs)?
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| (t.output_dataset, i))
+            .collect();
+    rows.sort_by_key(|row| order.get(row.output_dataset.as_str()).copied());
     Ok(rows)
+}
+
+type Output = (&'static Function, &'static DatasetType);
+
+/// The outputs that run together: on a cluster those of one function, else each alone.
+fn groups(runs: Vec<Output>, by_function: bool) -> Vec<Vec<Output>> {
+    if !by_function {
+        return runs.into_iter().map(|run| vec![run]).collect();
+    }
+    let mut groups: Vec<Vec<Output>> = vec![];
+    for run in runs {
+        match groups.iter_mut().find(|g| g[0].0.name == run.0.name) {
+            Some(group) => group.push(run),
+            None => groups.push(vec![run]),
+        }
+    }
+    groups
+}
+
+/// What every output of one `run-all` shares.
+struct Batch {
+    engine: Engine,
+    bucket: Bucket,
+    prefixes: Arc<HashMap<String, String>>,
+    edition: String,
+    options: RunOptions,
+}
+
+impl Batch {
+    /// Plans the group's outputs, runs those that planned, and reports each.
+    async fn run_group(&self, group: Vec<Output>) -> Vec<RunAllRow> {
+        let started = Instant::now();
+        let planned = futures::future::join_all(
+            group
+                .iter()
+                .map(|(function, dataset_type)| self.plan_output(function, dataset_type)),
+        )
+        .await;
+        let (mut rows, mut ready, mut outputs) = (vec![], vec![], vec![]);
+        for ((_, dataset_type), planned) in group.iter().zip(planned) {
+            match planned {
+                Ok(planned) => {
+                    ready.push(planned);
+                    outputs.push(dataset_type.output_dataset);
+                }
+                Err(e) => rows.push(RunAllRow {
+                    output_dataset: dataset_type.output_dataset.into(),
+                    outcome: Err(e),
+                }),
+            }
+        }
+        let outcomes = run_planned(&self.engine, ready).await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        rows.extend(outputs.into_iter().zip(outcomes).map(|(output, outcome)| {
+            RunAllRow {
+                output_dataset: output.into(),
+                outcome: outcome
+                    .map(|o| (o.summary.documents, ms))
+                    .map_err(|e| e.to_string()),
+            }
+        }));
+        rows
+    }
+
+    async fn plan_output(
+        &self,
+        function: &'static Function,
+        dataset_type: &'static DatasetType,
+    ) -> std::result::Result<PlannedEvent, String> {
+        let missing: Vec<&str> = function
+            .input_datasets()
+            .into_iter()
+            .filter(|id| !self.prefixes.contains_key(*id))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "no edition under processed/ of input {}",
+                missing.join(", ")
+            ));
+        }
+        let event = event_for(function, dataset_type, &self.prefixes, &self.edition);
+        plan_event(&self.engine, &self.bucket, &event, &self.options)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{alone, assert_executors_ran_tasks, free_port, start_cluster};
 
-use bydelsfakta_scheduler_client::Engine;
+use bydelsfakta_scheduler_client::{Engine, RunOptions, plan_event, run_planned};
 use bydelsfakta_tests::{
     bucket_copy, compare_folders, fixture_event, fixtures, large_stack_runtime, run_on,
 };
@@ -36,6 +36,40 @@ async fn same_documents() {
         let expected = fixtures().join(format!("expected/{function}/{ty}"));
         compare_folders(&expected, &dir.path().join(&outcome.output_prefix))
             .unwrap_or_else(|e| panic!("{function} {ty}: {e}"));
+    }
+    // As `run-all` sends a function to the cluster: its outputs planned, then one job.
+    let options = RunOptions {
+        published_date: "2026-11-28".into(),
+        function: None,
+        publish: Default::default(),
+    };
+    let types = [
+        "alle_status",
+        "alle_historisk",
+        "kort_status",
+        "kort_historisk",
+    ];
+    let mut planned = vec![];
+    for ty in types {
+        let event = fixture_event(&format!("innvandrer_befolkning__{ty}")).to_string();
+        planned.push(
+            plan_event(&engine, &bucket, &event, &options)
+                .await
+                .unwrap(),
+        );
+    }
+    let before = engine.jobs_submitted();
+    let outcomes = run_planned(&engine, planned).await;
+    assert_eq!(
+        engine.jobs_submitted() - before,
+        1,
+        "one job for the function"
+    );
+    for (ty, outcome) in types.iter().zip(outcomes) {
+        let outcome = outcome.unwrap_or_else(|e| panic!("innvandrer_befolkning {ty}: {e}"));
+        let expected = fixtures().join(format!("expected/innvandrer_befolkning/{ty}"));
+        compare_folders(&expected, &dir.path().join(&outcome.output_prefix))
+            .unwrap_or_else(|e| panic!("innvandrer_befolkning {ty}: {e}"));
     }
     assert_executors_ran_tasks(&cluster.work_dirs);
     // The bad-input table on the cluster: the same kinds and places as embedded

@@ -231,6 +231,15 @@ fn engine_message(text: &str) -> Option<String> {
 }
 
 impl Error {
+    /// The error again from the text its [`Debug`] form gave (`Kind: message`), as a
+    /// writer that ran elsewhere reported it: the same kind and message on every engine.
+    pub fn from_reported(text: &str) -> Error {
+        remote(text).unwrap_or_else(|| {
+            let message = text.strip_prefix("DataError: ").unwrap_or(text);
+            Error::DataFusion(Box::new(DataFusionError::Execution(message.to_string())))
+        })
+    }
+
     /// A stable name for the kind of error, as the Lambda shim reports it in `errorType`.
     /// Names of the original's exceptions are kept where they exist.
     pub fn kind(&self) -> &'static str {
@@ -320,6 +329,29 @@ mod tests {
         assert_eq!(e.kind(), "DataError");
         let plain = Error::from(DataFusionError::Execution("plain words".into()));
         assert_eq!(plain.to_string(), "plain words");
+    }
+
+    #[test]
+    fn a_reported_error_reads_back_with_its_kind_and_message() {
+        let ours = Error::Cell {
+            dataset: "d".into(),
+            file: "f.csv".into(),
+            line: 3,
+            column: "antall".into(),
+            problem: "not a number",
+            value: "x".into(),
+        };
+        let again = Error::from_reported(&format!("{ours:?}"));
+        assert_eq!(
+            (again.kind(), again.to_string()),
+            (ours.kind(), ours.to_string())
+        );
+        let engine = Error::DataFusion(Box::new(DataFusionError::Execution("no rows".into())));
+        let again = Error::from_reported(&format!("{engine:?}"));
+        assert_eq!(
+            (again.kind(), again.to_string()),
+            ("DataError", "no rows".into())
+        );
     }
 
     #[test]

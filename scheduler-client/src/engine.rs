@@ -5,6 +5,7 @@
 //! (docs/ballista.md §11), so embedded is the choice for one machine.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use datafusion::arrow::array::RecordBatch;
@@ -19,13 +20,15 @@ use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalEx
 use datafusion_proto::protobuf::PhysicalPlanNode;
 
 use crate::error::Result;
+use crate::output_group::{OutputGroupCodec, OutputGroupExec, outcomes};
+use crate::shared_frames::{SharedFrameCodec, inline_shared_frames};
 use crate::shuffle_inputs::DistinctShuffleInputs;
 use crate::single_task::{SingleTaskCodec, SingleTaskExec};
 use crate::stores::runtime_for;
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::reader::{InputCache, PlanExecutor};
 use bydelsfakta_queries::writer::{DocumentWriterCodec, WriteSummary};
-use bydelsfakta_udfs::plan::SharedFrames;
+use bydelsfakta_udfs::plan::{PlannedFrames, SharedFrameExec, SharedFrames};
 
 /// Session settings shared by every engine: small inputs read as one partition each (the
 /// reader numbers rows in file order), a few partitions for the rest, and one optimizer
@@ -74,6 +77,8 @@ pub struct Engine {
     input_cache: Option<Arc<InputCache>>,
     /// Distributed only: plans over at most this many input bytes run as one task.
     single_task_max_bytes: u64,
+    /// Jobs submitted to a scheduler by this engine and its clones.
+    jobs_submitted: Arc<AtomicUsize>,
 }
 
 impl Engine {
@@ -123,6 +128,7 @@ impl Engine {
             runner: PlanRunner::Ballista { scheduler_url },
             input_cache: None,
             single_task_max_bytes: single_task_max_bytes_setting()?,
+            jobs_submitted: Arc::default(),
         })
     }
 
@@ -139,6 +145,7 @@ impl Engine {
             runner: PlanRunner::Embedded,
             input_cache: Some(Arc::default()),
             single_task_max_bytes: single_task_max_bytes_setting()?,
+            jobs_submitted: Arc::default(),
         })
     }
 
@@ -176,6 +183,7 @@ impl Engine {
             runner: PlanRunner::Ballista { scheduler_url },
             input_cache: None,
             single_task_max_bytes: single_task_max_bytes_setting()?,
+            jobs_submitted: Arc::default(),
         })
     }
 
@@ -207,6 +215,12 @@ impl Engine {
         })
     }
 
+    /// How many jobs this engine (and its clones) submitted to a scheduler: probes and
+    /// writer plans alike. Always 0 embedded.
+    pub fn jobs_submitted(&self) -> usize {
+        self.jobs_submitted.load(Ordering::Relaxed)
+    }
+
     /// The context plans are built on.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
@@ -224,6 +238,39 @@ impl Engine {
         Ok(WriteSummary::from_batches(&batches)?)
     }
 
+    /// Runs several writer plans and returns what each writer reported, in order; one
+    /// failing does not stop the others. On a cluster, plans over at most the single-task
+    /// threshold of input together run as one job ([`OutputGroupExec`]), so the job's
+    /// fixed cost is paid once; otherwise (and embedded) each runs as
+    /// [`Engine::run_writer_plan`] runs it, side by side.
+    pub async fn run_writer_plans(
+        &self,
+        plans: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Vec<Result<WriteSummary>> {
+        let grouped = self.is_distributed()
+            && plans.len() > 1
+            && self.single_task_max_bytes > 0
+            && input_bytes_of(&plans) <= self.single_task_max_bytes;
+        if !grouped {
+            let runs = plans.into_iter().map(|plan| self.run_writer_plan(plan));
+            return futures::future::join_all(runs).await;
+        }
+        let writers = plans.len();
+        let group: Arc<dyn ExecutionPlan> = Arc::new(OutputGroupExec::new(plans));
+        let reported = self
+            .submit(group)
+            .await
+            .and_then(|batches| Ok(outcomes(&batches, writers)?));
+        match reported {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .map(|outcome| outcome.map_err(crate::Error::from))
+                .collect(),
+            // The job itself failed (the cluster, not an output): every output says so.
+            Err(e) => (0..writers).map(|_| Err(e.again())).collect(),
+        }
+    }
+
     /// Whether plans leave this process's DataFusion executor (Ballista, standalone or
     /// remote): then only plans that Ballista can encode may run through [`Engine::run_plan`].
     pub fn is_distributed(&self) -> bool {
@@ -234,21 +281,31 @@ impl Engine {
     pub async fn run_plan(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
         Ok(match &self.runner {
             PlanRunner::Embedded => collect(plan, self.ctx.task_ctx()).await?,
-            PlanRunner::Ballista { scheduler_url } => {
-                let plan = for_cluster(plan, self.single_task_max_bytes);
-                let config = self.ctx.copied_config();
-                let stream = execute_physical_plan::<PhysicalPlanNode>(
-                    scheduler_url.clone(),
-                    &config.ballista_config(),
-                    plan,
-                    config.ballista_physical_extension_codec().as_ref(),
-                    self.ctx.session_id(),
-                    config,
-                )
-                .await?;
-                datafusion::physical_plan::common::collect(stream).await?
+            PlanRunner::Ballista { .. } => {
+                self.submit(for_cluster(plan, self.single_task_max_bytes)?)
+                    .await?
             }
         })
+    }
+
+    /// Runs `plan` as it is where this engine runs plans (a cluster job as Ballista plans
+    /// it, or in this process).
+    async fn submit(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
+        let PlanRunner::Ballista { scheduler_url } = &self.runner else {
+            return Ok(collect(plan, self.ctx.task_ctx()).await?);
+        };
+        self.jobs_submitted.fetch_add(1, Ordering::Relaxed);
+        let config = self.ctx.copied_config();
+        let stream = execute_physical_plan::<PhysicalPlanNode>(
+            scheduler_url.clone(),
+            &config.ballista_config(),
+            plan,
+            config.ballista_physical_extension_codec().as_ref(),
+            self.ctx.session_id(),
+            config,
+        )
+        .await?;
+        Ok(datafusion::physical_plan::common::collect(stream).await?)
     }
 }
 
@@ -289,25 +346,35 @@ fn grpc_url(scheduler: &str) -> Result<String> {
     Ok(format!("http://{host}:{}", parsed.port().unwrap_or(50050)))
 }
 
-/// Ballista's session settings with ours on top, and the codec that carries our writer
-/// next to Ballista's own operators.
+/// Ballista's session settings with ours on top, the codec that carries our operators
+/// next to Ballista's own, and frames shared as planned operators (`udfs::plan::share`).
 pub fn ballista_session_config() -> SessionConfig {
     let ours = session_config();
     let mut config = SessionConfig::new_with_ballista()
         .with_target_partitions(ours.target_partitions())
         .with_repartition_file_scans(false)
-        .with_ballista_physical_extension_codec(physical_codec());
+        .with_ballista_physical_extension_codec(physical_codec())
+        .with_extension(Arc::new(PlannedFrames::default()));
     config.options_mut().optimizer.max_passes = ours.options().optimizer.max_passes;
     config
 }
 
 /// Ballista's physical codec (with its shuffle readers reading each map output once, see
-/// [`crate::shuffle_inputs`]) composed with the document writer's and the single task's.
+/// [`crate::shuffle_inputs`]) composed with the codecs of our operators: the document
+/// writer, the single task and the shared frame.
 pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
+    physical_codec_with(SharedFrameCodec::default())
+}
+
+/// [`physical_codec`] with `frames` for the shared frames (one that reads them from the
+/// frame table of the plan being decoded, see [`crate::shared_frames`]).
+pub(crate) fn physical_codec_with(frames: SharedFrameCodec) -> Arc<dyn PhysicalExtensionCodec> {
     Arc::new(ComposedPhysicalExtensionCodec::new(vec![
         Arc::new(DistinctShuffleInputs::default()),
         Arc::new(DocumentWriterCodec),
         Arc::new(SingleTaskCodec),
+        Arc::new(OutputGroupCodec),
+        Arc::new(frames),
     ]))
 }
 
@@ -319,11 +386,12 @@ pub const SINGLE_TASK_VARIABLE: &str = "BYDELSFAKTA_SINGLE_TASK_MAX_BYTES";
 
 /// `plan` as a cluster runs it: as one task when its inputs are at most `max_bytes`,
 /// else as it is.
-pub fn for_cluster(plan: Arc<dyn ExecutionPlan>, max_bytes: u64) -> Arc<dyn ExecutionPlan> {
+/// A plan cut into stages has its shared frames inlined, so that they spread too.
+pub fn for_cluster(plan: Arc<dyn ExecutionPlan>, max_bytes: u64) -> Result<Arc<dyn ExecutionPlan>> {
     if max_bytes > 0 && input_bytes(&plan) <= max_bytes {
-        Arc::new(SingleTaskExec::new(plan))
+        Ok(Arc::new(SingleTaskExec::new(plan)))
     } else {
-        plan
+        Ok(inline_shared_frames(plan)?)
     }
 }
 
@@ -342,18 +410,27 @@ fn single_task_max_bytes_setting() -> Result<u64> {
 /// as it uses its frame; the data is read once per object all the same), plus the rows a
 /// plan carries itself. A scan of anything else counts as large: its size is unknown.
 pub fn input_bytes(plan: &Arc<dyn ExecutionPlan>) -> u64 {
-    let mut files = std::collections::HashMap::new();
-    let carried = scanned(plan, &mut files);
+    input_bytes_of(std::slice::from_ref(plan))
+}
+
+/// [`input_bytes`] of several plans together (an object they share counts once).
+pub fn input_bytes_of(plans: &[Arc<dyn ExecutionPlan>]) -> u64 {
+    let (mut files, mut frames) = Default::default();
+    let carried = plans
+        .iter()
+        .map(|plan| scanned(plan, &mut files, &mut frames))
+        .fold(0u64, u64::saturating_add);
     files
         .values()
         .fold(carried, |sum, size| sum.saturating_add(*size))
 }
 
 /// Records the files below `plan` in `files`; returns the bytes of in-plan rows (or
-/// `u64::MAX` for a scan of unknown size).
+/// `u64::MAX` for a scan of unknown size). A shared frame counts once (`frames`).
 fn scanned(
     plan: &Arc<dyn ExecutionPlan>,
     files: &mut std::collections::HashMap<String, u64>,
+    frames: &mut std::collections::HashSet<String>,
 ) -> u64 {
     use datafusion::datasource::memory::MemorySourceConfig;
     use datafusion::datasource::physical_plan::FileScanConfig;
@@ -377,9 +454,15 @@ fn scanned(
         }
         return u64::MAX;
     }
+    if let Some(frame) = plan.downcast_ref::<SharedFrameExec>() {
+        return match frames.insert(frame.id().to_string()) {
+            true => scanned(frame.plan(), files, frames),
+            false => 0,
+        };
+    }
     plan.children()
         .into_iter()
-        .map(|child| scanned(child, files))
+        .map(|child| scanned(child, files, frames))
         .fold(0u64, u64::saturating_add)
 }
 

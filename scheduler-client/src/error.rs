@@ -71,6 +71,23 @@ impl Error {
         }
     }
 
+    /// The same error once more (for each of several runs that one failure stopped): the
+    /// same kind and message.
+    pub fn again(&self) -> Error {
+        match self {
+            Error::Scheduler { url, problem } => Error::Scheduler {
+                url: url.clone(),
+                problem: problem.clone(),
+            },
+            Error::Setting { variable, problem } => Error::Setting {
+                variable,
+                problem: problem.clone(),
+            },
+            Error::Query(e) => Error::from(QueryError::from_reported(&format!("{e:?}"))),
+            other => Error::InvalidEvent(other.to_string()),
+        }
+    }
+
     /// Whether retrying the same event could succeed (infrastructure, not input).
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -1,6 +1,8 @@
 //! The Bydelsfakta client library: resolve a pipeline event ([`event`]) and run its plans
-//! embedded, standalone or on a cluster ([`engine`], [`run`]; [`shuffle_inputs`] guards the
-//! cluster's shuffle readers against a Ballista bug), the object stores ([`stores`]),
+//! embedded, standalone or on a cluster ([`engine`], [`run`]; on a cluster small plans run
+//! as one task ([`single_task`]), a function's outputs as one job ([`output_group`]), shared
+//! frames once per task ([`shared_frames`]), and [`shuffle_inputs`] guards the cluster's
+//! shuffle readers against a Ballista bug), the object stores ([`stores`]),
 //! recovery of interrupted publications ([`recover`]), the listing of the processed datasets
 //! ([`processed`]), the SQL session the CLI and the scheduler's Flight SQL serve ([`sql`]),
 //! and the error type with the kinds the Lambda shim reports ([`error`]). The `bydelsfakta`
@@ -13,9 +15,11 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod job_shape;
+pub mod output_group;
 pub mod processed;
 pub mod recover;
 pub mod run;
+pub mod shared_frames;
 pub mod shuffle_inputs;
 pub mod single_task;
 pub mod sql;
@@ -24,4 +28,4 @@ pub mod stores;
 pub use bydelsfakta_queries::writer::WriteSummary;
 pub use engine::Engine;
 pub use error::{Error, Result};
-pub use run::{RunOptions, RunOutcome, run_event, today_utc};
+pub use run::{RunOptions, RunOutcome, plan_event, run_event, run_planned, today_utc};

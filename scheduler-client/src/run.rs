@@ -1,6 +1,9 @@
 //! One pipeline event from text to documents and step output.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use datafusion::physical_plan::ExecutionPlan;
 
 use tracing::{debug, info};
 
@@ -64,16 +67,72 @@ pub async fn run_event(
     event_text: &str,
     options: &RunOptions,
 ) -> Result<RunOutcome> {
+    let planned = plan_event(engine, bucket, event_text, options).await?;
+    let summary = engine.run_writer_plan(Arc::clone(&planned.plan)).await?;
+    Ok(planned.written(summary))
+}
+
+/// Runs several planned events and returns each one's outcome, in order; one failing
+/// does not stop the others. On a cluster they run as one job where their inputs allow
+/// ([`Engine::run_writer_plans`]).
+pub async fn run_planned(engine: &Engine, planned: Vec<PlannedEvent>) -> Vec<Result<RunOutcome>> {
+    let plans = planned.iter().map(|p| Arc::clone(&p.plan)).collect();
+    let summaries = engine.run_writer_plans(plans).await;
+    planned
+        .into_iter()
+        .zip(summaries)
+        .map(|(planned, summary)| Ok(planned.written(summary?)))
+        .collect()
+}
+
+/// An event validated and planned: the plan that writes its documents, not yet run.
+pub struct PlannedEvent {
+    run_id: String,
+    started: Instant,
+    planned: Duration,
+    output_dataset: &'static str,
+    step_output: Json<'static>,
+    output_prefix: String,
+    plan: Arc<dyn ExecutionPlan>,
+}
+
+impl PlannedEvent {
+    fn written(self, summary: WriteSummary) -> RunOutcome {
+        debug!(
+            output = self.output_dataset,
+            plan_ms = self.planned.as_secs_f64() * 1000.0,
+            execute_ms = (self.started.elapsed() - self.planned).as_secs_f64() * 1000.0,
+            "documents written"
+        );
+        RunOutcome {
+            run_id: self.run_id,
+            step_output: self.step_output,
+            summary,
+            output_prefix: self.output_prefix,
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+/// Validates the event and plans its documents (reading the inputs' headers, and on a
+/// cluster probing the types of inputs not typed before).
+pub async fn plan_event(
+    engine: &Engine,
+    bucket: &Bucket,
+    event_text: &str,
+    options: &RunOptions,
+) -> Result<PlannedEvent> {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let run_id = new_run_id();
     let event = PipelineEvent::parse(event_text)?;
     let resolved = ResolvedEvent::resolve(event, options.function.as_deref())?;
     bucket.check_output_prefix(&resolved.output_prefix)?;
+    let output_dataset = resolved.target.dataset_type().output_dataset;
     info!(
         function = resolved.target.function().name,
         dataset_type = resolved.target.dataset_type().name,
-        output = resolved.target.dataset_type().output_dataset,
+        output = output_dataset,
         run = %run_id,
         "running pipeline event"
     );
@@ -88,20 +147,14 @@ pub async fn run_event(
         input_cache: engine.input_cache(),
     };
     let plan = writer_plan(engine.context(), engine, &request).await?;
-    let planned = started.elapsed();
-    let summary = engine.run_writer_plan(plan).await?;
-    debug!(
-        output = resolved.target.dataset_type().output_dataset,
-        plan_ms = planned.as_secs_f64() * 1000.0,
-        execute_ms = (started.elapsed() - planned).as_secs_f64() * 1000.0,
-        "documents written"
-    );
-    Ok(RunOutcome {
+    Ok(PlannedEvent {
         run_id,
+        started,
+        planned: started.elapsed(),
+        output_dataset,
         step_output: resolved.event.step_output(),
-        summary,
         output_prefix: resolved.output_prefix,
-        elapsed: started.elapsed(),
+        plan,
     })
 }
 

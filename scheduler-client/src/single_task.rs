@@ -21,10 +21,9 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
     PlanProperties, SendableRecordBatchStream,
 };
-use datafusion_proto::bytes::{
-    physical_plan_from_bytes_with_proto_converter, physical_plan_to_bytes_with_proto_converter,
-};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+
+use crate::shared_frames::{decode_plans, encode_plans};
 
 /// Runs `plan` whole, as one partition, wherever this operator runs.
 #[derive(Debug)]
@@ -113,7 +112,9 @@ impl ExecutionPlan for SingleTaskExec {
 const MAGIC: &[u8] = b"bydelsfakta-single-task:";
 
 /// Encodes [`SingleTaskExec`] with the plan inside, itself encoded by the engine's whole
-/// codec ([`crate::engine::physical_codec`]: Ballista's operators and our writer).
+/// codec ([`crate::engine::physical_codec`]: Ballista's operators and ours), with each
+/// shared frame encoded once and decoded as one operator ([`encode_plans`]): the task
+/// runs it once.
 #[derive(Debug, Default, Clone)]
 pub struct SingleTaskCodec;
 
@@ -130,14 +131,13 @@ impl PhysicalExtensionCodec for SingleTaskCodec {
                 "not a SingleTaskExec node".into(),
             ));
         };
-        let codec = crate::engine::physical_codec();
-        let plan = physical_plan_from_bytes_with_proto_converter(
-            bytes,
-            ctx,
-            codec.as_ref(),
-            proto_converter,
-        )?;
-        Ok(Arc::new(SingleTaskExec::new(plan)))
+        let mut plans = decode_plans(bytes, ctx, proto_converter)?;
+        match (plans.pop(), plans.is_empty()) {
+            (Some(plan), true) => Ok(Arc::new(SingleTaskExec::new(plan))),
+            _ => Err(DataFusionError::Internal(
+                "a SingleTaskExec node holds one plan".into(),
+            )),
+        }
     }
 
     fn try_encode(
@@ -152,14 +152,11 @@ impl PhysicalExtensionCodec for SingleTaskCodec {
                 node.name()
             )));
         };
-        let codec = crate::engine::physical_codec();
-        let bytes = physical_plan_to_bytes_with_proto_converter(
-            Arc::clone(&single.plan),
-            codec.as_ref(),
-            proto_converter,
-        )?;
         buf.extend_from_slice(MAGIC);
-        buf.extend_from_slice(&bytes);
+        buf.extend_from_slice(&encode_plans(
+            std::slice::from_ref(&single.plan),
+            proto_converter,
+        )?);
         Ok(())
     }
 }

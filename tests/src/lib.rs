@@ -11,7 +11,9 @@ pub mod serial;
 use std::path::{Path, PathBuf};
 
 use bydelsfakta_queries::bucket::Bucket;
-use bydelsfakta_scheduler_client::{Engine, RunOptions, RunOutcome, run_event};
+use bydelsfakta_scheduler_client::{
+    Engine, RunOptions, RunOutcome, plan_event, run_event, run_planned,
+};
 
 /// The copy of the original's fixtures in this repository.
 pub fn fixtures() -> PathBuf {
@@ -257,6 +259,16 @@ pub struct Checked {
     pub documents: usize,
 }
 
+/// How [`check_every_output`] sends the events to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    /// One `run_event` after another, as single events arrive.
+    OneByOne,
+    /// A function's types planned and then run together (`run_planned`), as `run-all`
+    /// sends them: one job each on a cluster.
+    ByFunction,
+}
+
 /// Runs every implemented function x type of the fixtures on `engine` and compares the
 /// documents and step output with the original's; returns how much matched, or every
 /// failure.
@@ -264,6 +276,7 @@ pub async fn check_every_output(
     engine: &Engine,
     bucket: &Bucket,
     bucket_dir: &Path,
+    sending: Sending,
 ) -> Result<Checked, String> {
     let root = fixtures();
     let mut failures = vec![];
@@ -271,12 +284,63 @@ pub async fn check_every_output(
         outputs: 0,
         documents: 0,
     };
+    let options = RunOptions {
+        published_date: "2026-11-28".into(),
+        function: None,
+        publish: Default::default(),
+    };
     for function in bydelsfakta_queries::functions::all() {
-        for ty in function.types {
-            let name = format!("{}__{}", function.name, ty.name);
-            let event =
-                std::fs::read_to_string(root.join(format!("events/{name}.json"))).expect("event");
-            let outcome = match run_on(engine, bucket, &event).await {
+        let names: Vec<String> = function
+            .types
+            .iter()
+            .map(|ty| format!("{}__{}", function.name, ty.name))
+            .collect();
+        let events: Vec<String> = names
+            .iter()
+            .map(|name| {
+                std::fs::read_to_string(root.join(format!("events/{name}.json"))).expect("event")
+            })
+            .collect();
+        let outcomes = match sending {
+            Sending::OneByOne => {
+                let mut outcomes = vec![];
+                for event in &events {
+                    outcomes.push(run_event(engine, bucket, event, &options).await);
+                }
+                outcomes
+            }
+            Sending::ByFunction => {
+                // Those that planned run together; a failure to plan is its output's.
+                let (mut ready, mut failed) = (vec![], vec![]);
+                for event in &events {
+                    match plan_event(engine, bucket, event, &options).await {
+                        Ok(planned) => {
+                            ready.push(planned);
+                            failed.push(None);
+                        }
+                        Err(e) => failed.push(Some(e)),
+                    }
+                }
+                let (together, before) = (ready.len(), engine.jobs_submitted());
+                let mut ran = run_planned(engine, ready).await.into_iter();
+                let jobs = engine.jobs_submitted() - before;
+                if engine.is_distributed() && together > 1 && jobs != 1 {
+                    failures.push(format!(
+                        "{}: {jobs} jobs for {together} outputs",
+                        function.name
+                    ));
+                }
+                failed
+                    .into_iter()
+                    .map(|failed| match failed {
+                        Some(e) => Err(e),
+                        None => ran.next().expect("one outcome per planned event"),
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        for ((name, ty), outcome) in names.iter().zip(function.types).zip(outcomes) {
+            let outcome = match outcome {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     failures.push(format!("{name}: run failed: {e}"));

@@ -1,10 +1,10 @@
 //! The same plans on Ballista standalone (a scheduler and an executor in this process, the
 //! plan encoded with our codec and decoded by the executor) give the same documents.
 
-use bydelsfakta_scheduler_client::Engine;
+use bydelsfakta_scheduler_client::{Engine, RunOptions, plan_event, run_planned};
 use bydelsfakta_tests::{
-    bucket_copy, check_every_output, files_below, fixture_event, fixtures, large_stack_runtime,
-    run_on, serial, zero_households_in_0501,
+    Sending, bucket_copy, check_every_output, compare_folders, files_below, fixture_event,
+    fixtures, large_stack_runtime, run_on, serial, zero_households_in_0501,
 };
 
 #[test]
@@ -12,17 +12,34 @@ fn ballista_standalone_writes_the_same_documents() {
     // Loads the machine for minutes: never beside a test that asserts on time.
     let _serial = serial::shared_blocking();
     let rt = large_stack_runtime();
-    rt.block_on(async { tokio::spawn(same_documents()).await.unwrap() });
+    rt.block_on(async {
+        tokio::spawn(same_documents(Sending::OneByOne))
+            .await
+            .unwrap()
+    });
 }
 
-async fn same_documents() {
+/// As `run-all` sends them to a cluster: a function's outputs as one job, their shared
+/// frames decoded as one operator each.
+#[test]
+fn ballista_standalone_writes_the_same_documents_for_outputs_sent_together() {
+    let _serial = serial::shared_blocking();
+    let rt = large_stack_runtime();
+    rt.block_on(async {
+        tokio::spawn(same_documents(Sending::ByFunction))
+            .await
+            .unwrap()
+    });
+}
+
+async fn same_documents(sending: Sending) {
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     let engine = Engine::ballista_standalone(&bucket).await.unwrap();
-    match check_every_output(&engine, &bucket, dir.path()).await {
+    match check_every_output(&engine, &bucket, dir.path(), sending).await {
         Ok(matched) => assert_eq!(
             matched,
             crate::fixtures::EVERY_OUTPUT,
-            "outputs and documents compared through Ballista standalone"
+            "outputs and documents compared through Ballista standalone ({sending:?})"
         ),
         Err(failures) => panic!("{failures}"),
     }
@@ -45,4 +62,51 @@ async fn executor_errors() {
     assert_eq!(err.kind(), "NonFiniteValueError", "{err}");
     assert!(err.to_string().contains("entry 0501"), "{err}");
     assert!(files_below(&dir.path().join("intermediate")).is_empty());
+}
+
+#[test]
+fn outputs_sent_as_one_job_keep_their_own_outcomes() {
+    // A scheduler and an executor in this process: never beside a test that asserts on time.
+    let _serial = serial::shared_blocking();
+    let rt = large_stack_runtime();
+    rt.block_on(async { tokio::spawn(one_job_two_outcomes()).await.unwrap() });
+}
+
+/// Two outputs in one job (as `run-all` sends a function's outputs to a cluster): the one
+/// whose input is bad fails with its own error and writes nothing, the other is written.
+async fn one_job_two_outcomes() {
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    zero_households_in_0501(dir.path());
+    let engine = Engine::ballista_standalone(&bucket).await.unwrap();
+    let options = RunOptions {
+        published_date: "2026-11-28".into(),
+        function: None,
+        publish: Default::default(),
+    };
+    let mut planned = vec![];
+    for name in [
+        "trangboddhet__over-2_status",
+        "befolkningsutvkl_forv_utvkl__historisk",
+    ] {
+        let event = fixture_event(name).to_string();
+        planned.push(
+            plan_event(&engine, &bucket, &event, &options)
+                .await
+                .unwrap(),
+        );
+    }
+    let before = engine.jobs_submitted();
+    let mut outcomes = run_planned(&engine, planned).await.into_iter();
+    assert_eq!(engine.jobs_submitted() - before, 1, "one job for both");
+    let err = outcomes.next().unwrap().unwrap_err();
+    assert_eq!(err.kind(), "NonFiniteValueError", "{err}");
+    assert!(err.to_string().contains("entry 0501"), "{err}");
+    let written = outcomes.next().unwrap().unwrap();
+    let expected = fixtures().join("expected/befolkningsutvkl_forv_utvkl/historisk");
+    compare_folders(&expected, &dir.path().join(&written.output_prefix)).unwrap();
+    let written_below: Vec<String> = files_below(&dir.path().join("intermediate"))
+        .into_iter()
+        .filter(|f| f.contains("trangboddhet"))
+        .collect();
+    assert!(written_below.is_empty(), "{written_below:?}");
 }

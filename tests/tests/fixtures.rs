@@ -3,7 +3,7 @@
 //! jobs: `PORT-JOBS.md`), and so must the step output.
 
 use bydelsfakta_scheduler_client::Engine;
-use bydelsfakta_tests::{Checked, bucket_copy, check_every_output, fixtures, serial};
+use bydelsfakta_tests::{Checked, Sending, bucket_copy, check_every_output, fixtures, serial};
 
 /// What the fixtures hold: 84 function x type outputs (`tests/fixtures/public/events/`, one
 /// per output; `bydelsfakta list`) with 1346 documents in their `expected/` folders. A
@@ -21,7 +21,7 @@ async fn every_implemented_output_matches_the_original() {
     let _serial = serial::shared().await;
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     let engine = Engine::embedded(&bucket).await.unwrap();
-    match check_every_output(&engine, &bucket, dir.path()).await {
+    match check_every_output(&engine, &bucket, dir.path(), Sending::OneByOne).await {
         Ok(matched) => assert_eq!(matched, EVERY_OUTPUT, "outputs and documents compared"),
         Err(failures) => panic!("{failures}"),
     }

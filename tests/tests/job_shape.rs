@@ -7,12 +7,16 @@ use std::sync::Arc;
 use bydelsfakta_queries::writer_plan::{RunRequest, writer_plan};
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_scheduler_client::engine::{
-    SINGLE_TASK_MAX_INPUT_BYTES, ballista_session_config, for_cluster, planning_context,
+    SINGLE_TASK_MAX_INPUT_BYTES, ballista_session_config, for_cluster, physical_codec,
+    planning_context,
 };
 use bydelsfakta_scheduler_client::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_scheduler_client::job_shape::job_shape;
+use bydelsfakta_scheduler_client::output_group::OutputGroupExec;
 use bydelsfakta_tests::counting::CountingExecutor;
 use bydelsfakta_tests::{bucket_copy, fixtures};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec;
 
 #[tokio::test]
 async fn jobs_stages_and_tasks_per_event() {
@@ -21,7 +25,9 @@ async fn jobs_stages_and_tasks_per_event() {
     let ctx = planning_context(&bucket, ballista_session_config()).unwrap();
     let mut rows = vec![];
     let mut staged_stages = 0;
+    let mut group_sizes = vec![];
     for function in bydelsfakta_queries::functions::all() {
+        let mut writers = vec![];
         for ty in function.types {
             let name = format!("{}__{}", function.name, ty.name);
             let event =
@@ -42,9 +48,13 @@ async fn jobs_stages_and_tasks_per_event() {
             let plan = writer_plan(&ctx, &executor, &request).await.unwrap();
             let probes = executor.jobs() - before;
             let options = ctx.state().config_options().clone();
-            let staged = job_shape(for_cluster(Arc::clone(&plan), 0), &options).unwrap();
-            let shape =
-                job_shape(for_cluster(plan, SINGLE_TASK_MAX_INPUT_BYTES), &options).unwrap();
+            writers.push(Arc::clone(&plan));
+            let staged = job_shape(for_cluster(Arc::clone(&plan), 0).unwrap(), &options).unwrap();
+            let shape = job_shape(
+                for_cluster(plan, SINGLE_TASK_MAX_INPUT_BYTES).unwrap(),
+                &options,
+            )
+            .unwrap();
             println!(
                 "{name:60} jobs {:2} stages {:3} tasks {:4} (cut into stages: {:3} stages, {:4} tasks)",
                 probes + 1,
@@ -56,7 +66,22 @@ async fn jobs_stages_and_tasks_per_event() {
             rows.push((name, probes + 1, shape.stages, shape.tasks));
             staged_stages += staged.stages;
         }
+        // As `run-all` sends the function to a cluster: its outputs as one job.
+        let group: Arc<dyn ExecutionPlan> = Arc::new(OutputGroupExec::new(writers));
+        let shape = job_shape(Arc::clone(&group), &ctx.state().config_options().clone()).unwrap();
+        assert_eq!((shape.stages, shape.tasks), (1, 1), "{}", function.name);
+        let bytes = physical_plan_to_bytes_with_extension_codec(group, physical_codec().as_ref())
+            .unwrap()
+            .len();
+        group_sizes.push((function.name, bytes));
     }
+    // The task that carries a group must fit the smallest gRPC message limit on its way
+    // (4 MiB, tonic's default, where a standalone executor polls for work): shared
+    // frames travel once per group (`shared_frames::encode_plans`), not once per use.
+    group_sizes.sort_by_key(|(_, bytes)| std::cmp::Reverse(*bytes));
+    println!("largest encoded groups: {:?}", &group_sizes[..3]);
+    let (largest, bytes) = group_sizes[0];
+    assert!(bytes < 4 * 1024 * 1024, "{largest}: {bytes} bytes");
     // The guard (issue: speed on every path): on the sample's small inputs every writer job
     // is one stage of one task, and an event submits at most one job per input besides it
     // (the reader's type probes). A change that cuts a small plan into stages again, or

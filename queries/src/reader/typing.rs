@@ -6,11 +6,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::{cast_with_options, concat_batches};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::common::ScalarValue;
 use datafusion::common::format::DEFAULT_CAST_OPTIONS;
+use datafusion::common::{ScalarValue, TableReference};
 use datafusion::error::DataFusionError;
 use datafusion::functions_aggregate::expr_fn::{count, min};
 use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::*;
 
 use super::PlanExecutor;
@@ -54,10 +55,16 @@ async fn text_scan(
                 .alias(name)
         })
         .collect();
-    let scan = ctx
-        .read_csv(bucket.object_url(key), options)
-        .await?
-        .select(cells)?;
+    let url = bucket.object_url(key);
+    let (state, listed) = ctx.read_csv(url.as_str(), options).await?.into_parts();
+    // Named by its object, so that scans of different objects never compare equal (shared
+    // frames are found by plan, and DataFusion compares scans by name).
+    let LogicalPlan::TableScan(listed) = listed else {
+        return Err(DataFusionError::Internal(format!("read_csv planned {listed}")).into());
+    };
+    let named =
+        LogicalPlanBuilder::scan(TableReference::bare(url), listed.source, None)?.build()?;
+    let scan = DataFrame::new(state, named).select(cells)?;
     Ok((header, scan))
 }
 

@@ -23,7 +23,7 @@ pub use population::{age_columns, population};
 pub use ratios::add_ratios;
 pub use rollup::{Agg, rollup, rollup_order};
 pub use scale::{SCALE_COLUMNS, scale};
-pub use share::{SharedFrames, share};
+pub use share::{PlannedFrames, SharedFrameExec, SharedFrames, share};
 pub use years::{historic, status};
 
 use crate::geo;

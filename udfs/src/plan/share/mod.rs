@@ -6,8 +6,16 @@
 //! rollup. [`share`] marks such a frame. When the session carries a [`SharedFrames`] cache
 //! (the embedded engine), the frame becomes a scan of a table that runs its plan once, on
 //! first scan, and serves the result from memory to every later scan in the session;
-//! identical plans (same inputs, same steps) are one entry. Without the cache (a
-//! distributed engine, whose client must not run plans itself) the frame stays inline.
+//! identical plans (same inputs, same steps) are one entry. A distributed engine's client
+//! must not run plans itself: its session carries [`PlannedFrames`] instead, and the frame
+//! becomes one operator ([`SharedFrameExec`]), planned once per session, that runs once
+//! where the plan runs. With neither the frame stays inline.
+
+mod exec;
+mod planned;
+
+pub use exec::SharedFrameExec;
+pub use planned::PlannedFrames;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -118,21 +126,29 @@ impl TableProvider for SharedFrame {
 /// columns are not unique by name (a join's two sides) stays inline.
 pub fn share(df: DataFrame) -> Result<DataFrame> {
     let (state, plan) = df.into_parts();
-    let Some(frames) = state.config().get_extension::<SharedFrames>() else {
-        return Ok(DataFrame::new(state, plan));
-    };
     let schema = Arc::new(plan.schema().as_arrow().clone());
     let mut names = std::collections::HashSet::new();
-    if !schema.fields().iter().all(|f| names.insert(f.name())) {
+    let unique_names = schema.fields().iter().all(|f| names.insert(f.name()));
+    let config = state.config();
+    let shared = match (
+        config.get_extension::<SharedFrames>(),
+        config.get_extension::<PlannedFrames>(),
+    ) {
+        _ if !unique_names => None,
+        (Some(frames), _) => {
+            let frame = frames.frame(plan.clone(), schema);
+            Some((frame.name.clone(), provider_as_source(frame)))
+        }
+        (None, Some(frames)) => {
+            let frame = frames.frame(plan.clone(), schema);
+            Some((frame.id.clone(), provider_as_source(frame)))
+        }
+        (None, None) => None,
+    };
+    let Some((name, source)) = shared else {
         return Ok(DataFrame::new(state, plan));
-    }
-    let frame = frames.frame(plan, schema);
-    let scan = LogicalPlanBuilder::scan(
-        TableReference::bare(frame.name.as_str()),
-        provider_as_source(frame),
-        None,
-    )?
-    .build()?;
+    };
+    let scan = LogicalPlanBuilder::scan(TableReference::bare(name), source, None)?.build()?;
     Ok(DataFrame::new(state, scan))
 }
 
@@ -141,6 +157,8 @@ mod tests {
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::functions_aggregate::expr_fn::sum;
     use datafusion::prelude::*;
+
+    use datafusion::physical_plan::displayable;
 
     use super::*;
     use crate::plan::c;
@@ -183,7 +201,12 @@ mod tests {
         assert_eq!(frames.len(), 1, "identical plans share one entry");
         assert_eq!(text(first.clone()).await, inline);
         // Used twice in one plan: a self-join reads the one result.
-        let joined = first
+        assert_eq!(text(self_join(first, second)).await, JOINED);
+    }
+
+    /// The same frame, used twice in one plan (a self-join), as the tests above use it.
+    fn self_join(first: DataFrame, second: DataFrame) -> DataFrame {
+        first
             .join(
                 second
                     .select(vec![c("k").alias("k2"), c("v").alias("v2")])
@@ -195,16 +218,55 @@ mod tests {
             )
             .unwrap()
             .select(vec![c("k"), (c("v") + c("v2")).alias("v")])
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_planned_frame_is_one_operator_wherever_it_is_used() {
+        use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_extension(Arc::new(PlannedFrames::default()));
+        let ctx = SessionContext::new_with_config(config);
+        let inline = text(totals(&context(false)).await).await;
+        let first = share(totals(&ctx).await).unwrap();
+        let second = share(totals(&ctx).await).unwrap();
+        let frames = ctx
+            .copied_config()
+            .get_extension::<PlannedFrames>()
             .unwrap();
-        let expected = "\
+        assert_eq!(frames.len(), 1, "identical plans share one entry");
+        assert_eq!(text(first.clone()).await, inline);
+        let joined = self_join(first, second);
+        let plan = joined.clone().create_physical_plan().await.unwrap();
+        let mut leaves: Vec<Arc<dyn ExecutionPlan>> = vec![];
+        plan.apply(|node| {
+            if node.downcast_ref::<SharedFrameExec>().is_some() {
+                leaves.push(Arc::clone(node));
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .unwrap();
+        assert_eq!(
+            leaves.len(),
+            2,
+            "{}",
+            displayable(plan.as_ref()).indent(true)
+        );
+        assert!(
+            Arc::ptr_eq(&leaves[0], &leaves[1]),
+            "one operator, so one run"
+        );
+        assert_eq!(text(joined).await, JOINED);
+    }
+
+    const JOINED: &str = "\
 +---+----+
 | k | v  |
 +---+----+
 | a | 6  |
 | b | 10 |
 +---+----+";
-        assert_eq!(text(joined).await, expected);
-    }
 
     #[tokio::test]
     async fn without_the_cache_the_frame_stays_inline() {
