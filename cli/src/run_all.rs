@@ -159,6 +159,12 @@ pub async fn run_all(
     options: &RunAllOptions,
 ) -> anyhow::Result<Vec<RunAllRow>> {
     let runs = selected_outputs(options.changed.as_deref(), &options.outputs)?;
+    // Rows come back in the selection's order, whatever the groups.
+    let order: HashMap<&str, usize> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, t))| (t.output_dataset, i))
+        .collect();
     let prefixes = Arc::new(latest_input_prefixes(engine, bucket).await?);
     let edition = options
         .edition
@@ -217,13 +223,6 @@ pub async fn run_all(
         }
     }
     bar.finish_and_clear();
-    // In the selection's order, whatever the groups.
-    let order: HashMap<&str, usize> =
-        selected_outputs(options.changed.as_deref(), &options.outputs)?
-            .iter()
-            .enumerate()
-            .map(|(i, (_, t))| (t.output_dataset, i))
-            .collect();
     rows.sort_by_key(|row| order.get(row.output_dataset.as_str()).copied());
     Ok(rows)
 }

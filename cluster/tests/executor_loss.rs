@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Cluster, alone, ran_tasks, start_cluster_with};
 
+use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_queries::publication::recover;
 use bydelsfakta_scheduler_client::engine::SINGLE_TASK_MAX_INPUT_BYTES;
-use bydelsfakta_scheduler_client::{Engine, RunOptions, run_event};
+use bydelsfakta_scheduler_client::{Engine, RunOptions, plan_event, run_event, run_planned};
 use bydelsfakta_tests::{
     bucket_copy, compare_folders, files_below, fixture_event, fixtures, large_stack_runtime, run_on,
 };
@@ -49,6 +50,15 @@ fn an_executor_killed_mid_task() {
     });
 }
 
+/// Outputs sent two at a time as one job (as `run-all` sends a function's outputs): the
+/// executor running the group dies under it.
+#[test]
+fn an_executor_killed_mid_group() {
+    let _alone = alone();
+    let runtime = large_stack_runtime();
+    runtime.block_on(async { tokio::spawn(kill_mid_group()).await.unwrap() });
+}
+
 /// A scheduler and two executors with `env`. A dead executor is noticed within seconds
 /// (heartbeats every second, see start_cluster), not after the default three minutes.
 async fn two_executors(env: Vec<(&'static str, String)>) -> Cluster {
@@ -71,9 +81,21 @@ async fn two_executors(env: Vec<(&'static str, String)>) -> Cluster {
 /// What happened to one event: its output prefix and its error, if it failed.
 type Outcome = (String, Result<String, String>);
 
-/// Runs [`EVENTS`] with plans over at most `single_task_max_bytes` of input as one task,
-/// and kills the first executor that runs a task while an event is in flight.
+/// Runs [`EVENTS`] one by one, with plans over at most `single_task_max_bytes` of input
+/// as one task, and kills the first executor that runs a task while an event is in flight.
 async fn kill_mid_job(single_task_max_bytes: u64) {
+    kill_while_sending(single_task_max_bytes, 1).await;
+}
+
+/// Runs [`EVENTS`] two at a time as one job each, and kills an executor as above.
+async fn kill_mid_group() {
+    kill_while_sending(SINGLE_TASK_MAX_INPUT_BYTES, 2).await;
+}
+
+/// Sends [`EVENTS`] `together` at a time (one by one, or planned and run as one group)
+/// and kills the first executor that runs a task while events are in flight. Only those
+/// may fail, and a failed one leaves its output prefix as it was.
+async fn kill_while_sending(single_task_max_bytes: u64, together: usize) {
     let mut cluster = two_executors(vec![]).await;
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     let scheduler = format!("df://127.0.0.1:{}", cluster.scheduler_port);
@@ -82,27 +104,23 @@ async fn kill_mid_job(single_task_max_bytes: u64) {
         .unwrap()
         .with_single_task_max_bytes(single_task_max_bytes);
 
-    let in_flight: Arc<Mutex<Option<&'static str>>> = Arc::default();
+    let in_flight: Arc<Mutex<Vec<&'static str>>> = Arc::default();
     let runner = {
         let in_flight = in_flight.clone();
         let bucket = bucket.clone();
         tokio::spawn(async move {
             let mut outcomes: Vec<Outcome> = vec![];
-            for name in EVENTS {
-                *in_flight.lock().unwrap() = Some(name);
-                let event = fixture_event(name).to_string();
-                let outcome = match run_on(&engine, &bucket, &event).await {
-                    Ok(outcome) => (name.to_string(), Ok(outcome.output_prefix)),
-                    Err(e) => (name.to_string(), Err(e.to_string())),
-                };
-                *in_flight.lock().unwrap() = None;
-                outcomes.push(outcome);
+            for names in EVENTS.chunks(together) {
+                *in_flight.lock().unwrap() = names.to_vec();
+                let sent = send(&engine, &bucket, names).await;
+                in_flight.lock().unwrap().clear();
+                outcomes.extend(sent);
             }
             outcomes
         })
     };
 
-    // Kill the first executor that has run tasks, while an event is in flight.
+    // Kill the first executor that has run tasks, while events are in flight.
     let started = Instant::now();
     let (victim, killed_during) = loop {
         assert!(
@@ -110,11 +128,12 @@ async fn kill_mid_job(single_task_max_bytes: u64) {
             "no executor ran a task"
         );
         let busy = (0..2).find(|&i| ran_tasks(cluster.work_dirs[i].path()));
+        let flying = in_flight.lock().unwrap().clone();
         if let Some(victim) = busy
-            && let Some(name) = *in_flight.lock().unwrap()
+            && !flying.is_empty()
         {
             cluster.kill_executor(victim);
-            break (victim, name);
+            break (victim, flying);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
@@ -123,20 +142,21 @@ async fn kill_mid_job(single_task_max_bytes: u64) {
         .expect("the events finish after the kill")
         .unwrap();
 
-    // Only the event in flight may fail; every other one has the original's documents.
+    // Only the events in flight may fail; every other one has the original's documents.
     for (name, outcome) in &outcomes {
         let (function, ty) = name.split_once("__").unwrap();
         let expected = fixtures().join(format!("expected/{function}/{ty}"));
+        let was_in_flight = killed_during.contains(&name.as_str());
         match outcome {
             Ok(prefix) => {
                 compare_folders(&expected, &dir.path().join(prefix))
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
-                if name == killed_during {
+                if was_in_flight {
                     eprintln!("{name}, in flight when the executor died, completed");
                 }
             }
             Err(message) => {
-                assert_eq!(name, killed_during, "{name} failed: {message}");
+                assert!(was_in_flight, "{name} failed: {message}");
                 eprintln!("{name}, in flight when the executor died, failed: {message}");
                 let prefix = fixture_event(name)["payload"]["output_dataset"]["s3_prefix"]
                     .as_str()
@@ -157,6 +177,41 @@ async fn kill_mid_job(single_task_max_bytes: u64) {
         ran_tasks(cluster.work_dirs[1 - victim].path()),
         "the survivor ran no task"
     );
+}
+
+/// Runs `names` alone, or planned and then run together (one job on a cluster).
+async fn send(engine: &Engine, bucket: &Bucket, names: &[&'static str]) -> Vec<Outcome> {
+    let events: Vec<String> = names.iter().map(|n| fixture_event(n).to_string()).collect();
+    let outcomes = if let [event] = &events[..] {
+        vec![run_on(engine, bucket, event).await]
+    } else {
+        let options = bydelsfakta_tests::run_options();
+        let mut planned = vec![];
+        for event in &events {
+            planned.push(plan_event(engine, bucket, event, &options).await);
+        }
+        if planned.iter().any(Result::is_err) {
+            // A probe job lost with the executor: the group does not run.
+            return names
+                .iter()
+                .zip(planned)
+                .map(|(name, plan)| {
+                    let error = plan.err().map_or("not run".into(), |e| e.to_string());
+                    (name.to_string(), Err(error))
+                })
+                .collect();
+        }
+        let planned = planned.into_iter().map(Result::unwrap).collect();
+        run_planned(engine, planned).await
+    };
+    names
+        .iter()
+        .zip(outcomes)
+        .map(|(name, outcome)| {
+            let outcome = outcome.map(|o| o.output_prefix).map_err(|e| e.to_string());
+            (name.to_string(), outcome)
+        })
+        .collect()
 }
 
 #[test]

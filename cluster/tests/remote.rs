@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::{alone, assert_executors_ran_tasks, free_port, start_cluster};
 
-use bydelsfakta_scheduler_client::{Engine, RunOptions, plan_event, run_planned};
+use bydelsfakta_scheduler_client::engine::EngineKind;
+use bydelsfakta_scheduler_client::{Engine, plan_event, run_planned};
 use bydelsfakta_tests::{
     bucket_copy, compare_folders, fixture_event, fixtures, large_stack_runtime, run_on,
 };
@@ -38,11 +39,7 @@ async fn same_documents() {
             .unwrap_or_else(|e| panic!("{function} {ty}: {e}"));
     }
     // As `run-all` sends a function to the cluster: its outputs planned, then one job.
-    let options = RunOptions {
-        published_date: "2026-11-28".into(),
-        function: None,
-        publish: Default::default(),
-    };
+    let options = bydelsfakta_tests::run_options();
     let types = [
         "alle_status",
         "alle_historisk",
@@ -88,6 +85,104 @@ async fn same_documents() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A job that no executor takes: the client gives up at its deadline with a clear error
+/// and cancels the job, so that an executor that joins later never runs it. Outputs sent
+/// as one job each carry the job's error.
+#[test]
+fn a_job_past_its_deadline_is_cancelled() {
+    let _alone = alone();
+    let runtime = large_stack_runtime();
+    runtime.block_on(async { tokio::spawn(past_deadline()).await.unwrap() });
+}
+
+async fn past_deadline() {
+    let mut cluster = start_cluster(0, &[]);
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    // Sibling outputs run on a working cluster record how their inputs are typed, so that
+    // planning the outputs below needs no probe job (which would miss the deadline too).
+    let typing = Engine::new(EngineKind::Standalone, &bucket).await.unwrap();
+    for sibling in [
+        "trangboddhet__over-2_historisk",
+        "innvandrer_befolkning__alle_historisk",
+    ] {
+        run_on(&typing, &bucket, &fixture_event(sibling).to_string())
+            .await
+            .unwrap_or_else(|e| panic!("{sibling}: {e}"));
+    }
+    let scheduler = format!("df://127.0.0.1:{}", cluster.scheduler_port);
+    let engine = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
+        .await
+        .unwrap()
+        .with_job_timeout(Duration::from_secs(2));
+    let options = bydelsfakta_tests::run_options();
+    let alone_and_grouped: [&[&str]; 2] = [
+        &["trangboddhet__over-2_status"],
+        &[
+            "innvandrer_befolkning__alle_status",
+            "innvandrer_befolkning__kort_status",
+        ],
+    ];
+    let mut prefixes = vec![];
+    for events in alone_and_grouped {
+        let mut planned = vec![];
+        for name in events {
+            let event = fixture_event(name).to_string();
+            let plan = plan_event(&engine, &bucket, &event, &options)
+                .await
+                .unwrap();
+            prefixes.push(plan.output_prefix().to_string());
+            planned.push(plan);
+        }
+        let errors: Vec<String> = run_planned(&engine, planned)
+            .await
+            .into_iter()
+            .map(|outcome| {
+                let error = outcome.expect_err("no executor, so no documents");
+                assert_eq!(error.kind(), "JobTimeoutError", "{error}");
+                error.to_string()
+            })
+            .collect();
+        assert_eq!(errors.len(), events.len());
+        assert!(
+            errors[0].contains(&scheduler.replace("df://", "http://"))
+                && errors[0].contains("did not finish within 2 s and was cancelled"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors.iter().all(|e| e == &errors[0]),
+            "one job, one error: {errors:?}"
+        );
+    }
+    // An executor joins: it runs a new job, and never the cancelled ones.
+    cluster.add_executor();
+    let event = fixture_event("levekar_totalt__status").to_string();
+    let engine = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
+        .await
+        .unwrap();
+    run_on(&engine, &bucket, &event).await.unwrap();
+    for prefix in prefixes {
+        assert_eq!(
+            files_under(&dir.path().join(&prefix)),
+            0,
+            "{prefix}: a cancelled job wrote documents"
+        );
+    }
+}
+
+fn files_under(path: &std::path::Path) -> usize {
+    match std::fs::read_dir(path) {
+        Err(_) => 0,
+        Ok(entries) => entries
+            .map(|entry| entry.unwrap().path())
+            .map(|path| match path.is_dir() {
+                true => files_under(&path),
+                false => 1,
+            })
+            .sum(),
+    }
 }
 
 #[tokio::test]

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use crate::common::{alone, assert_executors_ran_tasks, start_cluster};
-use bydelsfakta_tests::s3::MemoryS3;
 use bydelsfakta_tests::s3::server::{S3Server, assert_only_planning, assert_read_and_wrote};
+use bydelsfakta_tests::s3::{MemoryS3, S3ErrorCode, ServerFault};
 
 use bydelsfakta_queries::bucket::Bucket;
-use bydelsfakta_scheduler_client::Engine;
+use bydelsfakta_scheduler_client::{Engine, plan_event, run_planned};
 use bydelsfakta_tests::{compare_folders, fixture_event, fixtures, large_stack_runtime, run_on};
 
 const BUCKET: &str = "bydelsfakta";
@@ -79,6 +79,7 @@ async fn on_s3() {
     assert_only_planning("the client", &s3.requests_by(CLIENT.0));
     assert_read_and_wrote("the executors", &s3.requests_by(EXECUTORS.0));
     assert_executors_ran_tasks(&cluster.work_dirs);
+    group_with_a_failing_copy(&engine, &bucket, &store, &s3).await;
 
     // S3 refusing the client's credentials: a clear error, nothing written.
     let written = store.keys(BUCKET, "intermediate/");
@@ -96,4 +97,56 @@ async fn on_s3() {
         "{err}"
     );
     assert_eq!(store.keys(BUCKET, "intermediate/"), written);
+}
+
+/// Two outputs sent as one job while S3 refuses one copy into place: the output whose
+/// publication met it fails with a clear error and publishes nothing; the other is written
+/// whole. The group's outputs never mix.
+async fn group_with_a_failing_copy(
+    engine: &Engine,
+    bucket: &Bucket,
+    store: &MemoryS3,
+    s3: &S3Server,
+) {
+    let options = bydelsfakta_tests::run_options();
+    let types = ["alle_status", "kort_status"];
+    let mut planned = vec![];
+    for ty in types {
+        let event = fixture_event(&format!("innvandrer_befolkning__{ty}")).to_string();
+        planned.push(plan_event(engine, bucket, &event, &options).await.unwrap());
+    }
+    let prefixes: Vec<String> = planned
+        .iter()
+        .map(|p| p.output_prefix().to_string())
+        .collect();
+    s3.inject(
+        "CopyObject",
+        1,
+        ServerFault::Error(S3ErrorCode::AccessDenied),
+    );
+    let outcomes = run_planned(engine, planned).await;
+    let mut failed = 0;
+    for ((ty, prefix), outcome) in types.iter().zip(&prefixes).zip(outcomes) {
+        match outcome {
+            Ok(_) => {
+                let expected = fixtures().join(format!("expected/innvandrer_befolkning/{ty}"));
+                let written = store.download(BUCKET, prefix);
+                compare_folders(&expected, written.path())
+                    .unwrap_or_else(|e| panic!("innvandrer_befolkning {ty}: {e}"));
+            }
+            Err(e) => {
+                failed += 1;
+                let text = e.to_string();
+                assert_eq!(e.kind(), "WriteError", "{text}");
+                assert!(text.contains("AccessDenied"), "{text}");
+                let documents: Vec<String> = store
+                    .keys(BUCKET, prefix)
+                    .into_iter()
+                    .filter(|key| key.ends_with(".json"))
+                    .collect();
+                assert!(documents.is_empty(), "{ty} published {documents:?}");
+            }
+        }
+    }
+    assert_eq!(failed, 1, "the one refused copy fails one output");
 }

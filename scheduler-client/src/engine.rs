@@ -13,22 +13,22 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use ballista_core::execution_plans::execute_physical_plan;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalExtensionCodec};
-use datafusion_proto::protobuf::PhysicalPlanNode;
 
 use crate::error::Result;
-use crate::output_group::{OutputGroupCodec, OutputGroupExec, outcomes};
+use crate::input_size::InputSize;
+use crate::job_client::{JobClient, job_timeout_setting};
+use crate::output_group::{OutputGroup, OutputGroupCodec, OutputGroupExec, outcomes};
 use crate::shared_frames::{SharedFrameCodec, inline_shared_frames};
 use crate::shuffle_inputs::DistinctShuffleInputs;
-use crate::single_task::{SingleTaskCodec, SingleTaskExec};
+use crate::single_task::{SingleTask, SingleTaskCodec, SingleTaskExec};
 use crate::stores::runtime_for;
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::reader::{InputCache, PlanExecutor};
 use bydelsfakta_queries::writer::{DocumentWriterCodec, WriteSummary};
-use bydelsfakta_udfs::plan::{PlannedFrames, SharedFrameExec, SharedFrames};
+use bydelsfakta_udfs::plan::{PlannedFrames, SharedFrames};
 
 /// Session settings shared by every engine: small inputs read as one partition each (the
 /// reader numbers rows in file order), a few partitions for the rest, and one optimizer
@@ -50,8 +50,8 @@ enum PlanRunner {
     /// DataFusion's executor in this process.
     Embedded,
     /// A Ballista scheduler (in this process for standalone) that receives each physical
-    /// plan, encoded with our codec.
-    Ballista { scheduler_url: String },
+    /// plan, encoded with our codec, over one connection.
+    Ballista { jobs: Arc<JobClient> },
 }
 
 /// How long a client waits for a remote scheduler before giving up.
@@ -125,7 +125,9 @@ impl Engine {
         }
         Ok(Self {
             ctx: planning_context(bucket, ballista_session_config())?,
-            runner: PlanRunner::Ballista { scheduler_url },
+            runner: PlanRunner::Ballista {
+                jobs: Arc::new(JobClient::new(scheduler_url, job_timeout_setting()?)),
+            },
             input_cache: None,
             single_task_max_bytes: single_task_max_bytes_setting()?,
             jobs_submitted: Arc::default(),
@@ -180,7 +182,9 @@ impl Engine {
         bydelsfakta_udfs::register_all(&mut ctx)?;
         Ok(Self {
             ctx,
-            runner: PlanRunner::Ballista { scheduler_url },
+            runner: PlanRunner::Ballista {
+                jobs: Arc::new(JobClient::new(scheduler_url, job_timeout_setting()?)),
+            },
             input_cache: None,
             single_task_max_bytes: single_task_max_bytes_setting()?,
             jobs_submitted: Arc::default(),
@@ -195,6 +199,18 @@ impl Engine {
             single_task_max_bytes: bytes,
             ..self
         }
+    }
+
+    /// The same engine, giving up on (and cancelling) a cluster job that has not finished
+    /// `timeout` after its submission ([`crate::Error::JobTimeout`]). No effect embedded.
+    pub fn with_job_timeout(self, timeout: Duration) -> Self {
+        let runner = match self.runner {
+            PlanRunner::Ballista { jobs } => PlanRunner::Ballista {
+                jobs: Arc::new(JobClient::new(jobs.scheduler_url().to_string(), timeout)),
+            },
+            embedded => embedded,
+        };
+        Self { runner, ..self }
     }
 
     /// The same engine, its operators in this process held to `bytes` of memory (sorts,
@@ -247,16 +263,20 @@ impl Engine {
         &self,
         plans: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Vec<Result<WriteSummary>> {
+        let inputs: Vec<InputSize> = plans.iter().map(InputSize::of).collect();
         let grouped = self.is_distributed()
             && plans.len() > 1
             && self.single_task_max_bytes > 0
-            && input_bytes_of(&plans) <= self.single_task_max_bytes;
+            && InputSize::together(&inputs) <= self.single_task_max_bytes;
         if !grouped {
-            let runs = plans.into_iter().map(|plan| self.run_writer_plan(plan));
+            let runs = plans.into_iter().zip(&inputs).map(|(plan, inputs)| async {
+                let batches = self.run_sized(plan, inputs.bytes()).await?;
+                Ok(WriteSummary::from_batches(&batches)?)
+            });
             return futures::future::join_all(runs).await;
         }
         let writers = plans.len();
-        let group: Arc<dyn ExecutionPlan> = Arc::new(OutputGroupExec::new(plans));
+        let group: Arc<dyn ExecutionPlan> = Arc::new(OutputGroupExec::new(OutputGroup::new(plans)));
         let reported = self
             .submit(group)
             .await
@@ -279,33 +299,39 @@ impl Engine {
 
     /// Runs a physical plan where this engine runs plans and collects its batches.
     pub async fn run_plan(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
-        Ok(match &self.runner {
-            PlanRunner::Embedded => collect(plan, self.ctx.task_ctx()).await?,
+        let bytes = match self.runner {
+            PlanRunner::Embedded => 0,
+            PlanRunner::Ballista { .. } => InputSize::of(&plan).bytes(),
+        };
+        self.run_sized(plan, bytes).await
+    }
+
+    /// [`Engine::run_plan`] for a plan over `input_bytes` of input.
+    async fn run_sized(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        input_bytes: u64,
+    ) -> Result<Vec<RecordBatch>> {
+        match self.runner {
+            PlanRunner::Embedded => self.submit(plan).await,
             PlanRunner::Ballista { .. } => {
-                self.submit(for_cluster(plan, self.single_task_max_bytes)?)
-                    .await?
+                let placed = placed_for_cluster(plan, input_bytes, self.single_task_max_bytes)?;
+                self.submit(placed).await
             }
-        })
+        }
     }
 
     /// Runs `plan` as it is where this engine runs plans (a cluster job as Ballista plans
     /// it, or in this process).
     async fn submit(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
-        let PlanRunner::Ballista { scheduler_url } = &self.runner else {
+        let PlanRunner::Ballista { jobs } = &self.runner else {
             return Ok(collect(plan, self.ctx.task_ctx()).await?);
         };
         self.jobs_submitted.fetch_add(1, Ordering::Relaxed);
         let config = self.ctx.copied_config();
-        let stream = execute_physical_plan::<PhysicalPlanNode>(
-            scheduler_url.clone(),
-            &config.ballista_config(),
-            plan,
-            config.ballista_physical_extension_codec().as_ref(),
-            self.ctx.session_id(),
-            config,
-        )
-        .await?;
-        Ok(datafusion::physical_plan::common::collect(stream).await?)
+        let job = jobs.run(plan, &config, &self.ctx.session_id()).await?;
+        tracing::debug!(job_id = %job.job_id, "job finished");
+        Ok(job.batches)
     }
 }
 
@@ -388,8 +414,18 @@ pub const SINGLE_TASK_VARIABLE: &str = "BYDELSFAKTA_SINGLE_TASK_MAX_BYTES";
 /// else as it is.
 /// A plan cut into stages has its shared frames inlined, so that they spread too.
 pub fn for_cluster(plan: Arc<dyn ExecutionPlan>, max_bytes: u64) -> Result<Arc<dyn ExecutionPlan>> {
-    if max_bytes > 0 && input_bytes(&plan) <= max_bytes {
-        Ok(Arc::new(SingleTaskExec::new(plan)))
+    let bytes = InputSize::of(&plan).bytes();
+    placed_for_cluster(plan, bytes, max_bytes)
+}
+
+/// [`for_cluster`] for a plan over `input_bytes` of input.
+fn placed_for_cluster(
+    plan: Arc<dyn ExecutionPlan>,
+    input_bytes: u64,
+    max_bytes: u64,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if max_bytes > 0 && input_bytes <= max_bytes {
+        Ok(Arc::new(SingleTaskExec::new(SingleTask::new(plan))))
     } else {
         Ok(inline_shared_frames(plan)?)
     }
@@ -404,66 +440,6 @@ fn single_task_max_bytes_setting() -> Result<u64> {
             problem: format!("{value:?} is not a number of bytes ({e})"),
         }),
     }
-}
-
-/// The bytes of the distinct files `plan` scans (a plan scans one input object as often
-/// as it uses its frame; the data is read once per object all the same), plus the rows a
-/// plan carries itself. A scan of anything else counts as large: its size is unknown.
-pub fn input_bytes(plan: &Arc<dyn ExecutionPlan>) -> u64 {
-    input_bytes_of(std::slice::from_ref(plan))
-}
-
-/// [`input_bytes`] of several plans together (an object they share counts once).
-pub fn input_bytes_of(plans: &[Arc<dyn ExecutionPlan>]) -> u64 {
-    let (mut files, mut frames) = Default::default();
-    let carried = plans
-        .iter()
-        .map(|plan| scanned(plan, &mut files, &mut frames))
-        .fold(0u64, u64::saturating_add);
-    files
-        .values()
-        .fold(carried, |sum, size| sum.saturating_add(*size))
-}
-
-/// Records the files below `plan` in `files`; returns the bytes of in-plan rows (or
-/// `u64::MAX` for a scan of unknown size). A shared frame counts once (`frames`).
-fn scanned(
-    plan: &Arc<dyn ExecutionPlan>,
-    files: &mut std::collections::HashMap<String, u64>,
-    frames: &mut std::collections::HashSet<String>,
-) -> u64 {
-    use datafusion::datasource::memory::MemorySourceConfig;
-    use datafusion::datasource::physical_plan::FileScanConfig;
-    use datafusion::datasource::source::DataSourceExec;
-    if let Some(exec) = plan.downcast_ref::<DataSourceExec>() {
-        let source: &dyn std::any::Any = exec.data_source().as_ref();
-        if let Some(config) = source.downcast_ref::<FileScanConfig>() {
-            for file in config.file_groups.iter().flat_map(|group| group.iter()) {
-                files.insert(file.object_meta.location.to_string(), file.object_meta.size);
-            }
-            return 0;
-        }
-        // Rows the plan carries itself (a literal table): their size in memory.
-        if let Some(config) = source.downcast_ref::<MemorySourceConfig>() {
-            return config
-                .partitions()
-                .iter()
-                .flatten()
-                .map(|batch| batch.get_array_memory_size() as u64)
-                .sum();
-        }
-        return u64::MAX;
-    }
-    if let Some(frame) = plan.downcast_ref::<SharedFrameExec>() {
-        return match frames.insert(frame.id().to_string()) {
-            true => scanned(frame.plan(), files, frames),
-            false => 0,
-        };
-    }
-    plan.children()
-        .into_iter()
-        .map(|child| scanned(child, files, frames))
-        .fold(0u64, u64::saturating_add)
 }
 
 fn scheduler_error(url: &str, e: impl std::fmt::Display) -> crate::error::Error {

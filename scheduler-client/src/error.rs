@@ -33,6 +33,15 @@ pub enum Error {
     #[error("scheduler {url}: {problem}")]
     Scheduler { url: String, problem: String },
 
+    /// A cluster job that did not finish within the deadline (`BYDELSFAKTA_JOB_TIMEOUT_SECS`);
+    /// the client cancelled it.
+    #[error("scheduler {url}: job {job_id} did not finish within {seconds} s and was cancelled")]
+    JobTimeout {
+        url: String,
+        job_id: String,
+        seconds: u64,
+    },
+
     /// An engine setting from the environment that does not parse.
     #[error("{variable}: {problem}")]
     Setting {
@@ -66,6 +75,7 @@ impl Error {
             Error::PrefixNotInInput { .. } => "PrefixNotInInputError",
             Error::ExtraPrefixesInInput { .. } => "ExtraPrefixesInInputError",
             Error::Scheduler { .. } => "SchedulerUnavailableError",
+            Error::JobTimeout { .. } => "JobTimeoutError",
             Error::Setting { .. } => "SettingError",
             Error::Query(e) => e.kind(),
         }
@@ -75,23 +85,42 @@ impl Error {
     /// same kind and message.
     pub fn again(&self) -> Error {
         match self {
+            Error::InvalidEvent(message) => Error::InvalidEvent(message.clone()),
+            Error::TaskConfig(message) => Error::TaskConfig(message.clone()),
+            Error::UnknownFunction(message) => Error::UnknownFunction(message.clone()),
+            Error::PrefixNotInInput { function, missing } => Error::PrefixNotInInput {
+                function: function.clone(),
+                missing: missing.clone(),
+            },
+            Error::ExtraPrefixesInInput { function, extra } => Error::ExtraPrefixesInInput {
+                function: function.clone(),
+                extra: extra.clone(),
+            },
             Error::Scheduler { url, problem } => Error::Scheduler {
                 url: url.clone(),
                 problem: problem.clone(),
+            },
+            Error::JobTimeout {
+                url,
+                job_id,
+                seconds,
+            } => Error::JobTimeout {
+                url: url.clone(),
+                job_id: job_id.clone(),
+                seconds: *seconds,
             },
             Error::Setting { variable, problem } => Error::Setting {
                 variable,
                 problem: problem.clone(),
             },
             Error::Query(e) => Error::from(QueryError::from_reported(&format!("{e:?}"))),
-            other => Error::InvalidEvent(other.to_string()),
         }
     }
 
     /// Whether retrying the same event could succeed (infrastructure, not input).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Scheduler { .. } => true,
+            Error::Scheduler { .. } | Error::JobTimeout { .. } => true,
             Error::Query(e) => matches!(
                 **e,
                 QueryError::Write { .. }

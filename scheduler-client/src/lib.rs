@@ -1,5 +1,6 @@
 //! The Bydelsfakta client library: resolve a pipeline event ([`event`]) and run its plans
-//! embedded, standalone or on a cluster ([`engine`], [`run`]; on a cluster small plans run
+//! embedded, standalone or on a cluster ([`engine`], [`run`]; on a cluster jobs go through
+//! [`job_client`], small plans (by [`input_size`]) run
 //! as one task ([`single_task`]), a function's outputs as one job ([`output_group`]), shared
 //! frames once per task ([`shared_frames`]), and [`shuffle_inputs`] guards the cluster's
 //! shuffle readers against a Ballista bug), the object stores ([`stores`]),
@@ -14,6 +15,8 @@
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod input_size;
+pub mod job_client;
 pub mod job_shape;
 pub mod output_group;
 pub mod processed;

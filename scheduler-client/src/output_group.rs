@@ -8,48 +8,38 @@
 //! runs once, and reports one row per output: what the writer wrote, or why it failed. One
 //! output failing does not fail the others, or the job.
 
-use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    SendableRecordBatchStream,
-};
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use futures::{FutureExt, StreamExt};
 
 use crate::shared_frames::{decode_plans, encode_plans};
 use bydelsfakta_queries::Error as QueryError;
 use bydelsfakta_queries::writer::WriteSummary;
+use bydelsfakta_queries::writer::summary::{
+    outcomes_from_batches, outcomes_schema, outcomes_to_batch,
+};
+use bydelsfakta_udfs::plan::leaf::{LeafExec, LeafWork};
 
-/// The writer plans of several outputs, run in one task; one row per plan, in order.
+/// The writer plans of several outputs, run in one task; one row per plan, in order
+/// ([`outcomes_schema`]).
+pub type OutputGroupExec = LeafExec<OutputGroup>;
+
+/// What [`OutputGroupExec`] runs: writer plans from [`bydelsfakta_queries::writer_plan`].
 #[derive(Debug)]
-pub struct OutputGroupExec {
+pub struct OutputGroup {
     writers: Vec<Arc<dyn ExecutionPlan>>,
-    properties: Arc<PlanProperties>,
 }
 
-impl OutputGroupExec {
-    /// `writers`: plans from [`bydelsfakta_queries::writer_plan`].
+impl OutputGroup {
     pub fn new(writers: Vec<Arc<dyn ExecutionPlan>>) -> Self {
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema()),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        Self {
-            writers,
-            properties,
-        }
+        Self { writers }
     }
 
     pub fn writers(&self) -> &[Arc<dyn ExecutionPlan>] {
@@ -57,89 +47,21 @@ impl OutputGroupExec {
     }
 }
 
-const OUTPUT_DATASET: &str = "output_dataset";
-const DOCUMENTS: &str = "documents";
-const BYTES: &str = "bytes";
-/// Why the output failed, as `Kind: message` ([`QueryError::from_reported`]); null when
-/// it was written.
-const ERROR: &str = "error";
-
-/// One row per output.
-fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new(OUTPUT_DATASET, DataType::Utf8, true),
-        Field::new(DOCUMENTS, DataType::Int64, true),
-        Field::new(BYTES, DataType::Int64, true),
-        Field::new(ERROR, DataType::Utf8, true),
-    ]))
-}
-
 /// Runs one writer plan; its failure becomes its outcome.
 async fn run_writer(
     writer: Arc<dyn ExecutionPlan>,
     context: Arc<TaskContext>,
-) -> Result<WriteSummary, String> {
-    let written = async {
-        let batches =
-            datafusion::physical_plan::common::collect(writer.execute(0, context)?).await?;
-        WriteSummary::from_batches(&batches)
-    };
-    written
-        .await
-        .map_err(|e| format!("{:?}", QueryError::from(e)))
+) -> bydelsfakta_queries::Result<WriteSummary> {
+    let batches = datafusion::physical_plan::common::collect(writer.execute(0, context)?).await?;
+    Ok(WriteSummary::from_batches(&batches)?)
 }
 
-fn to_batch(outcomes: &[Result<WriteSummary, String>]) -> DfResult<RecordBatch> {
-    let written = |f: fn(&WriteSummary) -> i64| {
-        Arc::new(Int64Array::from_iter(
-            outcomes.iter().map(|o| o.as_ref().ok().map(f)),
-        ))
-    };
-    Ok(RecordBatch::try_new(
-        schema(),
-        vec![
-            Arc::new(StringArray::from_iter(
-                outcomes
-                    .iter()
-                    .map(|o| o.as_ref().ok().map(|s| s.output_dataset.clone())),
-            )),
-            written(|s| s.documents as i64),
-            written(|s| s.bytes as i64),
-            Arc::new(StringArray::from_iter(
-                outcomes.iter().map(|o| o.as_ref().err().cloned()),
-            )),
-        ],
-    )?)
-}
-
-/// Each output's outcome from the group's rows, in the order of its writers.
+/// Each output's outcome from the group's rows, in the order of its `writers`.
 pub fn outcomes(
     batches: &[RecordBatch],
     writers: usize,
 ) -> DfResult<Vec<Result<WriteSummary, QueryError>>> {
-    let mut outcomes = Vec::with_capacity(writers);
-    for batch in batches {
-        let column = |name: &str| {
-            batch.column_by_name(name).ok_or_else(|| {
-                DataFusionError::Internal(format!("the output group's rows have no {name}"))
-            })
-        };
-        let datasets = column(OUTPUT_DATASET)?.as_string::<i32>();
-        let documents = column(DOCUMENTS)?.as_primitive::<Int64Type>();
-        let bytes = column(BYTES)?.as_primitive::<Int64Type>();
-        let errors = column(ERROR)?.as_string::<i32>();
-        for row in 0..batch.num_rows() {
-            outcomes.push(if errors.is_valid(row) {
-                Err(QueryError::from_reported(errors.value(row)))
-            } else {
-                Ok(WriteSummary {
-                    output_dataset: datasets.value(row).to_string(),
-                    documents: usize::try_from(documents.value(row)).unwrap_or_default(),
-                    bytes: usize::try_from(bytes.value(row)).unwrap_or_default(),
-                })
-            });
-        }
-    }
+    let outcomes = outcomes_from_batches(batches)?;
     if outcomes.len() != writers {
         return Err(DataFusionError::Internal(format!(
             "the output group reported {} outputs of {writers}",
@@ -149,56 +71,18 @@ pub fn outcomes(
     Ok(outcomes)
 }
 
-impl DisplayAs for OutputGroupExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "OutputGroupExec: {} writers", self.writers.len())
-    }
-}
+impl LeafWork for OutputGroup {
+    const NAME: &'static str = "OutputGroupExec";
 
-impl ExecutionPlan for OutputGroupExec {
-    fn name(&self) -> &str {
-        "OutputGroupExec"
+    fn schema(&self) -> SchemaRef {
+        outcomes_schema()
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
+    fn detail(&self) -> String {
+        format!("{} writers", self.writers.len())
     }
 
-    /// None: Ballista's planner must not see (and cut) the plans inside.
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
-    ) -> DfResult<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(DataFusionError::Internal(
-                "OutputGroupExec takes no children".into(),
-            ))
-        }
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> DfResult<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!(
-                "OutputGroupExec has one partition, asked for {partition}"
-            )));
-        }
+    fn run(&self, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
         // Side by side on the executor's cores, as an embedded batch runs them; the rows
         // keep the writers' order.
         let side_by_side = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -212,9 +96,12 @@ impl ExecutionPlan for OutputGroupExec {
                 .buffered(side_by_side)
                 .collect()
                 .await;
-            to_batch(&outcomes)
+            outcomes_to_batch(&outcomes)
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema(), rows)))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            outcomes_schema(),
+            rows,
+        )))
     }
 }
 
@@ -237,7 +124,7 @@ impl PhysicalExtensionCodec for OutputGroupCodec {
             .strip_prefix(MAGIC)
             .ok_or_else(|| DataFusionError::Internal("not an OutputGroupExec node".into()))?;
         let writers = decode_plans(bytes, ctx, proto_converter)?;
-        Ok(Arc::new(OutputGroupExec::new(writers)))
+        Ok(Arc::new(OutputGroupExec::new(OutputGroup::new(writers))))
     }
 
     fn try_encode(
@@ -253,7 +140,7 @@ impl PhysicalExtensionCodec for OutputGroupCodec {
             )));
         };
         buf.extend_from_slice(MAGIC);
-        buf.extend_from_slice(&encode_plans(&group.writers, proto_converter)?);
+        buf.extend_from_slice(&encode_plans(group.writers(), proto_converter)?);
         Ok(())
     }
 }

@@ -97,6 +97,11 @@ pub struct PlannedEvent {
 }
 
 impl PlannedEvent {
+    /// Where the documents go.
+    pub fn output_prefix(&self) -> &str {
+        &self.output_prefix
+    }
+
     fn written(self, summary: WriteSummary) -> RunOutcome {
         debug!(
             output = self.output_dataset,

@@ -23,7 +23,7 @@ use datafusion_proto::bytes::{
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use prost::Message;
 
-use bydelsfakta_udfs::plan::SharedFrameExec;
+use bydelsfakta_udfs::plan::{FrameRun, SharedFrameExec};
 
 const MAGIC: &[u8] = b"bydelsfakta-shared-frame:";
 
@@ -173,7 +173,8 @@ pub fn decode_plans(
             codec.as_ref(),
             proto_converter,
         )?;
-        let frame: Arc<dyn ExecutionPlan> = Arc::new(SharedFrameExec::new(id, plan, schema));
+        let frame: Arc<dyn ExecutionPlan> =
+            Arc::new(SharedFrameExec::new(FrameRun::new(id, plan, schema)));
         table
             .frames
             .lock()
@@ -258,7 +259,7 @@ mod tests {
 
     use super::*;
     use crate::engine::{ballista_session_config, physical_codec};
-    use crate::single_task::SingleTaskExec;
+    use crate::single_task::{SingleTask, SingleTaskExec};
     use bydelsfakta_udfs::plan::{c, share};
 
     /// A frame read twice in one plan (a union of it with itself), planned as a cluster's
@@ -315,7 +316,7 @@ mod tests {
     async fn a_single_task_decodes_each_frame_as_one_operator() {
         let (ctx, plan) = plan_reading_a_frame_twice().await;
         assert_eq!(frames_in(&plan).len(), 2);
-        let task: Arc<dyn ExecutionPlan> = Arc::new(SingleTaskExec::new(plan));
+        let task: Arc<dyn ExecutionPlan> = Arc::new(SingleTaskExec::new(SingleTask::new(plan)));
         let bytes =
             physical_plan_to_bytes_with_extension_codec(task, physical_codec().as_ref()).unwrap();
         let decoded = physical_plan_from_bytes_with_extension_codec(

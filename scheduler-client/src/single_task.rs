@@ -8,45 +8,32 @@
 //! its executor, as the embedded engine runs it in process. The engine chooses it by input
 //! size ([`crate::engine::SINGLE_TASK_MAX_INPUT_BYTES`]), so large inputs still spread.
 
-use std::fmt;
 use std::sync::Arc;
 
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
-    PlanProperties, SendableRecordBatchStream,
-};
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 use crate::shared_frames::{decode_plans, encode_plans};
+use bydelsfakta_udfs::plan::leaf::{LeafExec, LeafWork, one_partition};
 
-/// Runs `plan` whole, as one partition, wherever this operator runs.
+/// Runs a plan whole, as one partition, wherever this operator runs.
+pub type SingleTaskExec = LeafExec<SingleTask>;
+
+/// What [`SingleTaskExec`] runs: one plan.
 #[derive(Debug)]
-pub struct SingleTaskExec {
+pub struct SingleTask {
     plan: Arc<dyn ExecutionPlan>,
-    properties: Arc<PlanProperties>,
 }
 
-impl SingleTaskExec {
+impl SingleTask {
+    /// Several partitions of `plan` are merged in their order, as the writer would.
     pub fn new(plan: Arc<dyn ExecutionPlan>) -> Self {
-        // Several partitions inside are merged in their order, as the writer would.
-        let plan: Arc<dyn ExecutionPlan> = if plan.output_partitioning().partition_count() > 1 {
-            Arc::new(CoalescePartitionsExec::new(plan))
-        } else {
-            plan
-        };
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(plan.schema()),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        Self { plan, properties }
+        Self {
+            plan: one_partition(plan),
+        }
     }
 
     /// The plan this operator runs.
@@ -55,56 +42,18 @@ impl SingleTaskExec {
     }
 }
 
-impl DisplayAs for SingleTaskExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "SingleTaskExec: {}", self.plan.name())
-    }
-}
+impl LeafWork for SingleTask {
+    const NAME: &'static str = "SingleTaskExec";
 
-impl ExecutionPlan for SingleTaskExec {
-    fn name(&self) -> &str {
-        "SingleTaskExec"
+    fn schema(&self) -> SchemaRef {
+        self.plan.schema()
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
+    fn detail(&self) -> String {
+        self.plan.name().to_string()
     }
 
-    /// None: Ballista's planner must not see (and cut) the plan inside.
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
-    ) -> DfResult<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(DataFusionError::Internal(
-                "SingleTaskExec takes no children".into(),
-            ))
-        }
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> DfResult<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!(
-                "SingleTaskExec has one partition, asked for {partition}"
-            )));
-        }
+    fn run(&self, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
         self.plan.execute(0, context)
     }
 }
@@ -133,7 +82,7 @@ impl PhysicalExtensionCodec for SingleTaskCodec {
         };
         let mut plans = decode_plans(bytes, ctx, proto_converter)?;
         match (plans.pop(), plans.is_empty()) {
-            (Some(plan), true) => Ok(Arc::new(SingleTaskExec::new(plan))),
+            (Some(plan), true) => Ok(Arc::new(SingleTaskExec::new(SingleTask::new(plan)))),
             _ => Err(DataFusionError::Internal(
                 "a SingleTaskExec node holds one plan".into(),
             )),
@@ -154,7 +103,7 @@ impl PhysicalExtensionCodec for SingleTaskCodec {
         };
         buf.extend_from_slice(MAGIC);
         buf.extend_from_slice(&encode_plans(
-            std::slice::from_ref(&single.plan),
+            std::slice::from_ref(single.plan()),
             proto_converter,
         )?);
         Ok(())

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{edit_csv, files_below, fixture_event, fixtures, input_csv};
 use bydelsfakta_queries::bucket::Bucket;
-use bydelsfakta_scheduler_client::{Engine, Error, RunOptions, run_event};
+use bydelsfakta_scheduler_client::{Engine, Error, run_event};
 
 /// The event every case starts from, and its one input.
 pub const EVENT: &str = "trangboddhet__over-2_status";
@@ -212,11 +212,7 @@ where
     let mut event = fixture_event(EVENT);
     (case.make)(&dir, &mut event);
     let engine = engine_for(bucket.clone()).await;
-    let options = RunOptions {
-        published_date: "2026-11-28".into(),
-        function: None,
-        publish: Default::default(),
-    };
+    let options = crate::run_options();
     let outcome = run_event(&engine, &bucket, &event.to_string(), &options).await;
     let err: Error = match outcome {
         Ok(_) => return Err(format!("{}: the run succeeded", case.name)),

@@ -58,14 +58,19 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     path
 }
 
-/// Runs the event text on an embedded engine over `bucket`.
-pub async fn run(bucket: &Bucket, event: &str) -> bydelsfakta_scheduler_client::Result<RunOutcome> {
-    let engine = Engine::embedded(bucket).await?;
-    let options = RunOptions {
+/// The options the tests run events with: a fixed published date, publication as usual.
+pub fn run_options() -> RunOptions {
+    RunOptions {
         published_date: "2026-11-28".into(),
         function: None,
         publish: Default::default(),
-    };
+    }
+}
+
+/// Runs the event text on an embedded engine over `bucket`.
+pub async fn run(bucket: &Bucket, event: &str) -> bydelsfakta_scheduler_client::Result<RunOutcome> {
+    let engine = Engine::embedded(bucket).await?;
+    let options = run_options();
     run_event(&engine, bucket, event, &options).await
 }
 
@@ -242,11 +247,7 @@ pub async fn run_on(
     bucket: &Bucket,
     event: &str,
 ) -> bydelsfakta_scheduler_client::Result<RunOutcome> {
-    let options = RunOptions {
-        published_date: "2026-11-28".into(),
-        function: None,
-        publish: Default::default(),
-    };
+    let options = run_options();
     run_event(engine, bucket, event, &options).await
 }
 
@@ -284,11 +285,7 @@ pub async fn check_every_output(
         outputs: 0,
         documents: 0,
     };
-    let options = RunOptions {
-        published_date: "2026-11-28".into(),
-        function: None,
-        publish: Default::default(),
-    };
+    let options = run_options();
     for function in bydelsfakta_queries::functions::all() {
         let names: Vec<String> = function
             .types

@@ -1,7 +1,7 @@
 //! The same plans on Ballista standalone (a scheduler and an executor in this process, the
 //! plan encoded with our codec and decoded by the executor) give the same documents.
 
-use bydelsfakta_scheduler_client::{Engine, RunOptions, plan_event, run_planned};
+use bydelsfakta_scheduler_client::{Engine, plan_event, run_planned};
 use bydelsfakta_tests::{
     Sending, bucket_copy, check_every_output, compare_folders, files_below, fixture_event,
     fixtures, large_stack_runtime, run_on, serial, zero_households_in_0501,
@@ -78,11 +78,7 @@ async fn one_job_two_outcomes() {
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     zero_households_in_0501(dir.path());
     let engine = Engine::ballista_standalone(&bucket).await.unwrap();
-    let options = RunOptions {
-        published_date: "2026-11-28".into(),
-        function: None,
-        publish: Default::default(),
-    };
+    let options = bydelsfakta_tests::run_options();
     let mut planned = vec![];
     for name in [
         "trangboddhet__over-2_status",

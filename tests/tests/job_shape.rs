@@ -12,7 +12,7 @@ use bydelsfakta_scheduler_client::engine::{
 };
 use bydelsfakta_scheduler_client::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_scheduler_client::job_shape::job_shape;
-use bydelsfakta_scheduler_client::output_group::OutputGroupExec;
+use bydelsfakta_scheduler_client::output_group::{OutputGroup, OutputGroupExec};
 use bydelsfakta_tests::counting::CountingExecutor;
 use bydelsfakta_tests::{bucket_copy, fixtures};
 use datafusion::physical_plan::ExecutionPlan;
@@ -67,7 +67,8 @@ async fn jobs_stages_and_tasks_per_event() {
             staged_stages += staged.stages;
         }
         // As `run-all` sends the function to a cluster: its outputs as one job.
-        let group: Arc<dyn ExecutionPlan> = Arc::new(OutputGroupExec::new(writers));
+        let group: Arc<dyn ExecutionPlan> =
+            Arc::new(OutputGroupExec::new(OutputGroup::new(writers)));
         let shape = job_shape(Arc::clone(&group), &ctx.state().config_options().clone()).unwrap();
         assert_eq!((shape.stages, shape.tasks), (1, 1), "{}", function.name);
         let bytes = physical_plan_to_bytes_with_extension_codec(group, physical_codec().as_ref())

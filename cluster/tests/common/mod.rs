@@ -95,6 +95,13 @@ impl Cluster {
     pub fn kill_executor(&mut self, index: usize) {
         self.processes[index + 1].kill();
     }
+
+    /// One more executor, once it is ready.
+    pub fn add_executor(&mut self) {
+        let (executor, work_dir) = start_executor(self.scheduler_port, &[]);
+        self.processes.push(executor);
+        self.work_dirs.push(work_dir);
+    }
 }
 
 pub fn start_cluster(executors: usize, env: &[(&str, String)]) -> Cluster {
@@ -141,7 +148,7 @@ pub fn start_cluster_with(
 /// An executor of the scheduler at `scheduler_port`, once it is ready. Its ports are
 /// picked free just before it binds them, so another process can take one in between;
 /// then the executor never becomes ready, and it is started again on other ports.
-fn start_executor(scheduler_port: u16, env: &[(&str, String)]) -> (Process, tempfile::TempDir) {
+pub fn start_executor(scheduler_port: u16, env: &[(&str, String)]) -> (Process, tempfile::TempDir) {
     for _ in 0..3 {
         let work_dir = tempfile::tempdir().unwrap();
         let health_port = free_port();

@@ -5,4 +5,5 @@ pub mod memory;
 pub mod server;
 
 pub use memory::MemoryS3;
+pub use s3s::S3ErrorCode;
 pub use server::{S3Server, ServerFault};

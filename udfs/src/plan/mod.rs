@@ -4,6 +4,7 @@
 //! final plan, so the same plan runs embedded or on a Ballista cluster.
 
 mod joins;
+pub mod leaf;
 mod population;
 mod ratios;
 mod rollup;
@@ -23,7 +24,7 @@ pub use population::{age_columns, population};
 pub use ratios::add_ratios;
 pub use rollup::{Agg, rollup, rollup_order};
 pub use scale::{SCALE_COLUMNS, scale};
-pub use share::{PlannedFrames, SharedFrameExec, SharedFrames, share};
+pub use share::{FrameRun, PlannedFrames, SharedFrameExec, SharedFrames, share};
 pub use years::{historic, status};
 
 use crate::geo;

@@ -1,36 +1,32 @@
 //! [`SharedFrameExec`]: a frame's physical plan that runs once wherever the operator runs,
 //! however many places of the enclosing plan hold it.
 
-use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
-    PlanProperties, SendableRecordBatchStream,
-};
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
-/// A shared frame's plan as one leaf: the first partition asked for runs the plan and
-/// keeps its batches, every later one (the same `Arc` at another place of the plan, or a
-/// decoded copy that shares this one's result) serves them from memory.
+use crate::plan::leaf::{LeafExec, LeafWork, one_partition};
+
+/// A shared frame's plan as one leaf: the first run computes the plan and keeps its
+/// batches, every later one (the same `Arc` at another place of the plan) serves them from
+/// memory.
 ///
 /// A leaf, so that an enclosing plan's optimizer and Ballista's stage planner leave the
-/// plan inside as it was planned; [`SharedFrameExec::plan`] gives it to the code that
-/// encodes the operator or inlines it.
+/// plan inside as it was planned; [`FrameRun::plan`] gives it to the code that encodes the
+/// operator or inlines it.
+pub type SharedFrameExec = LeafExec<FrameRun>;
+
+/// What [`SharedFrameExec`] runs: one frame, computed once.
 #[derive(Debug)]
-pub struct SharedFrameExec {
+pub struct FrameRun {
     frame: Arc<Frame>,
-    properties: Arc<PlanProperties>,
 }
 
 /// What the operator shares with the streams it runs.
@@ -46,28 +42,16 @@ struct Frame {
     result: OnceCell<Vec<RecordBatch>>,
 }
 
-impl SharedFrameExec {
+impl FrameRun {
     pub fn new(id: impl Into<String>, plan: Arc<dyn ExecutionPlan>, schema: SchemaRef) -> Self {
-        let plan: Arc<dyn ExecutionPlan> = if plan.output_partitioning().partition_count() > 1 {
-            Arc::new(CoalescePartitionsExec::new(plan))
-        } else {
-            plan
-        };
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
         let frame = Frame {
             id: id.into(),
-            plan,
+            plan: one_partition(plan),
             schema,
             result: OnceCell::new(),
         };
         Self {
             frame: Arc::new(frame),
-            properties,
         }
     }
 
@@ -104,56 +88,18 @@ impl Frame {
     }
 }
 
-impl DisplayAs for SharedFrameExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "SharedFrameExec: {}", self.frame.id)
-    }
-}
+impl LeafWork for FrameRun {
+    const NAME: &'static str = "SharedFrameExec";
 
-impl ExecutionPlan for SharedFrameExec {
-    fn name(&self) -> &str {
-        "SharedFrameExec"
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.frame.schema)
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
+    fn detail(&self) -> String {
+        self.frame.id.clone()
     }
 
-    /// None: the plan inside is planned and optimized already (see the type's docs).
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(DataFusionError::Internal(
-                "SharedFrameExec takes no children".into(),
-            ))
-        }
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!(
-                "SharedFrameExec has one partition, asked for {partition}"
-            )));
-        }
+    fn run(&self, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let frame = Arc::clone(&self.frame);
         let batches = futures::stream::once(async move { frame.batches(context).await })
             .map(|result| match result {

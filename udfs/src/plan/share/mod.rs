@@ -14,8 +14,8 @@
 mod exec;
 mod planned;
 
-pub use exec::SharedFrameExec;
-pub use planned::PlannedFrames;
+pub use exec::{FrameRun, SharedFrameExec};
+pub use planned::{PlannedFrame, PlannedFrames};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,27 +31,36 @@ use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::DataFrame;
 use tokio::sync::OnceCell;
 
-/// The frames shared in one session, by plan. Register with
-/// `SessionConfig::with_extension(Arc::new(SharedFrames::default()))`; a frame lives as
-/// long as the session.
-#[derive(Debug, Default)]
-pub struct SharedFrames {
-    frames: Mutex<HashMap<LogicalPlan, Arc<SharedFrame>>>,
+/// The frames of one session, by plan: identical plans (same inputs, same steps) are one
+/// frame. `F` is what an engine makes of a frame: [`MemoryFrame`] (embedded) or
+/// [`PlannedFrame`] (distributed). Register one with
+/// `SessionConfig::with_extension(Arc::new(SharedFrames::default()))` (or
+/// [`PlannedFrames`]); a frame lives as long as the session.
+#[derive(Debug)]
+pub struct FrameRegistry<F> {
+    frames: Mutex<HashMap<LogicalPlan, Arc<F>>>,
 }
 
-impl SharedFrames {
-    fn frame(&self, plan: LogicalPlan, schema: SchemaRef) -> Arc<SharedFrame> {
+/// Frames computed in this process and served from memory.
+pub type SharedFrames = FrameRegistry<MemoryFrame>;
+
+impl<F> Default for FrameRegistry<F> {
+    fn default() -> Self {
+        Self {
+            frames: Mutex::default(),
+        }
+    }
+}
+
+impl<F> FrameRegistry<F> {
+    /// The frame of `plan`, made by `make` from a new id (`__shared_<n>`) the first time.
+    fn frame(&self, plan: &LogicalPlan, make: impl FnOnce(String) -> F) -> Arc<F> {
         let mut frames = self.frames.lock().expect("shared frames lock");
-        if let Some(frame) = frames.get(&plan) {
+        if let Some(frame) = frames.get(plan) {
             return Arc::clone(frame);
         }
-        let frame = Arc::new(SharedFrame {
-            name: format!("__shared_{}", frames.len()),
-            plan: plan.clone(),
-            schema,
-            result: OnceCell::new(),
-        });
-        frames.insert(plan, Arc::clone(&frame));
+        let frame = Arc::new(make(format!("__shared_{}", frames.len())));
+        frames.insert(plan.clone(), Arc::clone(&frame));
         frame
     }
 
@@ -65,16 +74,16 @@ impl SharedFrames {
     }
 }
 
-/// One shared frame: its plan, and its result once a scan has run it.
+/// One frame computed in this process: its plan, and its result once a scan has run it.
 #[derive(Debug)]
-struct SharedFrame {
-    name: String,
+pub struct MemoryFrame {
+    id: String,
     plan: LogicalPlan,
     schema: SchemaRef,
     result: OnceCell<Arc<MemTable>>,
 }
 
-impl SharedFrame {
+impl MemoryFrame {
     async fn result(&self, state: &dyn Session) -> Result<&Arc<MemTable>> {
         self.result
             .get_or_try_init(|| async {
@@ -96,7 +105,7 @@ impl SharedFrame {
 }
 
 #[async_trait::async_trait]
-impl TableProvider for SharedFrame {
+impl TableProvider for MemoryFrame {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -130,20 +139,21 @@ pub fn share(df: DataFrame) -> Result<DataFrame> {
     let mut names = std::collections::HashSet::new();
     let unique_names = schema.fields().iter().all(|f| names.insert(f.name()));
     let config = state.config();
-    let shared = match (
-        config.get_extension::<SharedFrames>(),
-        config.get_extension::<PlannedFrames>(),
-    ) {
-        _ if !unique_names => None,
-        (Some(frames), _) => {
-            let frame = frames.frame(plan.clone(), schema);
-            Some((frame.name.clone(), provider_as_source(frame)))
-        }
-        (None, Some(frames)) => {
-            let frame = frames.frame(plan.clone(), schema);
-            Some((frame.id.clone(), provider_as_source(frame)))
-        }
-        (None, None) => None,
+    let shared = if !unique_names {
+        None
+    } else if let Some(frames) = config.get_extension::<SharedFrames>() {
+        let frame = frames.frame(&plan, |id| MemoryFrame {
+            id,
+            plan: plan.clone(),
+            schema,
+            result: OnceCell::new(),
+        });
+        Some((frame.id.clone(), provider_as_source(frame)))
+    } else if let Some(frames) = config.get_extension::<PlannedFrames>() {
+        let frame = frames.frame(&plan, |id| PlannedFrame::new(id, plan.clone(), schema));
+        Some((frame.id.clone(), provider_as_source(frame)))
+    } else {
+        None
     };
     let Some((name, source)) = shared else {
         return Ok(DataFrame::new(state, plan));

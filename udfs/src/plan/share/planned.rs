@@ -2,8 +2,7 @@
 //! planned once per session and becomes one [`SharedFrameExec`] wherever it is used, so
 //! that the plans that carry it run it once where they run.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
@@ -14,46 +13,31 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
 use tokio::sync::OnceCell;
 
-use super::exec::SharedFrameExec;
+use super::FrameRegistry;
+use super::exec::{FrameRun, SharedFrameExec};
 
-/// The frames of one session planned for running elsewhere, by plan. Register with
+/// The frames of one session planned for running elsewhere. Register with
 /// `SessionConfig::with_extension(Arc::new(PlannedFrames::default()))`.
-#[derive(Debug, Default)]
-pub struct PlannedFrames {
-    frames: Mutex<HashMap<LogicalPlan, Arc<PlannedFrame>>>,
-}
-
-impl PlannedFrames {
-    pub(super) fn frame(&self, plan: LogicalPlan, schema: SchemaRef) -> Arc<PlannedFrame> {
-        let mut frames = self.frames.lock().expect("planned frames lock");
-        let id = format!("__shared_{}", frames.len());
-        Arc::clone(frames.entry(plan.clone()).or_insert_with(|| {
-            Arc::new(PlannedFrame {
-                id,
-                plan,
-                schema,
-                physical: OnceCell::new(),
-            })
-        }))
-    }
-
-    /// How many distinct frames the session has planned.
-    pub fn len(&self) -> usize {
-        self.frames.lock().expect("planned frames lock").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+pub type PlannedFrames = FrameRegistry<PlannedFrame>;
 
 /// One frame: its logical plan, and its operator once a scan has planned it.
 #[derive(Debug)]
-pub(super) struct PlannedFrame {
+pub struct PlannedFrame {
     pub(super) id: String,
     plan: LogicalPlan,
     schema: SchemaRef,
     physical: OnceCell<Arc<SharedFrameExec>>,
+}
+
+impl PlannedFrame {
+    pub(super) fn new(id: String, plan: LogicalPlan, schema: SchemaRef) -> Self {
+        Self {
+            id,
+            plan,
+            schema,
+            physical: OnceCell::new(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -80,9 +64,7 @@ impl TableProvider for PlannedFrame {
             .get_or_try_init(|| async {
                 let plan = state.create_physical_plan(&self.plan).await?;
                 Ok::<_, datafusion::error::DataFusionError>(Arc::new(SharedFrameExec::new(
-                    self.id.clone(),
-                    plan,
-                    self.schema.clone(),
+                    FrameRun::new(self.id.clone(), plan, self.schema.clone()),
                 )))
             })
             .await?;
