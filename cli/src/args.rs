@@ -9,6 +9,7 @@ use crate::bench::REFERENCE_TIMINGS;
 use crate::demo::SAMPLE_BUCKET;
 use crate::sql::output::Format as SqlFormat;
 use bydelsfakta_scheduler_client::engine::EngineKind;
+use bydelsfakta_scheduler_client::logging::{LOG_FORMAT_VARIABLE, LogFormat};
 use bydelsfakta_scheduler_client::run::{
     LEASE_TTL_VARIABLE, PUBLISH_WAIT_VARIABLE, parse_published_date, parse_seconds,
 };
@@ -51,6 +52,10 @@ pub struct Cli {
     /// Retries of one S3 call at most (default 5).
     #[arg(long, global = true, env = MAX_RETRIES_VARIABLE, value_name = "COUNT")]
     pub s3_max_retries: Option<usize>,
+    /// How log lines on stderr look: text, or one JSON object per line (each run's record
+    /// nested, errors included). Stdout is the same either way.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = LOG_FORMAT_VARIABLE)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

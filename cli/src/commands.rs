@@ -19,6 +19,7 @@ use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::functions;
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_scheduler_client::engine::{Engine, EngineKind};
+use bydelsfakta_scheduler_client::logging;
 use bydelsfakta_scheduler_client::recover::recover_bucket;
 use bydelsfakta_scheduler_client::run::{RunOptions, run_event, today_utc};
 use bydelsfakta_scheduler_client::sql::SqlSession;
@@ -186,14 +187,14 @@ async fn run(
     let bucket = Bucket::from_arg(bucket)?;
     let engine = at.connect(&bucket).await?;
     let outcome = run_event(&engine, &bucket, &text, options).await?;
-    eprintln!(
+    logging::note(&format!(
         "wrote {} documents ({} bytes) of {} under {} in {:.0} ms",
         outcome.summary.documents,
         outcome.summary.bytes,
         outcome.summary.output_dataset,
         outcome.output_prefix,
         outcome.elapsed.as_secs_f64() * 1000.0
-    );
+    ));
     writeln!(out, "{}", outcome.step_output.to_python_string())?;
     Ok(())
 }
@@ -256,7 +257,7 @@ async fn bench(
 ) -> anyhow::Result<()> {
     ensure!(options.repeat >= 1, "--repeat must be at least 1");
     if cfg!(debug_assertions) {
-        eprintln!("warning: a debug build; measure with `cargo run --release`");
+        logging::warning("a debug build; measure with `cargo run --release`");
     }
     let results = tokio::task::spawn_blocking(move || run_bench(&options)).await??;
     out.push_str(&report(&results, reference));

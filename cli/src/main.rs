@@ -6,17 +6,12 @@ use clap::Parser;
 
 use bydelsfakta_cli::args::Cli;
 use bydelsfakta_cli::commands::execute;
+use bydelsfakta_scheduler_client::logging;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = logging::default_filter(cli.log_format);
+    logging::init(cli.log_format, filter, std::io::stderr);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Encoding and optimizing deep plans (levekar_totalt joins nine inputs) recurses.
@@ -31,7 +26,10 @@ fn main() -> ExitCode {
     match result.unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}"))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", message(&e));
+            let kind = e
+                .downcast_ref::<bydelsfakta_scheduler_client::Error>()
+                .map(|e| e.kind());
+            logging::error(&message(&e), kind);
             ExitCode::FAILURE
         }
     }

@@ -13,6 +13,7 @@ use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_queries::{DatasetType, Function, functions};
 use bydelsfakta_scheduler_client::engine::Engine;
 use bydelsfakta_scheduler_client::error::Result;
+use bydelsfakta_scheduler_client::logging;
 use bydelsfakta_scheduler_client::processed::processed_datasets;
 use bydelsfakta_scheduler_client::run::{PlannedEvent, RunOptions, plan_event, run_planned};
 
@@ -216,7 +217,7 @@ pub async fn run_all(
         for row in group_rows {
             bar.set_message(row.output_dataset.clone());
             if let Err(e) = &row.outcome {
-                bar.suspend(|| eprintln!("{}: {e}", row.output_dataset));
+                bar.suspend(|| logging::note(&format!("{}: {e}", row.output_dataset)));
             }
             bar.inc(1);
             rows.push(row);

@@ -130,6 +130,108 @@ fn a_failing_run_exits_non_zero_with_the_reason() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
 }
 
+/// Every stderr line as JSON (the test fails on a line that is not).
+fn json_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect()
+}
+
+/// The run records among log lines.
+fn run_records(lines: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    lines
+        .iter()
+        .filter(|line| line["target"] == "bydelsfakta::run")
+        .map(|line| &line["run"])
+        .collect()
+}
+
+#[test]
+fn json_logs_hold_one_record_per_run_and_nothing_else() {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    let event = fixtures().join("events/husholdningstyper__status.json");
+    let run = |bucket: &Path| {
+        Command::new(BIN)
+            .args(["--log-format", "json", "run", "--event"])
+            .arg(&event)
+            .arg("--bucket")
+            .arg(bucket)
+            .args(["--published-date", "2026-11-28"])
+            .output()
+            .unwrap()
+    };
+    let out = run(bucket.path());
+    assert_success(&out, "");
+    // Stdout is the step output, as with text logs.
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("returns/husholdningstyper__status.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        expected
+    );
+    let lines = json_lines(&out.stderr);
+    let records = run_records(&lines);
+    assert_eq!(records.len(), 1, "{lines:?}");
+    let record = records[0];
+    let documents = std::fs::read_dir(fixtures().join("expected/husholdningstyper/status"))
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().extension() == Some("json".as_ref()))
+        .count();
+    assert_eq!(record["function"], "husholdningstyper");
+    assert_eq!(record["type"], "status");
+    assert_eq!(record["output_dataset"], "husholdningstyper-status");
+    assert_eq!(record["engine"], "embedded");
+    assert_eq!(record["outcome"], "written");
+    assert_eq!(record["documents"], documents);
+    assert!(record["job_id"].is_null());
+    let input = &record["inputs"][0];
+    assert_eq!(input["dataset"], "husholdningstyper");
+    assert_eq!(input["version"], "1");
+    assert_eq!(input["edition"], "20241002T165621");
+    for phase in ["read", "plan", "execute", "publish", "total"] {
+        assert!(record["ms"][phase].is_u64(), "{phase}: {record}");
+    }
+    let written = bucket
+        .path()
+        .join(record["output_prefix"].as_str().unwrap());
+    // The documents, not the bookkeeping objects (`_manifest.json`).
+    let written = std::fs::read_dir(written)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".json") && !name.starts_with('_'))
+        .count();
+    assert_eq!(written, documents);
+
+    // A failing run: its record and the error, as JSON lines only.
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(empty.path());
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let lines = json_lines(&out.stderr);
+    let records = run_records(&lines);
+    assert_eq!(records.len(), 1, "{lines:?}");
+    assert_eq!(records[0]["outcome"], "failed");
+    assert_eq!(records[0]["error"]["kind"], "EmptyPrefixError");
+    assert!(records[0]["documents"].is_null());
+    let last = lines.last().unwrap();
+    assert_eq!(
+        (&last["level"], &last["kind"]),
+        (&"ERROR".into(), &"EmptyPrefixError".into())
+    );
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("no object under prefix 'processed/green/husholdningstyper/"),
+        "{last}"
+    );
+}
+
 /// A folder name with what URLs give a meaning to, a percent sign and Norwegian letters:
 /// every command reads and writes that very folder. See: issue 15 ("Folder names").
 const ODD_FOLDER: &str = "b#x ?y %41 bøtte";

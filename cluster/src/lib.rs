@@ -144,12 +144,10 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Logs to stderr; `RUST_LOG` overrides Ballista's `--log-level-setting`.
-pub fn init_logging(default_filter: &str) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default_filter.to_string());
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .init();
+/// Logs to stderr in `format`; `RUST_LOG` overrides Ballista's `--log-level-setting`.
+pub fn init_logging(
+    format: bydelsfakta_scheduler_client::logging::LogFormat,
+    default_filter: &str,
+) {
+    bydelsfakta_scheduler_client::logging::init(format, default_filter, std::io::stderr);
 }

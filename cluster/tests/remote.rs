@@ -34,6 +34,7 @@ async fn same_documents() {
         let outcome = run_on(&engine, &bucket, &event.to_string())
             .await
             .unwrap_or_else(|e| panic!("{function} {ty}: {e}"));
+        assert!(outcome.job_id.is_some(), "the run names its cluster job");
         let expected = fixtures().join(format!("expected/{function}/{ty}"));
         compare_folders(&expected, &dir.path().join(&outcome.output_prefix))
             .unwrap_or_else(|e| panic!("{function} {ty}: {e}"));

@@ -2,7 +2,7 @@
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
-use tracing::info;
+use tracing::Instrument;
 
 use crate::config::ShimConfig;
 use bydelsfakta_scheduler_client::engine::EngineKind;
@@ -28,7 +28,8 @@ impl From<InvocationError> for Diagnostic {
     }
 }
 
-/// Runs one pipeline event and returns its step output.
+/// Runs one pipeline event and returns its step output. Everything it logs (the run's
+/// record among it) carries the invocation's `requestId`.
 ///
 /// Each invocation connects afresh: a warm container keeps nothing from one event to the
 /// next (docs/deviations.md D4), and a scheduler that was down for one event is retried for the next.
@@ -36,12 +37,19 @@ pub async fn handle(
     config: &ShimConfig,
     event: LambdaEvent<Value>,
 ) -> Result<Value, InvocationError> {
+    let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
+    run(config, event).instrument(span).await
+}
+
+async fn run(config: &ShimConfig, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
     let engine = Engine::connect(
         EngineKind::Embedded,
         config.scheduler.as_deref(),
         &config.bucket,
     )
-    .await?;
+    .await
+    // A run that fails later logs its own record; this one never started.
+    .inspect_err(|e| tracing::error!(kind = e.kind(), "{e}"))?;
     let options = RunOptions {
         published_date: config.published_date.clone().unwrap_or_else(today_utc),
         function: config.function.clone(),
@@ -54,14 +62,6 @@ pub async fn handle(
         &options,
     )
     .await?;
-    info!(
-        request_id = %event.context.request_id,
-        documents = outcome.summary.documents,
-        output = %outcome.summary.output_dataset,
-        prefix = %outcome.output_prefix,
-        ms = outcome.elapsed.as_secs_f64() * 1000.0,
-        "documents written"
-    );
     Ok(
         serde_json::from_str(&outcome.step_output.to_python_string())
             .expect("the step output is JSON"),

@@ -7,9 +7,30 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
 use bydelsfakta_lambda_shim::{ShimConfig, handle};
+use bydelsfakta_scheduler_client::logging::{self, LOG_FORMAT_VARIABLE, LogFormat};
+
+/// Lambda's advanced logging controls, as its own runtimes follow them: JSON lines when
+/// `AWS_LAMBDA_LOG_FORMAT` is `JSON` (else `BYDELSFAKTA_LOG_FORMAT`, else text), at
+/// `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else `info`), on stdout. Every line of an
+/// invocation carries its `requestId` (the runtime's invocation span).
+fn init_logging() {
+    let format = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .or_else(|_| std::env::var(LOG_FORMAT_VARIABLE))
+        .map_or(LogFormat::Text, |format| {
+            match format.eq_ignore_ascii_case("json") {
+                true => LogFormat::Json,
+                false => LogFormat::Text,
+            }
+        });
+    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .map(|level| level.to_lowercase())
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    logging::init_filtered(format, &filter, std::io::stdout);
+}
 
 fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging();
     let config = Arc::new(ShimConfig::from_env()?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

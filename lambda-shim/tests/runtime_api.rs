@@ -23,15 +23,22 @@ impl Drop for Shim {
 }
 
 fn start_shim(api: &RuntimeApi, bucket_url: &str) -> Shim {
-    let child = Command::new(env!("CARGO_BIN_EXE_bydelsfakta-lambda-shim"))
+    shim_command(api, bucket_url)
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Shim)
+        .expect("start the shim")
+}
+
+fn shim_command(api: &RuntimeApi, bucket_url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bydelsfakta-lambda-shim"));
+    command
         .envs(api.function_env())
         .env("BYDELSFAKTA_BUCKET", bucket_url)
         .env("BYDELSFAKTA_PUBLISHED_DATE", "2026-11-28")
         .env_remove("BYDELSFAKTA_SCHEDULER")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the shim");
-    Shim(child)
+        .env_remove("RUST_LOG");
+    command
 }
 
 fn expected_step_output(name: &str) -> Value {
@@ -122,6 +129,54 @@ async fn events_in_step_outputs_and_typed_errors_out() {
         "a failed invocation wrote {:?}",
         bydelsfakta_tests::files_below(&failed_output)
     );
+}
+
+/// Lambda's JSON log format: every line the shim writes is a JSON object, and each
+/// invocation's run record carries its request id.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_the_request_id() {
+    let (_dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let api = RuntimeApi::start().await;
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let shim = shim_command(&api, bucket.url())
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .stdout(log.reopen().unwrap())
+        .spawn()
+        .map(Shim)
+        .expect("start the shim");
+    let event = fixture_event("trangboddhet__over-2_status");
+    assert!(matches!(
+        api.invoke(&event, ANSWER_WITHIN).await,
+        Answer::Response(_)
+    ));
+    let mut failing = event.clone();
+    failing["payload"]["step_data"]["s3_input_prefixes"]["husholdninger-etter-rom-per-person"] =
+        json!("processed/green/nothing-here/");
+    expect_error(
+        api.invoke(&failing, ANSWER_WITHIN).await,
+        "EmptyPrefixError",
+        "nothing-here",
+    );
+    drop(shim);
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let records: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["target"] == "bydelsfakta::run")
+        .collect();
+    assert_eq!(records.len(), 2, "{text}");
+    assert_eq!(records[0]["requestId"], "request-1");
+    assert_eq!(records[0]["run"]["outcome"], "written");
+    assert_eq!(
+        records[0]["run"]["output_dataset"],
+        "trangboddhet-over-2-status"
+    );
+    assert_eq!(records[1]["requestId"], "request-2");
+    assert_eq!(records[1]["run"]["error"]["kind"], "EmptyPrefixError");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::*;
@@ -11,7 +12,7 @@ use crate::bucket::Bucket;
 use crate::document::DocumentSpec;
 use crate::error::Result;
 use crate::function::{Inputs, Target};
-use crate::publication::records::{PublishSettings, RunRecord};
+use crate::publication::records::{InputObject, PublishSettings, RunRecord};
 use crate::reader::{InputCache, PlanExecutor, read_input};
 use crate::writer::{DocumentWriterExec, WriteJob};
 use bydelsfakta_udfs::plan::cross_join;
@@ -34,13 +35,26 @@ pub struct RunRequest<'a> {
     pub input_cache: Option<&'a InputCache>,
 }
 
-/// Reads the inputs and plans the documents; returns the physical plan whose execution
-/// writes them (one row: dataset, documents, bytes).
+/// A run's plan, and what planning it found and took.
+#[derive(Debug, Clone)]
+pub struct WriterPlan {
+    /// Its execution writes the documents and yields one row ([`crate::writer::WriteSummary`]).
+    pub plan: Arc<dyn ExecutionPlan>,
+    /// Every input object the run reads, in the function's order.
+    pub inputs: Vec<InputObject>,
+    /// Listing the input prefixes and reading (and typing) the inputs.
+    pub read: Duration,
+    /// Planning the documents from the inputs, logical and physical.
+    pub planned: Duration,
+}
+
+/// Reads the inputs and plans the documents.
 pub async fn writer_plan(
     ctx: &SessionContext,
     executor: &dyn PlanExecutor,
     req: &RunRequest<'_>,
-) -> Result<Arc<dyn ExecutionPlan>> {
+) -> Result<WriterPlan> {
+    let started = Instant::now();
     let (function, dataset_type) = (req.target.function(), req.target.dataset_type());
     // Each input dataset is read once, even when several arguments name it.
     let mut by_dataset: HashMap<&str, DataFrame> = HashMap::new();
@@ -51,6 +65,7 @@ pub async fn writer_plan(
         inputs.push(read.object);
         typed_records.extend(read.new_record);
     }
+    let read = started.elapsed();
     // A target has a prefix, so now a frame, for every input dataset the arguments name.
     let tables = function
         .inputs
@@ -79,11 +94,16 @@ pub async fn writer_plan(
             function: function.name.to_string(),
             dataset_type: dataset_type.name.to_string(),
             started_at: req.started_at.to_string(),
-            inputs,
+            inputs: inputs.clone(),
         },
         publish: req.publish,
         typed_records,
     };
     let plan = frame.create_physical_plan().await?;
-    Ok(Arc::new(DocumentWriterExec::new(plan, job)))
+    Ok(WriterPlan {
+        plan: Arc::new(DocumentWriterExec::new(plan, job)),
+        inputs,
+        read,
+        planned: started.elapsed() - read,
+    })
 }

@@ -60,7 +60,7 @@ async fn submit() -> Result<(), Box<dyn Error + Send + Sync>> {
         // never pulls the data.
         input_cache: engine.input_cache(),
     };
-    let plan = writer_plan(engine.context(), &engine, &request).await?;
+    let plan = writer_plan(engine.context(), &engine, &request).await?.plan;
     // The writer is the plan's root, so the documents are written where the plan runs.
     let shown = displayable(plan.as_ref()).indent(false).to_string();
     println!("{}", shown.lines().take(4).collect::<Vec<_>>().join("\n"));

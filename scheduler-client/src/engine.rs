@@ -79,6 +79,21 @@ pub struct Engine {
     single_task_max_bytes: u64,
     /// Jobs submitted to a scheduler by this engine and its clones.
     jobs_submitted: Arc<AtomicUsize>,
+    /// `embedded`, `standalone` or `cluster`, as run records name it.
+    name: &'static str,
+}
+
+/// What running one writer plan gave: the writer's report, and the cluster job it ran in.
+#[derive(Debug)]
+pub struct WriterRun {
+    pub summary: Result<WriteSummary>,
+    pub job_id: Option<String>,
+}
+
+/// A plan's result, and the cluster job that computed it.
+struct Ran {
+    job_id: Option<String>,
+    batches: Vec<RecordBatch>,
 }
 
 impl Engine {
@@ -131,6 +146,7 @@ impl Engine {
             input_cache: None,
             single_task_max_bytes: single_task_max_bytes_setting()?,
             jobs_submitted: Arc::default(),
+            name: "cluster",
         })
     }
 
@@ -148,6 +164,7 @@ impl Engine {
             input_cache: Some(Arc::default()),
             single_task_max_bytes: single_task_max_bytes_setting()?,
             jobs_submitted: Arc::default(),
+            name: "embedded",
         })
     }
 
@@ -188,6 +205,7 @@ impl Engine {
             input_cache: None,
             single_task_max_bytes: single_task_max_bytes_setting()?,
             jobs_submitted: Arc::default(),
+            name: "standalone",
         })
     }
 
@@ -237,6 +255,11 @@ impl Engine {
         self.jobs_submitted.load(Ordering::Relaxed)
     }
 
+    /// `embedded`, `standalone` or `cluster`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     /// The context plans are built on.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
@@ -250,8 +273,8 @@ impl Engine {
     /// Runs a plan from [`bydelsfakta_queries::writer_plan`] to completion and returns what
     /// its writer reported.
     pub async fn run_writer_plan(&self, plan: Arc<dyn ExecutionPlan>) -> Result<WriteSummary> {
-        let batches = self.run_plan(plan).await?;
-        Ok(WriteSummary::from_batches(&batches)?)
+        let mut runs = self.run_writer_plans(vec![plan]).await;
+        runs.pop().expect("one run per plan").summary
     }
 
     /// Runs several writer plans and returns what each writer reported, in order; one
@@ -259,10 +282,7 @@ impl Engine {
     /// threshold of input together run as one job ([`OutputGroupExec`]), so the job's
     /// fixed cost is paid once; otherwise (and embedded) each runs as
     /// [`Engine::run_writer_plan`] runs it, side by side.
-    pub async fn run_writer_plans(
-        &self,
-        plans: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Vec<Result<WriteSummary>> {
+    pub async fn run_writer_plans(&self, plans: Vec<Arc<dyn ExecutionPlan>>) -> Vec<WriterRun> {
         let inputs: Vec<InputSize> = plans.iter().map(InputSize::of).collect();
         let grouped = self.is_distributed()
             && plans.len() > 1
@@ -270,24 +290,42 @@ impl Engine {
             && InputSize::together(&inputs) <= self.single_task_max_bytes;
         if !grouped {
             let runs = plans.into_iter().zip(&inputs).map(|(plan, inputs)| async {
-                let batches = self.run_sized(plan, inputs.bytes()).await?;
-                Ok(WriteSummary::from_batches(&batches)?)
+                match self.run_sized(plan, inputs.bytes()).await {
+                    Ok(ran) => WriterRun {
+                        summary: WriteSummary::from_batches(&ran.batches).map_err(Into::into),
+                        job_id: ran.job_id,
+                    },
+                    Err(e) => WriterRun {
+                        summary: Err(e),
+                        job_id: None,
+                    },
+                }
             });
             return futures::future::join_all(runs).await;
         }
         let writers = plans.len();
         let group: Arc<dyn ExecutionPlan> = Arc::new(OutputGroupExec::new(OutputGroup::new(plans)));
-        let reported = self
-            .submit(group)
-            .await
-            .and_then(|batches| Ok(outcomes(&batches, writers)?));
+        let ran = self.submit(group).await;
+        let reported = ran
+            .as_ref()
+            .map_err(crate::Error::again)
+            .and_then(|ran| Ok(outcomes(&ran.batches, writers)?));
+        let job_id = ran.ok().and_then(|ran| ran.job_id);
         match reported {
             Ok(outcomes) => outcomes
                 .into_iter()
-                .map(|outcome| outcome.map_err(crate::Error::from))
+                .map(|outcome| WriterRun {
+                    summary: outcome.map_err(crate::Error::from),
+                    job_id: job_id.clone(),
+                })
                 .collect(),
             // The job itself failed (the cluster, not an output): every output says so.
-            Err(e) => (0..writers).map(|_| Err(e.again())).collect(),
+            Err(e) => (0..writers)
+                .map(|_| WriterRun {
+                    summary: Err(e.again()),
+                    job_id: job_id.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -303,15 +341,11 @@ impl Engine {
             PlanRunner::Embedded => 0,
             PlanRunner::Ballista { .. } => InputSize::of(&plan).bytes(),
         };
-        self.run_sized(plan, bytes).await
+        Ok(self.run_sized(plan, bytes).await?.batches)
     }
 
     /// [`Engine::run_plan`] for a plan over `input_bytes` of input.
-    async fn run_sized(
-        &self,
-        plan: Arc<dyn ExecutionPlan>,
-        input_bytes: u64,
-    ) -> Result<Vec<RecordBatch>> {
+    async fn run_sized(&self, plan: Arc<dyn ExecutionPlan>, input_bytes: u64) -> Result<Ran> {
         match self.runner {
             PlanRunner::Embedded => self.submit(plan).await,
             PlanRunner::Ballista { .. } => {
@@ -323,15 +357,21 @@ impl Engine {
 
     /// Runs `plan` as it is where this engine runs plans (a cluster job as Ballista plans
     /// it, or in this process).
-    async fn submit(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
+    async fn submit(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Ran> {
         let PlanRunner::Ballista { jobs } = &self.runner else {
-            return Ok(collect(plan, self.ctx.task_ctx()).await?);
+            let batches = collect(plan, self.ctx.task_ctx()).await?;
+            return Ok(Ran {
+                job_id: None,
+                batches,
+            });
         };
         self.jobs_submitted.fetch_add(1, Ordering::Relaxed);
         let config = self.ctx.copied_config();
         let job = jobs.run(plan, &config, &self.ctx.session_id()).await?;
-        tracing::debug!(job_id = %job.job_id, "job finished");
-        Ok(job.batches)
+        Ok(Ran {
+            job_id: Some(job.job_id),
+            batches: job.batches,
+        })
     }
 }
 

@@ -6,7 +6,8 @@
 //! shuffle readers against a Ballista bug), the object stores ([`stores`]),
 //! recovery of interrupted publications ([`recover`]), the listing of the processed datasets
 //! ([`processed`]), the SQL session the CLI and the scheduler's Flight SQL serve ([`sql`]),
-//! and the error type with the kinds the Lambda shim reports ([`error`]). The `bydelsfakta`
+//! the error type with the kinds the Lambda shim reports ([`error`]), and the logs: text or
+//! JSON lines ([`logging`]) with one record per run ([`run_report`]). The `bydelsfakta`
 //! command is the `bydelsfakta-cli` crate.
 //!
 //! `examples/` shows the API at work: `run_one_function` (an event on a local folder bucket)
@@ -18,10 +19,12 @@ pub mod event;
 pub mod input_size;
 pub mod job_client;
 pub mod job_shape;
+pub mod logging;
 pub mod output_group;
 pub mod processed;
 pub mod recover;
 pub mod run;
+pub mod run_report;
 pub mod shared_frames;
 pub mod shuffle_inputs;
 pub mod single_task;

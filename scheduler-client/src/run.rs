@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use datafusion::physical_plan::ExecutionPlan;
 
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, WriterRun};
 use crate::error::Result;
 use crate::event::{PipelineEvent, ResolvedEvent};
+use crate::run_report::RunReport;
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::json::Json;
 use bydelsfakta_queries::publication::records::{PublishSettings, now_rfc3339};
@@ -58,6 +59,8 @@ pub struct RunOutcome {
     pub summary: WriteSummary,
     pub output_prefix: String,
     pub elapsed: Duration,
+    /// The cluster job that ran the writer, when there was one.
+    pub job_id: Option<String>,
 }
 
 /// Validates the event, plans, and writes the documents.
@@ -68,8 +71,10 @@ pub async fn run_event(
     options: &RunOptions,
 ) -> Result<RunOutcome> {
     let planned = plan_event(engine, bucket, event_text, options).await?;
-    let summary = engine.run_writer_plan(Arc::clone(&planned.plan)).await?;
-    Ok(planned.written(summary))
+    let mut runs = engine
+        .run_writer_plans(vec![Arc::clone(&planned.plan)])
+        .await;
+    planned.ended(runs.pop().expect("one run per plan"))
 }
 
 /// Runs several planned events and returns each one's outcome, in order; one failing
@@ -77,11 +82,11 @@ pub async fn run_event(
 /// ([`Engine::run_writer_plans`]).
 pub async fn run_planned(engine: &Engine, planned: Vec<PlannedEvent>) -> Vec<Result<RunOutcome>> {
     let plans = planned.iter().map(|p| Arc::clone(&p.plan)).collect();
-    let summaries = engine.run_writer_plans(plans).await;
+    let runs = engine.run_writer_plans(plans).await;
     planned
         .into_iter()
-        .zip(summaries)
-        .map(|(planned, summary)| Ok(planned.written(summary?)))
+        .zip(runs)
+        .map(|(planned, run)| planned.ended(run))
         .collect()
 }
 
@@ -89,11 +94,11 @@ pub async fn run_planned(engine: &Engine, planned: Vec<PlannedEvent>) -> Vec<Res
 pub struct PlannedEvent {
     run_id: String,
     started: Instant,
-    planned: Duration,
-    output_dataset: &'static str,
     step_output: Json<'static>,
     output_prefix: String,
     plan: Arc<dyn ExecutionPlan>,
+    /// The run's record so far.
+    report: RunReport,
 }
 
 impl PlannedEvent {
@@ -102,25 +107,28 @@ impl PlannedEvent {
         &self.output_prefix
     }
 
-    fn written(self, summary: WriteSummary) -> RunOutcome {
-        debug!(
-            output = self.output_dataset,
-            plan_ms = self.planned.as_secs_f64() * 1000.0,
-            execute_ms = (self.started.elapsed() - self.planned).as_secs_f64() * 1000.0,
-            "documents written"
-        );
-        RunOutcome {
+    /// The outcome of the run of this plan, logged as the run's record.
+    fn ended(self, run: WriterRun) -> Result<RunOutcome> {
+        let elapsed = self.started.elapsed();
+        let report = RunReport {
+            job_id: run.job_id.clone(),
+            ..self.report
+        };
+        report.ended(run.summary.as_ref(), elapsed).emit();
+        Ok(RunOutcome {
             run_id: self.run_id,
             step_output: self.step_output,
-            summary,
+            summary: run.summary?,
             output_prefix: self.output_prefix,
-            elapsed: self.started.elapsed(),
-        }
+            elapsed,
+            job_id: run.job_id,
+        })
     }
 }
 
 /// Validates the event and plans its documents (reading the inputs' headers, and on a
-/// cluster probing the types of inputs not typed before).
+/// cluster probing the types of inputs not typed before). A failure is logged as the
+/// run's record.
 pub async fn plan_event(
     engine: &Engine,
     bucket: &Bucket,
@@ -128,17 +136,44 @@ pub async fn plan_event(
     options: &RunOptions,
 ) -> Result<PlannedEvent> {
     let started = Instant::now();
+    let mut report = RunReport {
+        run_id: new_run_id(),
+        engine: engine.name(),
+        ..RunReport::default()
+    };
+    match plan_reported(engine, bucket, event_text, options, started, &mut report).await {
+        Ok(planned) => Ok(planned),
+        Err(e) => {
+            report.ended(Err(&e), started.elapsed()).emit();
+            Err(e)
+        }
+    }
+}
+
+/// [`plan_event`], filling `report` in as it learns.
+async fn plan_reported(
+    engine: &Engine,
+    bucket: &Bucket,
+    event_text: &str,
+    options: &RunOptions,
+    started: Instant,
+    report: &mut RunReport,
+) -> Result<PlannedEvent> {
     let started_at = now_rfc3339();
-    let run_id = new_run_id();
+    let run_id = report.run_id.clone();
     let event = PipelineEvent::parse(event_text)?;
     let resolved = ResolvedEvent::resolve(event, options.function.as_deref())?;
+    let (function, dataset_type) = (resolved.target.function(), resolved.target.dataset_type());
+    report.function = Some(function.name.to_string());
+    report.dataset_type = Some(dataset_type.name.to_string());
+    report.output_dataset = Some(dataset_type.output_dataset.to_string());
+    report.output_prefix = Some(resolved.output_prefix.clone());
     bucket.check_output_prefix(&resolved.output_prefix)?;
-    let output_dataset = resolved.target.dataset_type().output_dataset;
-    info!(
-        function = resolved.target.function().name,
-        dataset_type = resolved.target.dataset_type().name,
-        output = output_dataset,
-        run = %run_id,
+    debug!(
+        function = function.name,
+        dataset_type = dataset_type.name,
+        output = dataset_type.output_dataset,
+        run_id = %run_id,
         "running pipeline event"
     );
     let request = RunRequest {
@@ -151,15 +186,17 @@ pub async fn plan_event(
         publish: options.publish,
         input_cache: engine.input_cache(),
     };
-    let plan = writer_plan(engine.context(), engine, &request).await?;
+    let planned = writer_plan(engine.context(), engine, &request).await?;
+    report.inputs = planned.inputs;
+    report.ms.read = Some(planned.read.as_millis() as u64);
+    report.ms.plan = Some(planned.planned.as_millis() as u64);
     Ok(PlannedEvent {
         run_id,
         started,
-        planned: started.elapsed(),
-        output_dataset,
         step_output: resolved.event.step_output(),
         output_prefix: resolved.output_prefix,
-        plan,
+        plan: planned.plan,
+        report: report.clone(),
     })
 }
 

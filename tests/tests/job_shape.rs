@@ -45,7 +45,7 @@ async fn jobs_stages_and_tasks_per_event() {
                 publish: Default::default(),
                 input_cache: None,
             };
-            let plan = writer_plan(&ctx, &executor, &request).await.unwrap();
+            let plan = writer_plan(&ctx, &executor, &request).await.unwrap().plan;
             let probes = executor.jobs() - before;
             let options = ctx.state().config_options().clone();
             writers.push(Arc::clone(&plan));

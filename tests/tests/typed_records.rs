@@ -72,7 +72,9 @@ impl Client {
             publish: Default::default(),
             input_cache: None,
         };
-        writer_plan(self.0.engine.context(), &self.0, &request).await
+        Ok(writer_plan(self.0.engine.context(), &self.0, &request)
+            .await?
+            .plan)
     }
 }
 

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::demo::copy_dir;
 use bydelsfakta_queries::functions;
+use bydelsfakta_scheduler_client::logging;
 use io_floor::FloorWork;
 use side_by_side::{Distributed, EventTimes, SideBySide, embedded_flags, event_process};
 
@@ -157,7 +158,10 @@ pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
     for &scale in &options.scales {
         let bucket = options.dir.join(format!("scale-{scale}"));
         if !bucket.join("processed").exists() {
-            eprintln!("preparing the {scale}x bucket in {}", bucket.display());
+            logging::note(&format!(
+                "preparing the {scale}x bucket in {}",
+                bucket.display()
+            ));
             if scale == 1 {
                 copy_dir(&options.sample, &bucket)?;
             } else {
@@ -173,7 +177,7 @@ pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
             (vec![], EventTimes::default(), EventTimes::default());
         let mut floor_bytes = (0, 0);
         for round in 1..=options.repeat {
-            eprintln!("{scale}x: run {round} of {}", options.repeat);
+            logging::note(&format!("{scale}x: run {round} of {}", options.repeat));
             let edition = format!("bench-{round}");
             runs.push(batch(&exe, &embedded, &bucket, &edition, &[])?);
             // The floor right after the batch, of what the batch read and wrote.

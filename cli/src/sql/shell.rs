@@ -13,6 +13,7 @@ use datafusion::logical_expr::Documentation;
 use rustyline::error::ReadlineError;
 
 use super::output::{Format, render};
+use bydelsfakta_scheduler_client::logging;
 use bydelsfakta_scheduler_client::sql::{SqlError, SqlSession, StatementResult};
 
 const PROMPT: &str = "bydelsfakta> ";
@@ -173,14 +174,14 @@ pub async fn run(session: &SqlSession, options: &ShellOptions) -> anyhow::Result
             }
             Err(e) => {
                 failures += 1;
-                eprintln!("error: {e}");
+                logging::error(&e.to_string(), None);
             }
         }
     }
     if let Some(path) = history
         && let Err(e) = editor.save_history(path)
     {
-        eprintln!("warning: history file {}: {e}", path.display());
+        logging::warning(&format!("history file {}: {e}", path.display()));
     }
     Ok(failures)
 }

@@ -10,12 +10,31 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use ballista_executor::health::spawn_health_server;
 use clap::Parser;
 
+use bydelsfakta_scheduler_client::logging::{LOG_FORMAT_VARIABLE, LogFormat};
+
+/// Ballista's executor flags, and ours.
+#[derive(Parser)]
+#[command(
+    version,
+    about = "The Bydelsfakta cluster's executor (Ballista's, with our functions and stores)"
+)]
+struct Args {
+    #[command(flatten)]
+    ballista: Config,
+    /// How log lines on stderr look: text, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = LOG_FORMAT_VARIABLE)]
+    log_format: LogFormat,
+}
+
 fn main() -> ballista_core::error::Result<()> {
     bydelsfakta_cluster::runtime()?.block_on(serve())
 }
 
 async fn serve() -> ballista_core::error::Result<()> {
-    let options = Config::parse();
+    let Args {
+        ballista: options,
+        log_format,
+    } = Args::parse();
     let health_address: SocketAddr = format!("{}:{}", options.bind_host, options.bind_health_port)
         .parse()
         .map_err(|e| BallistaError::Configuration(format!("--bind-health-port: {e}")))?;
@@ -29,7 +48,7 @@ async fn serve() -> ballista_core::error::Result<()> {
     let config: ExecutorProcessConfig = options.try_into()?;
     bydelsfakta_scheduler_client::stores::check_config()
         .map_err(ballista_core::error::BallistaError::Configuration)?;
-    bydelsfakta_cluster::init_logging(&config.special_mod_log_level);
+    bydelsfakta_cluster::init_logging(log_format, &config.special_mod_log_level);
     let config = bydelsfakta_cluster::executor_config(config, work_dir);
 
     let (stop_health, health_stopped) = tokio::sync::oneshot::channel();

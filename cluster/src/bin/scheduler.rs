@@ -17,6 +17,7 @@ use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use bydelsfakta_cluster::SqlService;
 use bydelsfakta_cluster::flight_sql::auth::Credentials;
 use bydelsfakta_cluster::flight_sql::{self, FlightSqlArgs};
+use bydelsfakta_scheduler_client::logging::{LOG_FORMAT_VARIABLE, LogFormat};
 
 /// Ballista's scheduler flags, and ours for Flight SQL.
 #[derive(Parser)]
@@ -29,6 +30,9 @@ struct Args {
     ballista: Config,
     #[command(flatten)]
     flight_sql: FlightSqlArgs,
+    /// How log lines on stderr look: text, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = LOG_FORMAT_VARIABLE)]
+    log_format: LogFormat,
 }
 
 fn main() -> ballista_core::error::Result<()> {
@@ -45,8 +49,9 @@ async fn serve() -> ballista_core::error::Result<()> {
     let Args {
         ballista: options,
         flight_sql: flight_sql_args,
+        log_format,
     } = Args::parse();
-    bydelsfakta_cluster::init_logging(&options.log_level_setting);
+    bydelsfakta_cluster::init_logging(log_format, &options.log_level_setting);
     let address = address(&options.bind_host, options.bind_port, "--bind-port")?;
     let flight_sql_address = address_if(
         &options.bind_host,

@@ -148,12 +148,14 @@ impl ExecutionPlan for DocumentWriterExec {
         let input = Arc::clone(&self.input);
         let job = self.job.clone();
         let stream = futures::stream::once(async move {
+            let started = std::time::Instant::now();
             let schema = input.schema();
             let batches =
                 datafusion::physical_plan::common::collect(input.execute(0, Arc::clone(&context))?)
                     .await?;
             let frame = concat_batches(&schema, &batches)?;
             let documents = build_documents(frame, &job.spec)?;
+            let computed = started.elapsed();
             let store = context.runtime_env().object_store(job.bucket.store_url())?;
             let publication = Publication {
                 bucket: &job.bucket,
@@ -169,6 +171,8 @@ impl ExecutionPlan for DocumentWriterExec {
                 output_dataset: job.spec.output_dataset.clone(),
                 documents: published.documents,
                 bytes: published.bytes as usize,
+                compute_ms: computed.as_millis() as u64,
+                publish_ms: (started.elapsed() - computed).as_millis() as u64,
             }
             .to_batch()
         });

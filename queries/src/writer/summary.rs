@@ -1,4 +1,5 @@
-//! The writer's result: one row naming the output dataset, its documents and their bytes,
+//! The writer's result: one row naming the output dataset, its documents and their bytes
+//! and how long computing and publishing them took,
 //! and the rows of several writers run together (the summary's columns and an error).
 //! Built and read here, next to their schemas, so that the two cannot drift apart.
 
@@ -11,6 +12,8 @@ use datafusion::error::{DataFusionError, Result};
 const OUTPUT_DATASET: &str = "output_dataset";
 const DOCUMENTS: &str = "documents";
 const BYTES: &str = "bytes";
+const COMPUTE_MS: &str = "compute_ms";
+const PUBLISH_MS: &str = "publish_ms";
 /// Why a writer failed, as `Kind: message` ([`crate::Error::from_reported`]); null when it
 /// wrote.
 const ERROR: &str = "error";
@@ -21,6 +24,10 @@ pub struct WriteSummary {
     pub output_dataset: String,
     pub documents: usize,
     pub bytes: usize,
+    /// Milliseconds from the writer's start to its documents built: the plan's run.
+    pub compute_ms: u64,
+    /// Milliseconds publishing them (staging, moving into place, the manifest).
+    pub publish_ms: u64,
 }
 
 /// The summary's columns; nullable where a row may be a failed writer's.
@@ -29,6 +36,8 @@ fn summary_fields(nullable: bool) -> Vec<Field> {
         Field::new(OUTPUT_DATASET, DataType::Utf8, nullable),
         Field::new(DOCUMENTS, DataType::Int64, nullable),
         Field::new(BYTES, DataType::Int64, nullable),
+        Field::new(COMPUTE_MS, DataType::Int64, nullable),
+        Field::new(PUBLISH_MS, DataType::Int64, nullable),
     ]
 }
 
@@ -59,6 +68,8 @@ fn summary_columns(rows: &[Option<&WriteSummary>]) -> Vec<ArrayRef> {
         )),
         count(|s| s.documents),
         count(|s| s.bytes),
+        count(|s| s.compute_ms as usize),
+        count(|s| s.publish_ms as usize),
     ]
 }
 
@@ -78,6 +89,7 @@ fn read_summaries(batch: &RecordBatch) -> Result<Vec<Option<WriteSummary>>> {
         .as_string_opt::<i32>()
         .ok_or_else(|| DataFusionError::Internal(format!("{OUTPUT_DATASET} is not text")))?;
     let (documents, bytes) = (counts(DOCUMENTS)?, counts(BYTES)?);
+    let (compute_ms, publish_ms) = (counts(COMPUTE_MS)?, counts(PUBLISH_MS)?);
     let count = |name: &str, value: i64| {
         usize::try_from(value)
             .map_err(|_| DataFusionError::Internal(format!("{name} is negative: {value}")))
@@ -91,6 +103,8 @@ fn read_summaries(batch: &RecordBatch) -> Result<Vec<Option<WriteSummary>>> {
                 output_dataset: datasets.value(row).to_string(),
                 documents: count(DOCUMENTS, documents.value(row))?,
                 bytes: count(BYTES, bytes.value(row))?,
+                compute_ms: count(COMPUTE_MS, compute_ms.value(row))? as u64,
+                publish_ms: count(PUBLISH_MS, publish_ms.value(row))? as u64,
             }))
         })
         .collect()
@@ -166,6 +180,8 @@ mod tests {
             output_dataset: "trangboddhet-alle-status".into(),
             documents: 16,
             bytes: 12_345,
+            compute_ms: 41,
+            publish_ms: 7,
         }
     }
 
