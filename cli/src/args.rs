@@ -76,6 +76,10 @@ pub enum Command {
         /// Run this function instead of the one the event names.
         #[arg(long)]
         function: Option<String>,
+        /// Everything but publishing: read, plan, run and build the documents, report how
+        /// many (and their bytes) on stderr, print the step output, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Run every implemented output dataset on the sample bucket and show the timings.
     Demo {
@@ -172,6 +176,25 @@ pub enum Command {
     },
     /// List the functions, their types, output datasets and input datasets.
     List,
+    /// Print the logical and physical plans of a pipeline event's output; with
+    /// `--analyze`, run the plan in this process (building the documents, publishing
+    /// nothing) and add each operator's rows and compute time.
+    Explain {
+        /// The event file, or `-` for standard input.
+        #[arg(long)]
+        event: String,
+        /// The bucket: `file:///absolute/folder` (or a folder path), `s3://name`.
+        #[arg(long, env = "BYDELSFAKTA_BUCKET")]
+        bucket: String,
+        /// Run the plan and show what each operator did.
+        #[arg(long)]
+        analyze: bool,
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
+        /// Explain this function's plan instead of the one the event names.
+        #[arg(long)]
+        function: Option<String>,
+    },
     /// Query the bucket's processed datasets with SQL: run the query given, or open a shell.
     /// Every dataset is a table named after its id (`-` as `_`) holding its latest
     /// edition, and `<name>__editions` holds every edition with the columns `version` and
@@ -198,6 +221,15 @@ pub enum Command {
         #[arg(allow_hyphen_values = true)]
         query: Option<String>,
     },
+}
+
+/// How `explain` prints the plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// Indented plans under headings.
+    Text,
+    /// One JSON object: the plans' lines, and after `--analyze` the operators' metrics.
+    Json,
 }
 
 /// How `run-all` prints its summary.

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, ensure};
 
-use crate::args::{Cli, Command, Format};
+use crate::args::{Cli, Command, ExplainFormat, Format};
 use crate::bench::side_by_side::Distributed;
 use crate::bench::{BenchOptions, Reference, default_bench_dir, report, run_bench};
 use crate::demo::run_demo;
@@ -19,6 +19,7 @@ use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::functions;
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_scheduler_client::engine::{Engine, EngineKind};
+use bydelsfakta_scheduler_client::explain::explain;
 use bydelsfakta_scheduler_client::logging;
 use bydelsfakta_scheduler_client::recover::recover_bucket;
 use bydelsfakta_scheduler_client::run::{RunOptions, run_event, today_utc};
@@ -67,11 +68,13 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             bucket,
             published_date,
             function,
+            dry_run,
         } => {
             let options = RunOptions {
                 published_date: published_date.unwrap_or_else(today_utc),
                 function,
                 publish,
+                dry_run,
             };
             run(&at, &event, &bucket, &options, out).await
         }
@@ -166,6 +169,42 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             output_prefix,
         } => recover(&bucket, &output_prefix.unwrap_or_default(), &publish, out).await,
         Command::List => list(out),
+        Command::Explain {
+            event,
+            bucket,
+            analyze,
+            format,
+            function,
+        } => {
+            let options = RunOptions {
+                published_date: today_utc(),
+                function,
+                publish,
+                dry_run: true,
+            };
+            let text = read_event(&event)?;
+            let bucket = Bucket::from_arg(&bucket)?;
+            let engine = at.connect(&bucket).await?;
+            let explained = explain(&engine, &bucket, &text, &options, analyze).await?;
+            match format {
+                ExplainFormat::Text => out.push_str(&explained.to_text()),
+                ExplainFormat::Json => {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&explained)?)?
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The event's text from its file, or from stdin for `-`.
+fn read_event(event: &str) -> anyhow::Result<String> {
+    if event == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(event).with_context(|| format!("event file '{event}'"))
     }
 }
 
@@ -177,18 +216,16 @@ async fn run(
     options: &RunOptions,
     out: &mut String,
 ) -> anyhow::Result<()> {
-    let text = if event == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        text
-    } else {
-        std::fs::read_to_string(event).with_context(|| format!("event file '{event}'"))?
-    };
+    let text = read_event(event)?;
     let bucket = Bucket::from_arg(bucket)?;
     let engine = at.connect(&bucket).await?;
     let outcome = run_event(&engine, &bucket, &text, options).await?;
     logging::note(&format!(
-        "wrote {} documents ({} bytes) of {} under {} in {:.0} ms",
+        "{} {} documents ({} bytes) of {} under {} in {:.0} ms",
+        match options.dry_run {
+            true => "would write",
+            false => "wrote",
+        },
         outcome.summary.documents,
         outcome.summary.bytes,
         outcome.summary.output_dataset,

@@ -181,6 +181,7 @@ pub async fn run_all(
         edition,
         options: RunOptions {
             published_date: options.published_date.clone(),
+            dry_run: false,
             function: None,
             publish: options.publish,
         },

@@ -232,6 +232,117 @@ fn json_logs_hold_one_record_per_run_and_nothing_else() {
     );
 }
 
+#[test]
+fn a_dry_run_builds_and_counts_the_documents_and_writes_nothing() {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    let before = files_in(bucket.path());
+    let event = fixtures().join("events/husholdningstyper__status.json");
+    for engine in ["embedded", "standalone"] {
+        let out = Command::new(BIN)
+            .args(["--engine", engine, "run", "--dry-run", "--event"])
+            .arg(&event)
+            .arg("--bucket")
+            .arg(bucket.path())
+            .args(["--published-date", "2026-11-28"])
+            .output()
+            .unwrap();
+        assert_success(&out, engine);
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(fixtures().join("returns/husholdningstyper__status.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(printed, expected, "{engine}");
+        let documents: u64 =
+            std::fs::read_dir(fixtures().join("expected/husholdningstyper/status"))
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .filter(|path| path.extension() == Some("json".as_ref()))
+                .map(|path| std::fs::metadata(path).unwrap().len())
+                .sum();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("would write 16 documents ({documents} bytes)")),
+            "{engine}: {stderr}"
+        );
+        assert_eq!(
+            files_in(bucket.path()),
+            before,
+            "{engine} wrote to the bucket"
+        );
+    }
+}
+
+#[test]
+fn explain_prints_the_plans_and_analyze_the_operators_rows() {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    let before = files_in(bucket.path());
+    let event = fixtures().join("events/husholdningstyper__status.json");
+    let explain = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["explain", "--event"])
+            .arg(&event)
+            .arg("--bucket")
+            .arg(bucket.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_success(&out, "explain");
+        out.stdout
+    };
+    let text = String::from_utf8(explain(&[])).unwrap();
+    assert!(text.contains("logical plan\n"), "{text}");
+    assert!(text.contains("physical plan\nDocumentWriterExec"), "{text}");
+    assert!(!text.contains("ran in"), "{text}");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&explain(&["--analyze", "--format", "json"])).unwrap();
+    assert_eq!(json["output_dataset"], "husholdningstyper-status");
+    let analyzed = &json["analyzed"];
+    assert_eq!(analyzed["documents"], 16);
+    let operators = analyzed["operators"].as_array().unwrap();
+    assert_eq!(operators[0]["depth"], 0);
+    assert!(
+        operators[0]["operator"]
+            .as_str()
+            .unwrap()
+            .starts_with("DocumentWriterExec")
+    );
+    // The writer's input: the final frame, one row per entry of the documents.
+    assert_eq!(operators[1]["depth"], 1);
+    assert!(
+        operators[1]["output_rows"].as_u64() > Some(0),
+        "{operators:?}"
+    );
+    assert!(operators[1]["compute_ms"].is_f64(), "{operators:?}");
+    assert_eq!(
+        files_in(bucket.path()),
+        before,
+        "explain wrote to the bucket"
+    );
+}
+
+/// Every file below `dir`, relative, sorted.
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![];
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// A folder name with what URLs give a meaning to, a percent sign and Norwegian letters:
 /// every command reads and writes that very folder. See: issue 15 ("Folder names").
 const ODD_FOLDER: &str = "b#x ?y %41 bøtte";

@@ -238,6 +238,7 @@ async fn kill_during_publication() {
     let event = fixture_event(EVENT).to_string();
     let options = |published_date: &str| RunOptions {
         published_date: published_date.into(),
+        dry_run: false,
         function: None,
         publish: PublishSettings::default(),
     };

@@ -52,6 +52,7 @@ async fn run(config: &ShimConfig, event: LambdaEvent<Value>) -> Result<Value, In
     .inspect_err(|e| tracing::error!(kind = e.kind(), "{e}"))?;
     let options = RunOptions {
         published_date: config.published_date.clone().unwrap_or_else(today_utc),
+        dry_run: false,
         function: config.function.clone(),
         publish: config.publish,
     };

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::*;
 
@@ -33,6 +34,8 @@ pub struct RunRequest<'a> {
     /// Typed inputs in memory shared by the runs of a batch; `None` scans the objects
     /// where the plan runs (the distributed engines, which must not pull data here).
     pub input_cache: Option<&'a InputCache>,
+    /// Build and count the documents, publish nothing.
+    pub dry_run: bool,
 }
 
 /// A run's plan, and what planning it found and took.
@@ -40,6 +43,8 @@ pub struct RunRequest<'a> {
 pub struct WriterPlan {
     /// Its execution writes the documents and yields one row ([`crate::writer::WriteSummary`]).
     pub plan: Arc<dyn ExecutionPlan>,
+    /// The logical plan of the frame the writer receives, as built (not optimized).
+    pub logical: LogicalPlan,
     /// Every input object the run reads, in the function's order.
     pub inputs: Vec<InputObject>,
     /// Listing the input prefixes and reading (and typing) the inputs.
@@ -98,10 +103,13 @@ pub async fn writer_plan(
         },
         publish: req.publish,
         typed_records,
+        dry_run: req.dry_run,
     };
+    let logical = frame.logical_plan().clone();
     let plan = frame.create_physical_plan().await?;
     Ok(WriterPlan {
         plan: Arc::new(DocumentWriterExec::new(plan, job)),
+        logical,
         inputs,
         read,
         planned: started.elapsed() - read,

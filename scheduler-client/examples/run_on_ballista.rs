@@ -59,6 +59,7 @@ async fn submit() -> Result<(), Box<dyn Error + Send + Sync>> {
         // `None` on a cluster: the executors read the inputs themselves, and the client
         // never pulls the data.
         input_cache: engine.input_cache(),
+        dry_run: false,
     };
     let plan = writer_plan(engine.context(), &engine, &request).await?.plan;
     // The writer is the plan's root, so the documents are written where the plan runs.

@@ -36,6 +36,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         // Route by the event, as the pipeline does.
         function: None,
         publish: Default::default(),
+        // Publish the documents (`true` builds and counts them, and writes nothing).
+        dry_run: false,
     };
     let outcome = run_event(&engine, &bucket, &event, &options).await?;
 

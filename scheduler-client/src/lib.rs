@@ -6,8 +6,9 @@
 //! shuffle readers against a Ballista bug), the object stores ([`stores`]),
 //! recovery of interrupted publications ([`recover`]), the listing of the processed datasets
 //! ([`processed`]), the SQL session the CLI and the scheduler's Flight SQL serve ([`sql`]),
-//! the error type with the kinds the Lambda shim reports ([`error`]), and the logs: text or
-//! JSON lines ([`logging`]) with one record per run ([`run_report`]). The `bydelsfakta`
+//! the error type with the kinds the Lambda shim reports ([`error`]), the logs: text or
+//! JSON lines ([`logging`]) with one record per run ([`run_report`]), and the plans an
+//! event runs ([`explain`]). The `bydelsfakta`
 //! command is the `bydelsfakta-cli` crate.
 //!
 //! `examples/` shows the API at work: `run_one_function` (an event on a local folder bucket)
@@ -16,6 +17,7 @@
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod explain;
 pub mod input_size;
 pub mod job_client;
 pub mod job_shape;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 
 use tracing::debug;
@@ -26,6 +27,8 @@ pub struct RunOptions {
     pub function: Option<String>,
     /// How publishers of one output prefix wait for each other.
     pub publish: PublishSettings,
+    /// Everything but publishing: the documents are built and counted, nothing is written.
+    pub dry_run: bool,
 }
 
 /// Today's date in UTC, `YYYY-MM-DD`: the default `meta.publishedDate` (docs/deviations.md D4).
@@ -97,6 +100,7 @@ pub struct PlannedEvent {
     step_output: Json<'static>,
     output_prefix: String,
     plan: Arc<dyn ExecutionPlan>,
+    logical: LogicalPlan,
     /// The run's record so far.
     report: RunReport,
 }
@@ -105,6 +109,20 @@ impl PlannedEvent {
     /// Where the documents go.
     pub fn output_prefix(&self) -> &str {
         &self.output_prefix
+    }
+
+    pub fn output_dataset(&self) -> &str {
+        self.report.output_dataset.as_deref().unwrap_or_default()
+    }
+
+    /// The physical plan whose run writes the documents.
+    pub fn plan(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.plan
+    }
+
+    /// The logical plan of the frame the writer receives, as built.
+    pub fn logical_plan(&self) -> &LogicalPlan {
+        &self.logical
     }
 
     /// The outcome of the run of this plan, logged as the run's record.
@@ -139,6 +157,7 @@ pub async fn plan_event(
     let mut report = RunReport {
         run_id: new_run_id(),
         engine: engine.name(),
+        dry_run: options.dry_run,
         ..RunReport::default()
     };
     match plan_reported(engine, bucket, event_text, options, started, &mut report).await {
@@ -185,6 +204,7 @@ async fn plan_reported(
         started_at: &started_at,
         publish: options.publish,
         input_cache: engine.input_cache(),
+        dry_run: options.dry_run,
     };
     let planned = writer_plan(engine.context(), engine, &request).await?;
     report.inputs = planned.inputs;
@@ -196,6 +216,7 @@ async fn plan_reported(
         step_output: resolved.event.step_output(),
         output_prefix: resolved.output_prefix,
         plan: planned.plan,
+        logical: planned.logical,
         report: report.clone(),
     })
 }

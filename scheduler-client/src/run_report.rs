@@ -31,15 +31,18 @@ pub struct RunReport {
     pub documents: Option<usize>,
     pub bytes: Option<usize>,
     pub ms: Phases,
-    /// `written` or `failed`.
+    /// `written`, `dry_run` (built and counted, nothing written) or `failed`.
     pub outcome: &'static str,
+    /// A dry run (`run --dry-run`): nothing is published.
+    pub dry_run: bool,
     pub error: Option<ReportedError>,
 }
 
 /// Milliseconds per phase. `read`: listing the input prefixes and reading (and typing) the
-/// inputs; `plan`: planning the documents; `execute`: running the plan up to the built
-/// documents; `publish`: publishing them; `total`: the whole run, waits for a cluster's
-/// job included.
+/// inputs; `plan`: planning the documents (embedded, this includes computing the shared
+/// frames, which run on their first scan while the plan is made); `execute`: running the
+/// plan up to the built documents; `publish`: publishing them; `total`: the whole run,
+/// waits for a cluster's job included.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Phases {
     pub read: Option<u64>,
@@ -66,7 +69,10 @@ impl RunReport {
         self.ms.total = total.as_millis() as u64;
         match result {
             Ok(summary) => {
-                self.outcome = "written";
+                self.outcome = match self.dry_run {
+                    true => "dry_run",
+                    false => "written",
+                };
                 self.documents = Some(summary.documents);
                 self.bytes = Some(summary.bytes);
                 self.ms.execute = Some(summary.compute_ms);

@@ -62,6 +62,7 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 pub fn run_options() -> RunOptions {
     RunOptions {
         published_date: "2026-11-28".into(),
+        dry_run: false,
         function: None,
         publish: Default::default(),
     }

@@ -44,6 +44,7 @@ async fn jobs_stages_and_tasks_per_event() {
                 started_at: "2026-11-28T00:00:00Z",
                 publish: Default::default(),
                 input_cache: None,
+                dry_run: false,
             };
             let plan = writer_plan(&ctx, &executor, &request).await.unwrap().plan;
             let probes = executor.jobs() - before;

@@ -71,6 +71,7 @@ impl Client {
             started_at: "2026-11-28T00:00:00Z",
             publish: Default::default(),
             input_cache: None,
+            dry_run: false,
         };
         Ok(writer_plan(self.0.engine.context(), &self.0, &request)
             .await?

@@ -48,6 +48,9 @@ pub struct WriteJob {
     /// How inputs this run probed were typed, written once its documents are published.
     #[serde(default)]
     pub typed_records: Vec<TypedRecord>,
+    /// Build and count the documents, publish nothing (`run --dry-run`).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// Writes the documents of one output dataset; yields one row: dataset, documents, bytes.
@@ -156,6 +159,16 @@ impl ExecutionPlan for DocumentWriterExec {
             let frame = concat_batches(&schema, &batches)?;
             let documents = build_documents(frame, &job.spec)?;
             let computed = started.elapsed();
+            if job.dry_run {
+                return WriteSummary {
+                    output_dataset: job.spec.output_dataset.clone(),
+                    documents: documents.len(),
+                    bytes: documents.iter().map(|d| d.body.len()).sum(),
+                    compute_ms: computed.as_millis() as u64,
+                    publish_ms: 0,
+                }
+                .to_batch();
+            }
             let store = context.runtime_env().object_store(job.bucket.store_url())?;
             let publication = Publication {
                 bucket: &job.bucket,
@@ -209,6 +222,7 @@ pub(crate) mod tests {
             },
             publish: PublishSettings::default(),
             typed_records: vec![],
+            dry_run: false,
         }
     }
 }

@@ -256,6 +256,7 @@ async fn count_calls(prepared: &Path) -> (BTreeMap<Operation, u64>, BTreeMap<Str
         .register_object_store(&Url::parse("file://").unwrap(), counting.clone());
     let options = RunOptions {
         published_date: AFTER.into(),
+        dry_run: false,
         function: None,
         publish: Default::default(),
     };
