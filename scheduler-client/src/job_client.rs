@@ -79,7 +79,6 @@ impl JobClient {
         config: &SessionConfig,
         session_id: &str,
     ) -> Result<FinishedJob> {
-        let started = Instant::now();
         let grpc = GrpcClientConfig::from(&config.ballista_config());
         let mut scheduler = self.scheduler(&grpc).await?;
         let query = query(plan, config, session_id)?;
@@ -98,7 +97,7 @@ impl JobClient {
                 Err(Error::JobTimeout {
                     url: self.scheduler_url.clone(),
                     job_id: job_id.unwrap_or_else(|| "(not yet submitted)".into()),
-                    seconds: started.elapsed().as_secs(),
+                    seconds: self.timeout.as_secs(),
                 })
             }
         }

@@ -94,11 +94,12 @@ pub fn error(text: &str, kind: Option<&str>) {
     }
 }
 
-/// The command line's filter: warnings, and with JSON lines each run's record too (text
-/// has a line of its own for what a run wrote).
+/// The command line's filter: warnings, and with JSON lines each run's record too. Text
+/// has lines of its own for what a run wrote or why it failed, so it leaves the records
+/// out (`RUST_LOG=bydelsfakta::run=info` shows them).
 pub fn default_filter(format: LogFormat) -> &'static str {
     match format {
-        LogFormat::Text => "warn",
+        LogFormat::Text => "warn,bydelsfakta::run=off",
         LogFormat::Json => "warn,bydelsfakta::run=info",
     }
 }
