@@ -176,6 +176,18 @@ pub enum Command {
     },
     /// List the functions, their types, output datasets and input datasets.
     List,
+    /// Show which input editions produced an output's documents, and when: the manifests
+    /// of its publications, newest first.
+    Lineage {
+        /// The bucket: `file:///absolute/folder` (or a folder path), `s3://name`.
+        #[arg(long, env = "BYDELSFAKTA_BUCKET")]
+        bucket: String,
+        /// An output dataset (`husholdningstyper-status`), or a key prefix with `/` (an
+        /// output prefix, or a folder above several).
+        target: String,
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
+    },
     /// Print the logical and physical plans of a pipeline event's output; with
     /// `--analyze`, run the plan in this process (building the documents, publishing
     /// nothing) and add each operator's rows and compute time.
@@ -223,12 +235,13 @@ pub enum Command {
     },
 }
 
-/// How `explain` prints the plans.
+/// How `explain` and `lineage` print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExplainFormat {
-    /// Indented plans under headings.
+    /// For people.
     Text,
-    /// One JSON object: the plans' lines, and after `--analyze` the operators' metrics.
+    /// JSON: `explain`'s plans' lines (and after `--analyze` the operators' metrics), or
+    /// `lineage`'s manifests.
     Json,
 }
 

@@ -20,6 +20,7 @@ use bydelsfakta_queries::functions;
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_scheduler_client::engine::{Engine, EngineKind};
 use bydelsfakta_scheduler_client::explain::explain;
+use bydelsfakta_scheduler_client::lineage::{self, lineage};
 use bydelsfakta_scheduler_client::logging;
 use bydelsfakta_scheduler_client::recover::recover_bucket;
 use bydelsfakta_scheduler_client::run::{RunOptions, run_event, today_utc};
@@ -169,6 +170,26 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             output_prefix,
         } => recover(&bucket, &output_prefix.unwrap_or_default(), &publish, out).await,
         Command::List => list(out),
+        Command::Lineage {
+            bucket,
+            target,
+            format,
+        } => {
+            let bucket = Bucket::from_arg(&bucket)?;
+            let manifests = lineage(&bucket, &target).await?;
+            anyhow::ensure!(
+                !manifests.is_empty(),
+                "no publication of '{target}' in {}",
+                bucket.url()
+            );
+            match format {
+                ExplainFormat::Text => out.push_str(&lineage::to_text(&manifests)),
+                ExplainFormat::Json => {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&manifests)?)?
+                }
+            }
+            Ok(())
+        }
         Command::Explain {
             event,
             bucket,

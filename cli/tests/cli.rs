@@ -325,6 +325,82 @@ fn explain_prints_the_plans_and_analyze_the_operators_rows() {
     );
 }
 
+#[test]
+fn lineage_shows_the_input_editions_behind_the_documents() {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    for name in ["husholdningstyper__status", "trangboddhet__over-2_status"] {
+        let out = Command::new(BIN)
+            .args(["run", "--event"])
+            .arg(fixtures().join(format!("events/{name}.json")))
+            .arg("--bucket")
+            .arg(bucket.path())
+            .output()
+            .unwrap();
+        assert_success(&out, name);
+    }
+    let lineage = |target: &str, format: &str| {
+        Command::new(BIN)
+            .args(["lineage", "--format", format, "--bucket"])
+            .arg(bucket.path())
+            .arg(target)
+            .output()
+            .unwrap()
+    };
+    let out = lineage("husholdningstyper-status", "json");
+    assert_success(&out, "lineage");
+    let manifests: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifests = manifests.as_array().unwrap();
+    assert_eq!(manifests.len(), 1, "one output, one publication");
+    let manifest = &manifests[0];
+    assert_eq!(manifest["output_dataset"], "husholdningstyper-status");
+    let input = &manifest["inputs"][0];
+    assert_eq!(
+        (&input["dataset"], &input["edition"]),
+        (&"husholdningstyper".into(), &"20241002T165621".into())
+    );
+    // Every document it lists is there, with the size it records.
+    let prefix = bucket
+        .path()
+        .join(manifest["output_prefix"].as_str().unwrap());
+    let documents = manifest["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), 16);
+    for document in documents {
+        let path = prefix.join(document["name"].as_str().unwrap());
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            document["size"].as_u64().unwrap()
+        );
+    }
+    // By output prefix, as text.
+    let out = lineage(manifest["output_prefix"].as_str().unwrap(), "text");
+    assert_success(&out, "lineage by prefix");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("husholdningstyper version 1 edition 20241002T165621"),
+        "{text}"
+    );
+    assert!(text.contains("wrote 16 documents"), "{text}");
+    assert!(!text.contains("trangboddhet"), "{text}");
+    // Nothing published: an error that says so.
+    let out = lineage("bydelsfakta-nothing", "text");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no publication of 'bydelsfakta-nothing'")
+    );
+    // A damaged manifest: a clear error naming it.
+    let broken = bucket.path().join("intermediate/broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("_manifest.json"), "not json").unwrap();
+    let out = lineage("intermediate/broken/", "text");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("manifest intermediate/broken/_manifest.json does not parse"),
+        "{stderr}"
+    );
+}
+
 /// Every file below `dir`, relative, sorted.
 fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut files = vec![];

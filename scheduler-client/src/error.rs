@@ -42,6 +42,10 @@ pub enum Error {
         seconds: u64,
     },
 
+    /// A publication's manifest that does not parse (`bydelsfakta lineage`).
+    #[error("manifest {key} does not parse: {problem}")]
+    Manifest { key: String, problem: String },
+
     /// An engine setting from the environment that does not parse.
     #[error("{variable}: {problem}")]
     Setting {
@@ -76,6 +80,7 @@ impl Error {
             Error::ExtraPrefixesInInput { .. } => "ExtraPrefixesInInputError",
             Error::Scheduler { .. } => "SchedulerUnavailableError",
             Error::JobTimeout { .. } => "JobTimeoutError",
+            Error::Manifest { .. } => "ManifestError",
             Error::Setting { .. } => "SettingError",
             Error::Query(e) => e.kind(),
         }
@@ -108,6 +113,10 @@ impl Error {
                 url: url.clone(),
                 job_id: job_id.clone(),
                 seconds: *seconds,
+            },
+            Error::Manifest { key, problem } => Error::Manifest {
+                key: key.clone(),
+                problem: problem.clone(),
             },
             Error::Setting { variable, problem } => Error::Setting {
                 variable,

@@ -7,8 +7,8 @@
 //! recovery of interrupted publications ([`recover`]), the listing of the processed datasets
 //! ([`processed`]), the SQL session the CLI and the scheduler's Flight SQL serve ([`sql`]),
 //! the error type with the kinds the Lambda shim reports ([`error`]), the logs: text or
-//! JSON lines ([`logging`]) with one record per run ([`run_report`]), and the plans an
-//! event runs ([`explain`]). The `bydelsfakta`
+//! JSON lines ([`logging`]) with one record per run ([`run_report`]), the plans an event
+//! runs ([`explain`]), and which inputs made an output's documents ([`lineage`]). The `bydelsfakta`
 //! command is the `bydelsfakta-cli` crate.
 //!
 //! `examples/` shows the API at work: `run_one_function` (an event on a local folder bucket)
@@ -21,6 +21,7 @@ pub mod explain;
 pub mod input_size;
 pub mod job_client;
 pub mod job_shape;
+pub mod lineage;
 pub mod logging;
 pub mod output_group;
 pub mod processed;

@@ -1,0 +1,98 @@
+//! `bydelsfakta lineage`: which input editions produced the documents of an output, and
+//! when, read from the manifests that publications write last beside their documents
+//! (`<prefix>_manifest.json`, `queries::publication`).
+
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_queries::publication::records::Manifest;
+
+use crate::error::Result;
+use crate::stores::runtime_for;
+
+const MANIFEST_NAME: &str = "_manifest.json";
+
+/// The manifests of `target`: an output dataset id (`husholdningstyper-status`), whose
+/// every published prefix is found anywhere in the bucket, or a key prefix containing `/`
+/// (an output prefix, or a folder above several). Newest publication first.
+pub async fn lineage(bucket: &Bucket, target: &str) -> Result<Vec<Manifest>> {
+    let store = runtime_for(bucket)?.object_store(bucket.store_url())?;
+    let by_prefix = target.contains('/');
+    // The bucket's root (a local bucket's store is the whole file system), or the prefix.
+    let under = bucket.path(if by_prefix { target } else { "" });
+    let segment = format!("/{target}/");
+    let keys: Vec<String> = store
+        .list(Some(&under))
+        .map_ok(|meta| bucket.key(&meta.location))
+        .try_filter(|key| {
+            let wanted = key.ends_with(MANIFEST_NAME) && (by_prefix || key.contains(&segment));
+            std::future::ready(wanted)
+        })
+        .try_collect()
+        .await
+        .map_err(bydelsfakta_queries::Error::from)?;
+    let mut manifests = vec![];
+    for key in keys {
+        let manifest = read_manifest(store.as_ref(), bucket, &key).await?;
+        if by_prefix || manifest.output_dataset == target {
+            manifests.push(manifest);
+        }
+    }
+    manifests.sort_by(|a, b| b.published_at.cmp(&a.published_at));
+    Ok(manifests)
+}
+
+async fn read_manifest(store: &dyn ObjectStore, bucket: &Bucket, key: &str) -> Result<Manifest> {
+    let bytes = store
+        .get(&bucket.path(key))
+        .await
+        .map_err(bydelsfakta_queries::Error::from)?
+        .bytes()
+        .await
+        .map_err(bydelsfakta_queries::Error::from)?;
+    serde_json::from_slice(&bytes).map_err(|e| crate::Error::Manifest {
+        key: key.to_string(),
+        problem: e.to_string(),
+    })
+}
+
+/// For people: each publication, its inputs and its documents.
+pub fn to_text(manifests: &[Manifest]) -> String {
+    let mut text = String::new();
+    for manifest in manifests {
+        text.push_str(&format!(
+            "{} ({} {}) published {} by run {} ({}, started {})\n",
+            manifest.output_prefix,
+            manifest.function,
+            manifest.dataset_type,
+            manifest.published_at,
+            manifest.run_id,
+            manifest.writer,
+            manifest.started_at,
+        ));
+        text.push_str("  from\n");
+        for input in &manifest.inputs {
+            text.push_str(&format!(
+                "    {} version {} edition {}: {} ({} bytes)\n",
+                input.dataset,
+                input.version.as_deref().unwrap_or("-"),
+                input.edition.as_deref().unwrap_or("-"),
+                input.key,
+                input.size,
+            ));
+        }
+        text.push_str(&format!(
+            "  wrote {} documents ({} bytes): {}\n",
+            manifest.documents.len(),
+            manifest.bytes(),
+            manifest
+                .documents
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    text
+}
