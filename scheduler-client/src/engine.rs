@@ -283,7 +283,11 @@ impl Engine {
     /// fixed cost is paid once; otherwise (and embedded) each runs as
     /// [`Engine::run_writer_plan`] runs it, side by side.
     pub async fn run_writer_plans(&self, plans: Vec<Arc<dyn ExecutionPlan>>) -> Vec<WriterRun> {
-        let inputs: Vec<InputSize> = plans.iter().map(InputSize::of).collect();
+        // Sizes place plans on a cluster; embedded they decide nothing.
+        let inputs: Vec<InputSize> = match self.is_distributed() {
+            true => plans.iter().map(InputSize::of).collect(),
+            false => plans.iter().map(|_| InputSize::default()).collect(),
+        };
         let grouped = self.is_distributed()
             && plans.len() > 1
             && self.single_task_max_bytes > 0
