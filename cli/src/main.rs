@@ -7,11 +7,18 @@ use clap::Parser;
 use bydelsfakta_cli::args::Cli;
 use bydelsfakta_cli::commands::execute;
 use bydelsfakta_scheduler_client::logging;
+use bydelsfakta_scheduler_client::telemetry::Telemetry;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = logging::default_filter(cli.log_format);
     logging::init(cli.log_format, filter, std::io::stderr);
+    // Spans and lineage events, when the OTEL_* and OPENLINEAGE_* variables ask for them;
+    // dropped at the end, which sends what is queued.
+    let (telemetry, unusable) = Telemetry::from_env("bydelsfakta");
+    if let Some(reason) = unusable {
+        logging::warning(&reason);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Encoding and optimizing deep plans (levekar_totalt joins nine inputs) recurses.
@@ -23,6 +30,7 @@ fn main() -> ExitCode {
     // A SQL statement stopped by its timeout may still hold a worker until it yields;
     // the command is done, so the process does not wait for it.
     runtime.shutdown_background();
+    drop(telemetry);
     match result.unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}"))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "cli/telemetry.rs"]
+mod telemetry;
+
 const BIN: &str = env!("CARGO_BIN_EXE_bydelsfakta");
 
 fn fixtures() -> PathBuf {

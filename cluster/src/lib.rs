@@ -1,10 +1,15 @@
 //! What our scheduler and executors add to Ballista's: our functions (UDFs and UDAFs), the
 //! document writer's codec, and the object stores of [`BucketStores`], all registered where
 //! Ballista looks for them (docs/ballista.md §3 to §6), and on the scheduler, the bucket's datasets as
-//! read-only SQL tables for Flight SQL ([`flight_sql`]), held to the session limits.
-//! Everything else, flags included, is Ballista's.
+//! read-only SQL tables for Flight SQL ([`flight_sql`]), held to the session limits; and
+//! `/metrics` beside the health probes ([`http`], [`scheduler_port`]), with the executors'
+//! tasks counted ([`task_metrics`]). Everything else, flags included, is Ballista's.
 
+mod client_pool;
 pub mod flight_sql;
+pub mod http;
+pub mod scheduler_port;
+pub mod task_metrics;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,8 +97,9 @@ pub fn scheduler_config(config: SchedulerConfig, sql: Option<SqlService>) -> Sch
     config
 }
 
-/// The executor runs our functions and writer, reads and writes through our stores, and
-/// spills to `work_dir`.
+/// The executor runs our functions and writer, reads and writes through our stores,
+/// spills to `work_dir`, and counts its tasks and what its writers publish (`/metrics`;
+/// call it within the runtime, where the shuffle client pool spawns its eviction).
 pub fn executor_config(
     mut config: ExecutorProcessConfig,
     work_dir: String,
@@ -132,6 +138,9 @@ pub fn executor_config(
     config.override_runtime_producer = Some(runtime);
     config.override_config_producer = Some(config_producer());
     config.override_physical_codec = Some(physical_codec());
+    config.override_execution_engine = Some(task_metrics::counted_engine(config.client_ttl));
+    task_metrics::register();
+    bydelsfakta_queries::metrics::register();
     config
 }
 

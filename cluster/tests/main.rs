@@ -12,6 +12,7 @@
 mod common;
 mod compose;
 mod executor_loss;
+mod metrics;
 mod remote;
 mod s3;
 mod sql;

@@ -1,6 +1,9 @@
 //! One invocation: the event to the engine, the outcome to the Runtime API's terms.
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
+use opentelemetry::context::FutureExt;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry_aws::trace::XrayPropagator;
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -38,7 +41,22 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Value, InvocationError> {
     let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
-    run(config, event).instrument(span).await
+    let parent = trace_parent(event.context.xray_trace_id.as_deref());
+    run(config, event)
+        .instrument(span)
+        .with_context(parent)
+        .await
+}
+
+/// The caller's trace, from the invocation's `Lambda-Runtime-Trace-Id` header (X-Ray's
+/// `Root=…;Parent=…;Sampled=…`): the run's spans become its children.
+pub fn trace_parent(header: Option<&str>) -> opentelemetry::Context {
+    let Some(header) = header else {
+        return opentelemetry::Context::new();
+    };
+    let carrier =
+        std::collections::HashMap::from([("x-amzn-trace-id".to_string(), header.to_string())]);
+    XrayPropagator::new().extract(&carrier)
 }
 
 async fn run(config: &ShimConfig, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use bydelsfakta_lambda_shim::{ShimConfig, handle};
 use bydelsfakta_scheduler_client::logging::{self, LOG_FORMAT_VARIABLE, LogFormat};
+use bydelsfakta_scheduler_client::telemetry::Telemetry;
 
 /// Lambda's advanced logging controls, as its own runtimes follow them: JSON lines when
 /// `AWS_LAMBDA_LOG_FORMAT` is `JSON` (else `BYDELSFAKTA_LOG_FORMAT`, else text), at
@@ -31,6 +32,16 @@ fn init_logging() {
 
 fn main() -> Result<(), Error> {
     init_logging();
+    // Spans and lineage events when the OTEL_* and OPENLINEAGE_* variables ask for them,
+    // flushed after every invocation (Lambda may freeze the process in between).
+    let (telemetry, unusable) = Telemetry::from_env(
+        &std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .unwrap_or_else(|_| "bydelsfakta-lambda-shim".into()),
+    );
+    if let Some(reason) = unusable {
+        tracing::warn!("{reason}");
+    }
+    let telemetry = Arc::new(telemetry);
     let config = Arc::new(ShimConfig::from_env()?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -38,8 +49,12 @@ fn main() -> Result<(), Error> {
         .thread_stack_size(16 * 1024 * 1024)
         .build()?;
     let handler = service_fn(move |event: LambdaEvent<Value>| {
-        let config = config.clone();
-        async move { handle(&config, event).await }
+        let (config, telemetry) = (config.clone(), telemetry.clone());
+        async move {
+            let outcome = handle(&config, event).await;
+            let _ = tokio::task::spawn_blocking(move || telemetry.flush()).await;
+            outcome
+        }
     });
     // On a worker thread, with the larger stack.
     runtime.block_on(async { tokio::spawn(lambda_runtime::run(handler)).await? })

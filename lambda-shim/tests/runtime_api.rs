@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use bydelsfakta_tests::lambda_api::{Answer, RuntimeApi};
+use bydelsfakta_tests::lambda_api::{Answer, RuntimeApi, trace_header};
+use bydelsfakta_tests::otlp::OtlpReceiver;
 use bydelsfakta_tests::{bucket_copy, compare_folders, fixture_event, fixtures};
 
 const ANSWER_WITHIN: Duration = Duration::from_secs(300);
@@ -177,6 +178,59 @@ async fn json_logs_carry_the_request_id() {
     );
     assert_eq!(records[1]["requestId"], "request-2");
     assert_eq!(records[1]["run"]["error"]["kind"], "EmptyPrefixError");
+}
+
+/// Each invocation's spans join the caller's trace: the `event` span's trace is the X-Ray
+/// header's `Root` and its parent the header's `Parent`; they are exported before the
+/// invocation answers (Lambda may freeze the process after).
+#[tokio::test(flavor = "multi_thread")]
+async fn spans_join_the_invocations_trace() {
+    let (_dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let api = RuntimeApi::start().await;
+    let receiver = OtlpReceiver::start().await;
+    let _shim = shim_command(&api, bucket.url())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_SDK_DISABLED")
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Shim)
+        .expect("start the shim");
+    let event = fixture_event("trangboddhet__over-2_status");
+    for request in ["request-1", "request-2"] {
+        assert!(matches!(
+            api.invoke(&event, ANSWER_WITHIN).await,
+            Answer::Response(_)
+        ));
+        // Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=1
+        let header = trace_header(request);
+        let root = header
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("Root=1-");
+        let trace_id = root.replace('-', "");
+        let parent = header
+            .split(';')
+            .nth(1)
+            .unwrap()
+            .trim_start_matches("Parent=");
+        let spans: Vec<_> = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s.trace_id == trace_id)
+            .collect();
+        let event_span = spans
+            .iter()
+            .find(|s| s.name == "event")
+            .unwrap_or_else(|| panic!("no event span in {trace_id}: {:?}", receiver.spans()));
+        assert_eq!(event_span.parent_span_id, parent);
+        assert_eq!(event_span.service, "bydelsfakta");
+        assert_eq!(spans.len(), 6, "{spans:?}");
+        for span in spans.iter().filter(|s| s.name != "event") {
+            assert_eq!(span.parent_span_id, event_span.span_id, "{span:?}");
+        }
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //!   (docs/templates.md) and JSON text, built by an operator that runs wherever the plan runs;
 //! * [`publication`]: how that operator replaces an output's documents (lease, journal,
 //!   manifest, recovery; docs/publication.md);
+//! * [`metrics`]: the counters of what the writer and the publication did, for `/metrics`;
 //! * [`error`]: the crate's error type.
 
 pub mod bucket;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod function;
 pub mod functions;
 pub mod json;
+pub mod metrics;
 pub mod output;
 pub mod publication;
 pub mod reader;

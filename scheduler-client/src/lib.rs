@@ -8,7 +8,8 @@
 //! ([`processed`]), the SQL session the CLI and the scheduler's Flight SQL serve ([`sql`]),
 //! the error type with the kinds the Lambda shim reports ([`error`]), the logs: text or
 //! JSON lines ([`logging`]) with one record per run ([`run_report`]), the plans an event
-//! runs ([`explain`]), and which inputs made an output's documents ([`lineage`]). The `bydelsfakta`
+//! runs ([`explain`]), which inputs made an output's documents ([`lineage`]), and the spans
+//! and lineage events of runs ([`telemetry`]). The `bydelsfakta`
 //! command is the `bydelsfakta-cli` crate.
 //!
 //! `examples/` shows the API at work: `run_one_function` (an event on a local folder bucket)
@@ -33,6 +34,7 @@ pub mod shuffle_inputs;
 pub mod single_task;
 pub mod sql;
 pub mod stores;
+pub mod telemetry;
 
 pub use bydelsfakta_queries::writer::WriteSummary;
 pub use engine::Engine;

@@ -156,8 +156,10 @@ pub async fn plan_event(
     let started = Instant::now();
     let mut report = RunReport {
         run_id: new_run_id(),
+        bucket: bucket.url().to_string(),
         engine: engine.name(),
         dry_run: options.dry_run,
+        started: Some(std::time::SystemTime::now()),
         ..RunReport::default()
     };
     match plan_reported(engine, bucket, event_text, options, started, &mut report).await {
@@ -188,6 +190,8 @@ async fn plan_reported(
     report.output_dataset = Some(dataset_type.output_dataset.to_string());
     report.output_prefix = Some(resolved.output_prefix.clone());
     bucket.check_output_prefix(&resolved.output_prefix)?;
+    report.ms.contract = Some(started.elapsed().as_millis() as u64);
+    crate::telemetry::run_started(report);
     debug!(
         function = function.name,
         dataset_type = dataset_type.name,

@@ -2,7 +2,7 @@
 //! phase took, and how it ended. One event at `info` on the target [`RUN_TARGET`], its
 //! record in the field [`crate::logging::RUN_FIELD`] (nested as an object in JSON lines).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -22,6 +22,8 @@ pub struct RunReport {
     pub dataset_type: Option<String>,
     pub output_dataset: Option<String>,
     pub output_prefix: Option<String>,
+    /// The bucket's URL (`s3://name`, `file:///folder`).
+    pub bucket: String,
     /// `embedded`, `standalone` or `cluster`.
     pub engine: &'static str,
     /// The cluster job that ran the writer, when there was one.
@@ -36,15 +38,19 @@ pub struct RunReport {
     /// A dry run (`run --dry-run`): nothing is published.
     pub dry_run: bool,
     pub error: Option<ReportedError>,
+    /// When the run began; its spans are placed from here ([`crate::telemetry`]).
+    #[serde(skip)]
+    pub started: Option<SystemTime>,
 }
 
-/// Milliseconds per phase. `read`: listing the input prefixes and reading (and typing) the
+/// Milliseconds per phase. `contract`: parsing and resolving the event; `read`: listing the input prefixes and reading (and typing) the
 /// inputs; `plan`: planning the documents (embedded, this includes computing the shared
 /// frames, which run on their first scan while the plan is made); `execute`: running the
 /// plan up to the built documents; `publish`: publishing them; `total`: the whole run,
 /// waits for a cluster's job included.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Phases {
+    pub contract: Option<u64>,
     pub read: Option<u64>,
     pub plan: Option<u64>,
     pub execute: Option<u64>,
@@ -89,8 +95,10 @@ impl RunReport {
         self
     }
 
-    /// Logs the record: `info` when the run wrote its documents, `error` when it failed.
+    /// Logs the record (`info` when the run wrote its documents, `error` when it failed),
+    /// and hands it to the run's spans and lineage events.
     pub fn emit(&self) {
+        crate::telemetry::run_ended(self);
         let record = serde_json::to_string(self).unwrap_or_default();
         match self.error {
             None => tracing::info!(target: RUN_TARGET, run = %record, "run written"),

@@ -4,7 +4,6 @@
 //! <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::loopback::Loopback;
 
 /// What the function answered to one invocation.
 #[derive(Debug)]
@@ -46,11 +47,10 @@ struct Api {
 
 /// A Runtime API server; dropping it stops serving.
 pub struct RuntimeApi {
-    address: SocketAddr,
+    server: Loopback,
     events: mpsc::UnboundedSender<(String, Value)>,
     exchange: Arc<std::sync::Mutex<Exchange>>,
     next_id: AtomicU64,
-    server: tokio::task::JoinHandle<()>,
 }
 
 impl RuntimeApi {
@@ -70,25 +70,17 @@ impl RuntimeApi {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(api);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the Runtime API");
-        let address = listener.local_addr().expect("address");
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("Runtime API");
-        });
         Self {
-            address,
+            server: Loopback::serve(app, "Runtime API").await,
             events,
             exchange,
             next_id: AtomicU64::new(1),
-            server,
         }
     }
 
     /// The value of `AWS_LAMBDA_RUNTIME_API` for the function's process.
     pub fn address(&self) -> String {
-        self.address.to_string()
+        self.server.address.to_string()
     }
 
     /// The variables Lambda sets for a function's bootstrap.
@@ -126,16 +118,11 @@ impl RuntimeApi {
     }
 }
 
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
 async fn next(State(api): State<Api>) -> Response {
     let Some((id, event)) = api.queue.lock().await.recv().await else {
         return StatusCode::GONE.into_response();
     };
+    let trace = trace_header(&id);
     let deadline = SystemTime::now() + Duration::from_secs(900);
     let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis();
     (
@@ -146,15 +133,19 @@ async fn next(State(api): State<Api>) -> Response {
                 "lambda-runtime-invoked-function-arn",
                 "arn:aws:lambda:eu-west-1:000000000000:function:bydelsfakta".into(),
             ),
-            (
-                "lambda-runtime-trace-id",
-                "Root=1-00000000-000000000000000000000000".into(),
-            ),
+            ("lambda-runtime-trace-id", trace),
             ("content-type", "application/json".into()),
         ],
         event.to_string(),
     )
         .into_response()
+}
+
+/// The X-Ray trace header the invocation `id` (`request-N`) carries: the caller's trace
+/// (`Root`) and span (`Parent`), sampled.
+pub fn trace_header(id: &str) -> String {
+    let n: u64 = id.trim_start_matches("request-").parse().unwrap_or(0);
+    format!("Root=1-6756c0de-5be1b0a2c3d4e5f6{n:08x};Parent=53995c3f{n:08x};Sampled=1")
 }
 
 fn answer(api: &Api, id: &str, answer: Answer) -> StatusCode {

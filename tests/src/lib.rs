@@ -5,6 +5,10 @@
 pub mod bad_input;
 pub mod counting;
 pub mod lambda_api;
+pub mod loopback;
+pub mod metrics;
+pub mod openlineage;
+pub mod otlp;
 pub mod s3;
 pub mod serial;
 

@@ -1,5 +1,6 @@
 //! `bydelsfakta-executor`: Ballista's executor, with its flags, carrying our functions, the
-//! document writer and our object stores; `/healthz` and `/readyz` on `--bind-health-port`.
+//! document writer and our object stores; `/healthz`, `/readyz` and `/metrics` on
+//! `--bind-health-port`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,7 +8,6 @@ use std::sync::Arc;
 use ballista_core::error::BallistaError;
 use ballista_executor::config::Config;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
-use ballista_executor::health::spawn_health_server;
 use clap::Parser;
 
 use bydelsfakta_scheduler_client::logging::{LOG_FORMAT_VARIABLE, LogFormat};
@@ -52,7 +52,11 @@ async fn serve() -> ballista_core::error::Result<()> {
     let config = bydelsfakta_cluster::executor_config(config, work_dir);
 
     let (stop_health, health_stopped) = tokio::sync::oneshot::channel();
-    let health = spawn_health_server(health_address, config.health.clone(), health_stopped);
+    let health = bydelsfakta_cluster::http::spawn_executor_server(
+        health_address,
+        config.health.clone(),
+        health_stopped,
+    );
     let result = start_executor_process(Arc::new(config)).await;
     let _ = stop_health.send(());
     let _ = health.await;

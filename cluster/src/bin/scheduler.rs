@@ -1,8 +1,10 @@
 //! `bydelsfakta-scheduler`: Ballista's scheduler, with its flags, carrying our functions,
-//! the document writer's codec and our object stores. gRPC, `/healthz` and `/readyz` share
-//! `--bind-port` (50050). With `--flight-sql`, Flight SQL serves the datasets of the bucket
-//! named by `BYDELSFAKTA_BUCKET` (read when the scheduler starts) on `--flight-sql-port`
-//! (50060), within limits and, when configured, only to clients with credentials.
+//! the document writer's codec and our object stores. gRPC, `/healthz`, `/readyz` and
+//! `/metrics` share `--bind-port` (50050), served by [`scheduler_port`] (Ballista's router
+//! takes no routes of ours). With `--flight-sql`, Flight SQL serves the datasets of the
+//! bucket named by `BYDELSFAKTA_BUCKET` (read when the scheduler starts) on
+//! `--flight-sql-port` (50060), within limits and, when configured, only to clients with
+//! credentials.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,13 +12,14 @@ use std::sync::Arc;
 use ballista_core::error::BallistaError;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::{Config, SchedulerConfig};
-use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service};
+use ballista_scheduler::scheduler_process::create_scheduler;
 use clap::Parser;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 
 use bydelsfakta_cluster::SqlService;
 use bydelsfakta_cluster::flight_sql::auth::Credentials;
 use bydelsfakta_cluster::flight_sql::{self, FlightSqlArgs};
+use bydelsfakta_cluster::scheduler_port;
 use bydelsfakta_scheduler_client::logging::{LOG_FORMAT_VARIABLE, LogFormat};
 
 /// Ballista's scheduler flags, and ours for Flight SQL.
@@ -91,11 +94,11 @@ async fn serve() -> ballista_core::error::Result<()> {
                 credentials,
             );
             tokio::select! {
-                served = start_grpc_service(address, scheduler) => served,
+                served = scheduler_port::serve(address, scheduler) => served,
                 served = flight_sql => served,
             }
         }
-        _ => start_grpc_service(address, scheduler).await,
+        _ => scheduler_port::serve(address, scheduler).await,
     }
 }
 

@@ -89,6 +89,8 @@ pub struct Cluster {
     /// The scheduler, then the executors in order.
     pub processes: Vec<Process>,
     pub work_dirs: Vec<tempfile::TempDir>,
+    /// Each executor's `--bind-health-port` (`/healthz`, `/readyz`, `/metrics`), in order.
+    pub health_ports: Vec<u16>,
 }
 
 impl Cluster {
@@ -98,9 +100,10 @@ impl Cluster {
 
     /// One more executor, once it is ready.
     pub fn add_executor(&mut self) {
-        let (executor, work_dir) = start_executor(self.scheduler_port, &[]);
+        let (executor, work_dir, health_port) = start_executor(self.scheduler_port, &[]);
         self.processes.push(executor);
         self.work_dirs.push(work_dir);
+        self.health_ports.push(health_port);
     }
 }
 
@@ -133,22 +136,29 @@ pub fn start_cluster_with(
         http_status(scheduler_port, "/healthz") == Some(200)
     });
     let mut work_dirs = vec![];
+    let mut health_ports = vec![];
     for _ in 0..executors {
-        let (executor, work_dir) = start_executor(scheduler_port, &env);
+        let (executor, work_dir, health_port) = start_executor(scheduler_port, &env);
         processes.push(executor);
         work_dirs.push(work_dir);
+        health_ports.push(health_port);
     }
     Cluster {
         scheduler_port,
         processes,
         work_dirs,
+        health_ports,
     }
 }
 
 /// An executor of the scheduler at `scheduler_port`, once it is ready. Its ports are
 /// picked free just before it binds them, so another process can take one in between;
-/// then the executor never becomes ready, and it is started again on other ports.
-pub fn start_executor(scheduler_port: u16, env: &[(&str, String)]) -> (Process, tempfile::TempDir) {
+/// then the executor never becomes ready, and it is started again on other ports. Also
+/// returns its work dir and its health port.
+pub fn start_executor(
+    scheduler_port: u16,
+    env: &[(&str, String)],
+) -> (Process, tempfile::TempDir, u16) {
     for _ in 0..3 {
         let work_dir = tempfile::tempdir().unwrap();
         let health_port = free_port();
@@ -173,7 +183,7 @@ pub fn start_executor(scheduler_port: u16, env: &[(&str, String)]) -> (Process, 
         if ready_within(Duration::from_secs(20), || {
             http_status(health_port, "/readyz") == Some(200)
         }) {
-            return (executor, work_dir);
+            return (executor, work_dir, health_port);
         }
         executor.kill();
     }

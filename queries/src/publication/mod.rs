@@ -213,9 +213,11 @@ async fn publish_under_lease(
                 // The set is complete; the next publisher or `recover` sweeps the rest.
                 warn!(prefix = %site.prefix, "published, but the clean-up failed: {e}");
             }
+            let bytes = entries.iter().map(|e| e.size).sum();
+            crate::metrics::published(entries.len(), bytes);
             Ok(Published {
                 documents: entries.len(),
-                bytes: entries.iter().map(|e| e.size).sum(),
+                bytes,
                 already_published: false,
             })
         }
@@ -439,7 +441,9 @@ async fn roll_back(site: &Site<'_>, journal: &Journal) -> Result<()> {
         .filter(|name| !previous.contains(name) && current.contains_key(*name))
         .map(|name| site.document(name));
     site.delete_all(added).await?;
-    Ok(site.delete_all([site.journal()]).await?)
+    site.delete_all([site.journal()]).await?;
+    crate::metrics::rolled_back();
+    Ok(())
 }
 
 /// Step 7: the journal first (the publication is then over), then the run's folder.

@@ -5,8 +5,10 @@
 //! the timeouts and retries of [`StoreSettings`]. One client per bucket is built on first
 //! use and kept. Credentials never travel with a job: each process reads its own
 //! environment (or role). With `BYDELSFAKTA_FAULTS` set, every store is wrapped in a
-//! [`FaultyStore`] (fault-injection tests of real processes).
+//! [`FaultyStore`] (fault-injection tests of real processes). Every store counts the input
+//! bytes it reads ([`CountedStore`], for `/metrics`).
 
+pub mod counted;
 pub mod faults;
 pub mod named;
 pub mod settings;
@@ -25,6 +27,7 @@ use url::Url;
 use crate::error::Result;
 use bydelsfakta_queries::Error as QueryError;
 use bydelsfakta_queries::bucket::Bucket;
+use counted::CountedStore;
 use faults::{Faults, FaultyStore};
 use named::NamedStore;
 use settings::StoreSettings;
@@ -112,10 +115,11 @@ impl BucketStores {
                 )));
             }
         };
-        Ok(match &config.faults {
+        let store = match &config.faults {
             Some(faults) => Arc::new(FaultyStore::announcing(store, faults.clone())),
             None => store,
-        })
+        };
+        Ok(Arc::new(CountedStore::new(store)))
     }
 }
 

@@ -3,7 +3,8 @@
 //! of those points; on a local folder and on S3 over loopback. After every fault, the
 //! previous documents are byte-identical or the new set is complete and matches its
 //! manifest, `recover` leaves no bookkeeping behind, and the publication reported success
-//! exactly when the new set was published. `kills` does the same to real `bydelsfakta run`
+//! exactly when the new set was published; `/metrics` counts a rollback exactly when one
+//! happened (the failures' own, and recovery's of a crashed publisher). `kills` does the same to real `bydelsfakta run`
 //! processes with SIGKILL; `retries` checks the S3 client's bounds.
 
 mod kills;
@@ -14,10 +15,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bydelsfakta_queries::publication::Recovered;
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_scheduler_client::stores::faults::{Action, Faults, FaultyStore, Operation, Rule};
+use bydelsfakta_tests::metrics::{Metrics, delta};
 use bydelsfakta_tests::serial;
 use support::{Backend, Scenario, State, publish_set, recover_prefix};
+
+/// The counter of publications undone, in this process's registry.
+const ROLLED_BACK: &str = "bydelsfakta_publications_rolled_back_total";
 
 /// A crashed publisher's lease expires after this long (it is this process, so it is not
 /// known to be dead); the next holder waits for it.
@@ -63,7 +69,7 @@ async fn every_call_fails(
     scenario: Scenario,
     calls: &BTreeMap<Operation, u64>,
 ) -> usize {
-    let mut faults = 0;
+    let (mut faults, mut rolled_back) = (0, 0.0);
     for (&operation, &count) in calls {
         for nth in 1..=count {
             for action in [Action::Fail, Action::FailAfter] {
@@ -72,10 +78,16 @@ async fn every_call_fails(
                 scenario.prepare(backend, &prefix).await;
                 let before = State::read(backend, &prefix).await;
                 let store = faulty(backend, operation, nth, action);
+                let counted = Metrics::in_process();
                 let outcome = publish_set(&store, backend, &prefix, "new", "r1", settings()).await;
                 let after = State::read(backend, &prefix).await;
+                let rollbacks = delta(&counted, &Metrics::in_process(), ROLLED_BACK);
+                rolled_back += rollbacks;
                 match &outcome {
-                    Ok(_) => after.assert_new_complete("new", "r1"),
+                    Ok(_) => {
+                        assert_eq!(rollbacks, 0.0, "{what}: published, and rolled back");
+                        after.assert_new_complete("new", "r1")
+                    }
                     Err(e) => {
                         assert_eq!(e.kind(), "WriteError", "{what}: {e}");
                         assert!(e.to_string().contains(&prefix), "{what}: {e}");
@@ -93,6 +105,8 @@ async fn every_call_fails(
             }
         }
     }
+    // A failure once the journal is written undoes the documents already changed.
+    assert!(rolled_back > 0.0, "{scenario:?}: no failure rolled back");
     faults
 }
 
@@ -129,7 +143,14 @@ async fn every_call_crashes(
                     .unwrap_or_else(|_| panic!("{what}: the call was never made"));
                 publisher.abort();
                 let _ = publisher.await;
-                recover_prefix(backend, &prefix).await;
+                let rollbacks = Metrics::in_process();
+                let recovery = recover_prefix(backend, &prefix).await;
+                // Recovery counts the publication it undid, and nothing else does.
+                assert_eq!(
+                    delta(&rollbacks, &Metrics::in_process(), ROLLED_BACK),
+                    f64::from(u8::from(matches!(recovery, Recovered::RolledBack { .. }))),
+                    "{what}: {recovery:?}"
+                );
                 let recovered = State::read(backend, &prefix).await;
                 recovered.assert_no_leftovers(&what);
                 if recovered.set() != before.set() {

@@ -1,0 +1,193 @@
+//! Traces and lineage as an operator receives them: the binary exports its spans by OTLP
+//! to a receiver on loopback that decodes the protobuf, and sends OpenLineage events to an
+//! HTTP endpoint on loopback that checks them against the OpenLineage schema.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bydelsfakta_tests::openlineage::{LineageSink, Received, check_event};
+use bydelsfakta_tests::otlp::{OtlpReceiver, ReceivedSpan};
+use serde_json::Value;
+
+use super::{BIN, assert_success, copy_dir, fixtures, json_lines, run_records};
+
+/// `bydelsfakta run` of `event` on `bucket`, with JSON logs and the variables `env`.
+async fn run(event: &str, bucket: &Path, env: Vec<(&'static str, String)>) -> Output {
+    let event: PathBuf = fixtures().join(format!("events/{event}.json"));
+    let bucket = bucket.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(["--log-format", "json", "run", "--event"])
+            .arg(&event)
+            .arg("--bucket")
+            .arg(&bucket)
+            .args(["--published-date", "2026-11-28"])
+            .env_remove("OTEL_SDK_DISABLED")
+            .env_remove("OPENLINEAGE_DISABLED")
+            .envs(env)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn one_record(out: &Output) -> Value {
+    let lines = json_lines(&out.stderr);
+    let records = run_records(&lines);
+    assert_eq!(records.len(), 1, "{lines:?}");
+    records[0].clone()
+}
+
+/// The spans of the run `run_id`: its `event` span first.
+fn spans_of(receiver: &OtlpReceiver, run_id: &str) -> (ReceivedSpan, Vec<ReceivedSpan>) {
+    let spans = receiver.spans();
+    let root = spans
+        .iter()
+        .find(|s| s.name == "event" && s.attribute("bydelsfakta.run_id") == Some(run_id))
+        .unwrap_or_else(|| panic!("no event span of {run_id}: {spans:?}"))
+        .clone();
+    let children = spans
+        .into_iter()
+        .filter(|s| s.trace_id == root.trace_id && s.span_id != root.span_id)
+        .collect();
+    (root, children)
+}
+
+fn names(spans: &[ReceivedSpan]) -> Vec<&str> {
+    spans.iter().map(|s| s.name.as_str()).collect()
+}
+
+fn events_of<'a>(received: &'a [Received], run_id: &str) -> Vec<&'a Received> {
+    received
+        .iter()
+        .filter(|r| r.event["run"]["runId"] == run_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_exports_its_spans_and_sends_its_lineage() {
+    let receiver = OtlpReceiver::start().await;
+    let sink = LineageSink::start().await;
+    let env = || {
+        vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+            ("OTEL_SERVICE_NAME", "bydelsfakta-test".to_string()),
+            ("OPENLINEAGE_URL", sink.url()),
+            ("OPENLINEAGE_API_KEY", "lineage-key".to_string()),
+        ]
+    };
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    let out = run("husholdningstyper__status", bucket.path(), env()).await;
+    assert_success(&out, "run");
+    let record = one_record(&out);
+    let run_id = record["run_id"].as_str().unwrap();
+
+    // The spans: `event` is a root, every phase its child within its time.
+    let (root, children) = spans_of(&receiver, run_id);
+    assert_eq!(root.service, "bydelsfakta-test");
+    assert_eq!(root.parent_span_id, "", "{root:?}");
+    assert_eq!(
+        root.attribute("bydelsfakta.function"),
+        Some("husholdningstyper")
+    );
+    assert_eq!(root.attribute("bydelsfakta.outcome"), Some("written"));
+    assert_eq!(
+        root.attribute("bydelsfakta.documents"),
+        Some(record["documents"].to_string().as_str())
+    );
+    assert_eq!(
+        names(&children),
+        ["contract", "read", "plan", "execute", "publish"]
+    );
+    for child in &children {
+        assert_eq!(child.parent_span_id, root.span_id, "{child:?}");
+        assert!(
+            root.start_unix_nano <= child.start_unix_nano
+                && child.start_unix_nano <= child.end_unix_nano
+                && child.end_unix_nano <= root.end_unix_nano,
+            "{child:?} outside {root:?}"
+        );
+    }
+    // Embedded: no job.
+    assert_eq!(children[3].attribute("bydelsfakta.job_id"), None);
+
+    // Lineage: START then COMPLETE, with the bearer token, valid by the schema.
+    let received = sink.received();
+    let events = events_of(&received, run_id);
+    let types: Vec<&Value> = events.iter().map(|r| &r.event["eventType"]).collect();
+    assert_eq!(types, ["START", "COMPLETE"], "{received:?}");
+    for r in &events {
+        assert_eq!(r.authorization.as_deref(), Some("Bearer lineage-key"));
+        check_event(&r.event).unwrap_or_else(|e| panic!("{e:?}: {}", r.event));
+        assert_eq!(r.event["job"]["name"], "husholdningstyper.status");
+        assert_eq!(r.event["job"]["namespace"], "bydelsfakta");
+    }
+    let complete = &events[1].event;
+    let input = &complete["inputs"][0];
+    assert_eq!(input["name"], record["inputs"][0]["key"]);
+    assert_eq!(
+        input["facets"]["version"]["datasetVersion"],
+        "20241002T165621"
+    );
+    let output = &complete["outputs"][0];
+    assert_eq!(output["name"], record["output_prefix"]);
+    let statistics = &output["outputFacets"]["outputStatistics"];
+    assert_eq!(statistics["fileCount"], record["documents"]);
+    assert_eq!(statistics["size"], record["bytes"]);
+
+    // The check is a real one: a broken event or facet is refused.
+    let mut broken = complete.clone();
+    broken["run"]["runId"] = "not-a-uuid".into();
+    assert!(check_event(&broken).is_err());
+    let mut broken = complete.clone();
+    broken["outputs"][0]["outputFacets"]["outputStatistics"]["size"] = "many".into();
+    assert!(check_event(&broken).is_err());
+
+    // A failing run: its event span says so, and lineage has START then FAIL.
+    let empty = tempfile::tempdir().unwrap();
+    let out = run("husholdningstyper__status", empty.path(), env()).await;
+    assert!(!out.status.success());
+    let record = one_record(&out);
+    let run_id = record["run_id"].as_str().unwrap();
+    let (root, children) = spans_of(&receiver, run_id);
+    assert_eq!(root.status.0, 2, "{root:?}");
+    assert!(root.status.1.contains("EmptyPrefixError"), "{root:?}");
+    assert_eq!(names(&children), ["contract"]);
+    let received = sink.received();
+    let events = events_of(&received, run_id);
+    let types: Vec<&Value> = events.iter().map(|r| &r.event["eventType"]).collect();
+    assert_eq!(types, ["START", "FAIL"], "{received:?}");
+    let fail = &events[1].event;
+    check_event(fail).unwrap_or_else(|e| panic!("{e:?}: {fail}"));
+    let message = fail["run"]["facets"]["errorMessage"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.starts_with("EmptyPrefixError: "), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_lineage_endpoint_never_fails_a_run() {
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused.
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    let env = vec![("OPENLINEAGE_URL", "http://127.0.0.1:9".to_string())];
+    let out = run("husholdningstyper__status", bucket.path(), env).await;
+    assert_success(&out, "run");
+    assert_eq!(one_record(&out)["outcome"], "written");
+    let warnings: Vec<Value> = json_lines(&out.stderr)
+        .into_iter()
+        .filter(|line| line["level"] == "WARN")
+        .collect();
+    // Both events were tried, and each failure told.
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    for warning in &warnings {
+        let message = warning["message"].as_str().unwrap();
+        assert!(
+            message
+                .contains("OpenLineage: event not delivered to http://127.0.0.1:9/api/v1/lineage"),
+            "{message}"
+        );
+    }
+}
