@@ -357,6 +357,7 @@ fn lineage_shows_the_input_editions_behind_the_documents() {
     assert_eq!(manifests.len(), 1, "one output, one publication");
     let manifest = &manifests[0];
     assert_eq!(manifest["output_dataset"], "husholdningstyper-status");
+    assert_eq!(manifest["engine"], "embedded");
     let input = &manifest["inputs"][0];
     assert_eq!(
         (&input["dataset"], &input["edition"]),

@@ -36,6 +36,8 @@ pub struct RunRequest<'a> {
     pub input_cache: Option<&'a InputCache>,
     /// Build and count the documents, publish nothing.
     pub dry_run: bool,
+    /// Where the plan runs (`embedded`, `standalone`, `cluster`), for the manifest.
+    pub engine: &'a str,
 }
 
 /// A run's plan, and what planning it found and took.
@@ -98,6 +100,7 @@ pub async fn writer_plan(
             run_id: req.run_id.to_string(),
             function: function.name.to_string(),
             dataset_type: dataset_type.name.to_string(),
+            engine: req.engine.to_string(),
             started_at: req.started_at.to_string(),
             inputs: inputs.clone(),
         },

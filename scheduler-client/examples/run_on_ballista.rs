@@ -60,6 +60,7 @@ async fn submit() -> Result<(), Box<dyn Error + Send + Sync>> {
         // never pulls the data.
         input_cache: engine.input_cache(),
         dry_run: false,
+        engine: engine.name(),
     };
     let plan = writer_plan(engine.context(), &engine, &request).await?.plan;
     // The writer is the plan's root, so the documents are written where the plan runs.

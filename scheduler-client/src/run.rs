@@ -189,9 +189,10 @@ async fn plan_reported(
     report.dataset_type = Some(dataset_type.name.to_string());
     report.output_dataset = Some(dataset_type.output_dataset.to_string());
     report.output_prefix = Some(resolved.output_prefix.clone());
+    // The run names its job from here on: every later failure ends a started run.
+    crate::telemetry::run_started(report);
     bucket.check_output_prefix(&resolved.output_prefix)?;
     report.ms.contract = Some(started.elapsed().as_millis() as u64);
-    crate::telemetry::run_started(report);
     debug!(
         function = function.name,
         dataset_type = dataset_type.name,
@@ -209,6 +210,7 @@ async fn plan_reported(
         publish: options.publish,
         input_cache: engine.input_cache(),
         dry_run: options.dry_run,
+        engine: engine.name(),
     };
     let planned = writer_plan(engine.context(), engine, &request).await?;
     report.inputs = planned.inputs;

@@ -45,6 +45,7 @@ async fn jobs_stages_and_tasks_per_event() {
                 publish: Default::default(),
                 input_cache: None,
                 dry_run: false,
+                engine: "embedded",
             };
             let plan = writer_plan(&ctx, &executor, &request).await.unwrap().plan;
             let probes = executor.jobs() - before;

@@ -72,6 +72,7 @@ impl Client {
             publish: Default::default(),
             input_cache: None,
             dry_run: false,
+            engine: "embedded",
         };
         Ok(writer_plan(self.0.engine.context(), &self.0, &request)
             .await?

@@ -351,6 +351,7 @@ async fn change_documents(
         output_prefix: site.prefix.clone(),
         published_date: publication.published_date.into(),
         writer: concat!("bydelsfakta ", env!("CARGO_PKG_VERSION")).into(),
+        engine: run.engine.clone(),
         started_at: run.started_at.clone(),
         published_at: now_rfc3339(),
         inputs: run.inputs.clone(),

@@ -16,6 +16,10 @@ pub struct RunRecord {
     pub run_id: String,
     pub function: String,
     pub dataset_type: String,
+    /// Where the plan ran: `embedded`, `standalone` or `cluster` (empty in a job from
+    /// before it was recorded).
+    #[serde(default)]
+    pub engine: String,
     /// When the run started (RFC 3339, UTC).
     pub started_at: String,
     /// Every input object the run read, in the function's order.
@@ -154,6 +158,10 @@ pub struct Manifest {
     pub published_date: String,
     /// The version of bydelsfakta that wrote it.
     pub writer: String,
+    /// Where the plan ran: `embedded`, `standalone` or `cluster` (absent from manifests
+    /// written before it was recorded).
+    #[serde(default)]
+    pub engine: String,
     pub started_at: String,
     pub published_at: String,
     pub inputs: Vec<InputObject>,

@@ -20,6 +20,7 @@ fn run(run_id: &str) -> RunRecord {
         run_id: run_id.into(),
         function: "test".into(),
         dataset_type: "status".into(),
+        engine: "embedded".into(),
         started_at: "2026-11-28T00:00:00.000Z".into(),
         inputs: vec![records::InputObject::new(
             "fodte",

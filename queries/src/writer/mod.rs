@@ -217,6 +217,7 @@ pub(crate) mod tests {
                 run_id: "run-1".into(),
                 function: "test".into(),
                 dataset_type: "status".into(),
+                engine: "embedded".into(),
                 started_at: "2026-11-28T00:00:00.000Z".into(),
                 inputs: vec![],
             },

@@ -102,6 +102,7 @@ fn run(run_id: &str) -> RunRecord {
         run_id: run_id.into(),
         function: "suite".into(),
         dataset_type: "status".into(),
+        engine: "embedded".into(),
         started_at: "2026-12-03T00:00:00.000Z".into(),
         inputs: vec![],
     }
