@@ -14,6 +14,22 @@ pub mod spans;
 
 use crate::run_report::RunReport;
 
+/// The environment variable `name`, unless it is unset or blank (as the OpenTelemetry and
+/// OpenLineage clients read their settings).
+#[cfg(feature = "telemetry")]
+fn variable(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
+/// Whether the environment variable `name` says `true` (`OTEL_SDK_DISABLED`,
+/// `OPENLINEAGE_DISABLED`).
+#[cfg(feature = "telemetry")]
+fn flag(name: &str) -> bool {
+    variable(name).is_some_and(|value| value.eq_ignore_ascii_case("true"))
+}
+
 /// A run knows its function and type and begins: the lineage `START` event.
 pub fn run_started(report: &RunReport) {
     #[cfg(feature = "telemetry")]

@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use super::{flag, variable};
 use crate::run_report::RunReport;
 
 /// The schema the events follow.
@@ -166,12 +167,6 @@ enum Message {
     Flush(mpsc::SyncSender<()>),
 }
 
-fn variable(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-}
-
 impl Sink {
     /// The sink `OPENLINEAGE_URL` names, started on first use; `None` without it or with
     /// `OPENLINEAGE_DISABLED=true`.
@@ -180,7 +175,7 @@ impl Sink {
     }
 
     fn from_env() -> Option<Sink> {
-        if variable("OPENLINEAGE_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        if flag("OPENLINEAGE_DISABLED") {
             return None;
         }
         let base = variable("OPENLINEAGE_URL")?;

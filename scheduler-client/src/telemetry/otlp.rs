@@ -11,6 +11,8 @@ use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+use super::{flag, variable};
+
 /// Whether spans are exported: [`crate::telemetry::spans`] builds none otherwise.
 static EXPORTING: AtomicBool = AtomicBool::new(false);
 
@@ -23,18 +25,11 @@ pub struct TraceExport {
     provider: SdkTracerProvider,
 }
 
-fn variable(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-}
-
 impl TraceExport {
     /// The export the environment asks for, `None` when it asks for none, or why the
     /// settings cannot be followed.
     pub fn from_env(service: &str) -> Result<Option<Self>, String> {
-        let disabled =
-            variable("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let disabled = flag("OTEL_SDK_DISABLED");
         let other_exporter =
             variable("OTEL_TRACES_EXPORTER").is_some_and(|v| !v.eq_ignore_ascii_case("otlp"));
         let endpoint = variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, global};
 
 use super::otlp::exporting;
@@ -33,13 +33,11 @@ pub fn export(report: &RunReport) {
         .with_attributes(event_attributes(report))
         .start_with_context(&tracer, &Context::current());
     if let Some(error) = &report.error {
-        use opentelemetry::trace::Span;
         root.set_status(Status::error(format!("{}: {}", error.kind, error.message)));
     }
     let cx = Context::current_with_span(root);
     let phase =
         |name: &'static str, from: SystemTime, to: SystemTime, attributes: Vec<KeyValue>| {
-            use opentelemetry::trace::Span;
             let mut span = tracer
                 .span_builder(name)
                 .with_start_time(from)
