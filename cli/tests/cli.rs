@@ -196,6 +196,12 @@ fn json_logs_hold_one_record_per_run_and_nothing_else() {
     assert_eq!(input["dataset"], "husholdningstyper");
     assert_eq!(input["version"], "1");
     assert_eq!(input["edition"], "20241002T165621");
+    let object = std::fs::read_to_string(bucket.path().join(input["key"].as_str().unwrap()));
+    assert_eq!(
+        input["rows"],
+        object.unwrap().lines().count() - 1,
+        "the data lines"
+    );
     for phase in ["read", "plan", "execute", "publish", "total"] {
         assert!(record["ms"][phase].is_u64(), "{phase}: {record}");
     }
@@ -385,6 +391,11 @@ fn lineage_shows_the_input_editions_behind_the_documents() {
         "{text}"
     );
     assert!(text.contains("wrote 16 documents"), "{text}");
+    let rows = format!("({} bytes, {} rows)", input["size"], input["rows"]);
+    assert!(
+        input["rows"].as_u64().unwrap() > 0 && text.contains(&rows),
+        "{text}"
+    );
     assert!(!text.contains("trangboddhet"), "{text}");
     // Nothing published: an error that says so.
     let out = lineage("bydelsfakta-nothing", "text");

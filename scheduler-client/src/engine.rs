@@ -283,28 +283,18 @@ impl Engine {
     /// fixed cost is paid once; otherwise (and embedded) each runs as
     /// [`Engine::run_writer_plan`] runs it, side by side.
     pub async fn run_writer_plans(&self, plans: Vec<Arc<dyn ExecutionPlan>>) -> Vec<WriterRun> {
-        // Sizes place plans on a cluster; embedded they decide nothing.
-        let inputs: Vec<InputSize> = match self.is_distributed() {
-            true => plans.iter().map(InputSize::of).collect(),
-            false => plans.iter().map(|_| InputSize::default()).collect(),
-        };
-        let grouped = self.is_distributed()
-            && plans.len() > 1
+        // Sizes place plans on a cluster; embedded they decide nothing, so none is measured.
+        if !self.is_distributed() {
+            let runs = plans.into_iter().map(|plan| self.run_writer(plan, 0));
+            return futures::future::join_all(runs).await;
+        }
+        let inputs: Vec<InputSize> = plans.iter().map(InputSize::of).collect();
+        let grouped = plans.len() > 1
             && self.single_task_max_bytes > 0
             && InputSize::together(&inputs) <= self.single_task_max_bytes;
         if !grouped {
-            let runs = plans.into_iter().zip(&inputs).map(|(plan, inputs)| async {
-                match self.run_sized(plan, inputs.bytes()).await {
-                    Ok(ran) => WriterRun {
-                        summary: WriteSummary::from_batches(&ran.batches).map_err(Into::into),
-                        job_id: ran.job_id,
-                    },
-                    Err(e) => WriterRun {
-                        summary: Err(e),
-                        job_id: None,
-                    },
-                }
-            });
+            let runs = (plans.into_iter().zip(&inputs))
+                .map(|(plan, inputs)| self.run_writer(plan, inputs.bytes()));
             return futures::future::join_all(runs).await;
         }
         let writers = plans.len();
@@ -330,6 +320,20 @@ impl Engine {
                     job_id: job_id.clone(),
                 })
                 .collect(),
+        }
+    }
+
+    /// Runs one writer plan over `input_bytes` of input, as its own job on a cluster.
+    async fn run_writer(&self, plan: Arc<dyn ExecutionPlan>, input_bytes: u64) -> WriterRun {
+        match self.run_sized(plan, input_bytes).await {
+            Ok(ran) => WriterRun {
+                summary: WriteSummary::from_batches(&ran.batches).map_err(Into::into),
+                job_id: ran.job_id,
+            },
+            Err(e) => WriterRun {
+                summary: Err(e),
+                job_id: None,
+            },
         }
     }
 

@@ -74,12 +74,16 @@ pub fn to_text(manifests: &[Manifest]) -> String {
         text.push_str("  from\n");
         for input in &manifest.inputs {
             text.push_str(&format!(
-                "    {} version {} edition {}: {} ({} bytes)\n",
+                "    {} version {} edition {}: {} ({} bytes{})\n",
                 input.dataset,
                 input.version.as_deref().unwrap_or("-"),
                 input.edition.as_deref().unwrap_or("-"),
                 input.key,
                 input.size,
+                match input.rows {
+                    Some(rows) => format!(", {rows} rows"),
+                    None => String::new(),
+                },
             ));
         }
         text.push_str(&format!(

@@ -2,6 +2,8 @@
 //! Runtime API, an OTLP receiver, an OpenLineage endpoint). Dropping it stops serving.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 
@@ -34,5 +36,34 @@ impl Loopback {
 impl Drop for Loopback {
     fn drop(&mut self) {
         self.server.abort();
+    }
+}
+
+/// A peer that takes every request and never answers: a hung collector or lineage
+/// endpoint. It counts the requests it took.
+pub struct Stalled {
+    server: Loopback,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Stalled {
+    pub async fn start() -> Self {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        let app = Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            std::future::pending::<axum::http::StatusCode>()
+        });
+        let server = Loopback::serve(app, "stalled peer").await;
+        Self { server, requests }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// The requests taken so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
     }
 }

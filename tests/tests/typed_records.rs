@@ -48,11 +48,22 @@ impl Client {
         let probes = self.0.jobs() - before;
         self.0.engine.run_writer_plan(plan).await.unwrap();
         let (function, ty) = EVENT.split_once("__").unwrap();
+        let written = dir.join(&resolved.output_prefix);
         compare_folders(
             &fixtures().join(format!("expected/{function}/{ty}")),
-            &dir.join(&resolved.output_prefix),
+            &written,
         )
         .unwrap();
+        // Probed or recorded, the manifest counts each input's data lines.
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(written.join("_manifest.json")).unwrap())
+                .unwrap();
+        let inputs = manifest["inputs"].as_array().unwrap();
+        assert_eq!(inputs.len(), INPUTS);
+        for input in inputs {
+            let key = input["key"].as_str().unwrap();
+            assert_eq!(input["rows"], data_lines(&dir.join(key)), "{key}");
+        }
         probes
     }
 
@@ -83,6 +94,12 @@ impl Client {
 fn resolved_event() -> ResolvedEvent {
     let event = fixture_event(EVENT).to_string();
     ResolvedEvent::resolve(PipelineEvent::parse(&event).unwrap(), None).unwrap()
+}
+
+/// The lines of the CSV file at `path` that hold data: not the header, not blank.
+fn data_lines(path: &std::path::Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().filter(|line| !line.trim().is_empty()).count() - 1
 }
 
 /// The records under the bucket folder `dir`.

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use bydelsfakta_tests::loopback::Stalled;
 use bydelsfakta_tests::openlineage::{LineageSink, Received, check_event};
 use bydelsfakta_tests::otlp::{OtlpReceiver, ReceivedSpan};
 use serde_json::Value;
@@ -13,11 +14,21 @@ use super::{BIN, assert_success, copy_dir, fixtures, json_lines, run_records};
 
 /// `bydelsfakta run` of `event` on `bucket`, with JSON logs and the variables `env`.
 async fn run(event: &str, bucket: &Path, env: Vec<(&'static str, String)>) -> Output {
+    run_on("embedded", event, bucket, env).await
+}
+
+/// [`run`] with `--engine engine`.
+async fn run_on(
+    engine: &'static str,
+    event: &str,
+    bucket: &Path,
+    env: Vec<(&'static str, String)>,
+) -> Output {
     let event: PathBuf = fixtures().join(format!("events/{event}.json"));
     let bucket = bucket.to_path_buf();
     tokio::task::spawn_blocking(move || {
         Command::new(BIN)
-            .args(["--log-format", "json", "run", "--event"])
+            .args(["--log-format", "json", "--engine", engine, "run", "--event"])
             .arg(&event)
             .arg("--bucket")
             .arg(&bucket)
@@ -127,6 +138,9 @@ async fn a_run_exports_its_spans_and_sends_its_lineage() {
     let complete = &events[1].event;
     let input = &complete["inputs"][0];
     assert_eq!(input["name"], record["inputs"][0]["key"]);
+    let read = &input["inputFacets"]["inputStatistics"];
+    assert_eq!(read["rowCount"], record["inputs"][0]["rows"]);
+    assert_eq!(read["size"], record["inputs"][0]["size"]);
     assert_eq!(
         input["facets"]["version"]["datasetVersion"],
         "20241002T165621"
@@ -190,4 +204,101 @@ async fn an_unreachable_lineage_endpoint_never_fails_a_run() {
             "{message}"
         );
     }
+}
+
+/// The `WARN` lines of `out`'s JSON log, with the index of each among all its lines.
+fn warnings(out: &Output) -> Vec<(usize, Value)> {
+    json_lines(&out.stderr)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, line)| line["level"] == "WARN")
+        .collect()
+}
+
+/// A bucket with the fixtures' inputs.
+fn input_bucket() -> tempfile::TempDir {
+    let bucket = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("input"), bucket.path());
+    bucket
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_lineage_endpoint_never_holds_up_a_run() {
+    let endpoint = Stalled::start().await;
+    let bucket = input_bucket();
+    let env = vec![("OPENLINEAGE_URL", endpoint.url())];
+    let out = run("husholdningstyper__status", bucket.path(), env).await;
+    assert_success(&out, "run");
+    let record = one_record(&out);
+    assert_eq!(record["outcome"], "written");
+    // Both events were tried and given up at the POST's limit, after the run had logged
+    // its record: the run never waited for the endpoint.
+    assert_eq!(endpoint.requests(), 2);
+    let lines = json_lines(&out.stderr);
+    let record_at = lines
+        .iter()
+        .position(|line| line["target"] == "bydelsfakta::run")
+        .unwrap_or_else(|| panic!("no run record: {lines:?}"));
+    let warnings = warnings(&out);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    for (at, warning) in &warnings {
+        assert!(*at > record_at, "{warning} before the run record");
+        let message = warning["message"].as_str().unwrap();
+        assert!(
+            message.contains("OpenLineage: event not delivered"),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_or_stalled_collector_never_fails_a_run() {
+    let stalled = Stalled::start().await;
+    let collectors = [
+        // Port 9 (discard) on loopback: nothing listens, the connection is refused.
+        ("unreachable", "http://127.0.0.1:9".to_string()),
+        ("stalled", stalled.url()),
+    ];
+    for (what, endpoint) in collectors {
+        let bucket = input_bucket();
+        let env = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000".to_string()),
+        ];
+        let out = run("husholdningstyper__status", bucket.path(), env).await;
+        assert_success(&out, what);
+        assert_eq!(one_record(&out)["outcome"], "written", "{what}");
+        let warnings = warnings(&out);
+        assert!(
+            warnings.iter().any(|(_, warning)| warning["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("OTLP: spans not exported")),
+            "{what}: {warnings:?}"
+        );
+    }
+    assert!(stalled.requests() >= 1, "the spans were offered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_cluster_the_execute_span_names_the_job() {
+    let receiver = OtlpReceiver::start().await;
+    let bucket = input_bucket();
+    let env = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())];
+    let out = run_on(
+        "standalone",
+        "husholdningstyper__status",
+        bucket.path(),
+        env,
+    )
+    .await;
+    assert_success(&out, "run");
+    let record = one_record(&out);
+    assert_eq!(record["engine"], "standalone");
+    let job_id = record["job_id"]
+        .as_str()
+        .expect("a cluster run names its job");
+    let (_, children) = spans_of(&receiver, record["run_id"].as_str().unwrap());
+    let execute = children.iter().find(|s| s.name == "execute").unwrap();
+    assert_eq!(execute.attribute("bydelsfakta.job_id"), Some(job_id));
 }

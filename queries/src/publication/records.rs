@@ -37,6 +37,10 @@ pub struct InputObject {
     pub key: String,
     pub size: u64,
     pub e_tag: Option<String>,
+    /// The data lines the run read (the header aside): counted as the input is typed, or
+    /// taken from the object's typed-input record. Null in a record from before it was kept.
+    #[serde(default)]
+    pub rows: Option<u64>,
 }
 
 impl InputObject {
@@ -53,6 +57,7 @@ impl InputObject {
             size,
             e_tag,
             key,
+            rows: None,
         }
     }
 }

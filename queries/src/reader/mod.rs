@@ -77,16 +77,18 @@ pub async fn read_input(
     let dataset = catalog::input_dataset(dataset_id)
         .ok_or_else(|| Error::UnknownDataset(dataset_id.into()))?;
     let store = ctx.runtime_env().object_store(bucket.store_url())?;
-    let object = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
+    let mut object = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
     let Some(cache) = cache else {
-        let (frame, new_record) = typed_scan(ctx, executor, bucket, dataset, &object).await?;
+        let (frame, rows, new_record) = typed_scan(ctx, executor, bucket, dataset, &object).await?;
+        object.rows = Some(rows);
         return Ok(ReadInput {
             frame,
             object,
             new_record,
         });
     };
-    let frame = read_cached(ctx, bucket, dataset, &object.key, cache).await?;
+    let (frame, rows) = read_cached(ctx, bucket, dataset, &object.key, cache).await?;
+    object.rows = Some(rows);
     Ok(ReadInput {
         frame,
         object,
@@ -94,18 +96,18 @@ pub async fn read_input(
     })
 }
 
-/// Reads the object `key` as input `dataset` into `cache`, once.
+/// Reads the object `key` as input `dataset` into `cache`, once; its frame and rows.
 async fn read_cached(
     ctx: &SessionContext,
     bucket: &Bucket,
     dataset: &'static catalog::InputDataset,
     key: &str,
     cache: &InputCache,
-) -> Result<DataFrame> {
+) -> Result<(DataFrame, u64)> {
     let dataset_id = dataset.id;
     let url = bucket.object_url(key);
     let cell = cache.cell(&url);
-    let table = cell
+    let (table, rows) = cell
         .get_or_try_init(|| async {
             let started = std::time::Instant::now();
             let batch = typed_in_memory(ctx, bucket, dataset, key).await?;
@@ -115,10 +117,9 @@ async fn read_cached(
                 ms = started.elapsed().as_secs_f64() * 1000.0,
                 "input read into memory"
             );
-            Ok::<_, Error>(Arc::new(MemTable::try_new(
-                batch.schema(),
-                vec![vec![batch]],
-            )?))
+            let rows = batch.num_rows() as u64;
+            let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+            Ok::<_, Error>((Arc::new(table), rows))
         })
         .await?;
     // Named by its object, so that plans over different inputs never compare equal (the
@@ -129,19 +130,22 @@ async fn read_cached(
         None,
     )?
     .build()?;
-    Ok(DataFrame::new(ctx.state(), scan))
+    Ok((DataFrame::new(ctx.state(), scan), *rows))
 }
 
-/// Typed input tables in memory, by object URL, for the plans of one batch of runs. The
-/// platform writes each edition under a new key and never rewrites one, so the URL is the
-/// identity; the cache lives as long as its engine (one command).
+/// Typed input tables in memory with their rows, by object URL, for the plans of one batch
+/// of runs. The platform writes each edition under a new key and never rewrites one, so the
+/// URL is the identity; the cache lives as long as its engine (one command).
 #[derive(Debug, Default)]
 pub struct InputCache {
-    tables: Mutex<HashMap<String, Arc<OnceCell<Arc<MemTable>>>>>,
+    tables: Mutex<HashMap<String, Arc<OnceCell<CachedTable>>>>,
 }
 
+/// A typed table in memory and its rows.
+type CachedTable = (Arc<MemTable>, u64);
+
 impl InputCache {
-    fn cell(&self, url: &str) -> Arc<OnceCell<Arc<MemTable>>> {
+    fn cell(&self, url: &str) -> Arc<OnceCell<CachedTable>> {
         let mut tables = self.tables.lock().expect("input cache lock");
         tables.entry(url.to_string()).or_default().clone()
     }

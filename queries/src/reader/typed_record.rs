@@ -21,8 +21,9 @@ use crate::publication::records::{InputObject, sha256_hex};
 pub const RECORDS_PREFIX: &str = "_bydelsfakta/typed-inputs/";
 
 /// Bump when the typing rules change in a way the catalog does not show
-/// (`typing::column_type`, the probe).
-const TYPING_RULES: &str = "1";
+/// (`typing::column_type`, the probe), or the record's fields do. 2: records count the
+/// object's rows.
+const TYPING_RULES: &str = "2";
 
 /// What a column of the object became.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,8 @@ pub struct TypedRecord {
     pub object_key: String,
     pub e_tag: String,
     pub columns: Vec<(String, RecordedType)>,
+    /// The object's data lines (the header aside), as the probe counted them.
+    pub rows: u64,
 }
 
 /// The record's key for `object` read as `dataset`; `None` when the store gives no ETag.
@@ -57,14 +60,14 @@ pub fn record_key(dataset: &InputDataset, object: &InputObject) -> Option<String
     ))
 }
 
-/// The recorded columns of `object`, if a record is there and matches its `header`.
+/// The record of `object`, if one is there and matches its `header`.
 pub async fn read_record(
     store: &dyn ObjectStore,
     bucket: &Bucket,
     record_key: &str,
     object: &InputObject,
     header: &[String],
-) -> Option<Vec<(String, RecordedType)>> {
+) -> Option<TypedRecord> {
     use object_store::ObjectStoreExt;
     let bytes = match store.get(&bucket.path(record_key)).await {
         Ok(found) => found.bytes().await,
@@ -95,7 +98,7 @@ pub async fn read_record(
         );
         return None;
     }
-    Some(record.columns)
+    Some(record)
 }
 
 /// Writes `records` after a run published its documents; a failure is logged, not raised.

@@ -245,30 +245,31 @@ pub async fn typed_in_memory(
 /// For a cluster: the scan, probe and casts as plans that run where the engine runs them.
 /// An object typed by an earlier run that succeeded is cast as its record says, with no
 /// probe job; otherwise it is probed, and the record to write after this run's success is
-/// returned beside the frame.
+/// returned beside the frame. The object's row count comes from the probe or the record.
 pub async fn typed_scan(
     ctx: &SessionContext,
     executor: &dyn PlanExecutor,
     bucket: &Bucket,
     dataset: &catalog::InputDataset,
     object: &InputObject,
-) -> Result<(DataFrame, Option<TypedRecord>)> {
+) -> Result<(DataFrame, u64, Option<TypedRecord>)> {
     let key = object.key.as_str();
     let (header, scan) = text_scan(ctx, bucket, dataset, key).await?;
     let raw = scan.window(vec![row_number().alias(geo::ROW)])?;
     let record_key = typed_record::record_key(dataset, object);
     if let Some(record_key) = &record_key {
         let store = ctx.runtime_env().object_store(bucket.store_url())?;
-        if let Some(columns) =
+        if let Some(record) =
             typed_record::read_record(store.as_ref(), bucket, record_key, object, &header).await
         {
-            let types = columns
+            let types = record
+                .columns
                 .iter()
                 .map(|(name, recorded)| (name.as_str(), ColumnType::from_recorded(*recorded)));
-            return Ok((cast_columns(&raw, types)?, None));
+            return Ok((cast_columns(&raw, types)?, record.rows, None));
         }
     }
-    let types = probed_types(executor, &raw, dataset, key, &header).await?;
+    let (types, rows) = probed_types(executor, &raw, dataset, key, &header).await?;
     let record = record_key.map(|record_key| TypedRecord {
         record_key,
         object_key: object.key.clone(),
@@ -277,9 +278,10 @@ pub async fn typed_scan(
             .iter()
             .map(|(name, typed)| (name.to_string(), typed.recorded()))
             .collect(),
+        rows,
     });
     let frame = cast_columns(&raw, types.iter().map(|(n, t)| (n.as_str(), t.clone())))?;
-    Ok((frame, record))
+    Ok((frame, rows, record))
 }
 
 /// The scan with each column cast to its type, and the file's row number.
@@ -300,14 +302,14 @@ fn cast_columns<'n>(
     Ok(raw.clone().select(columns)?)
 }
 
-/// Each column's type, by the probe job; the input's first problem as an error.
+/// Each column's type and the rows, by the probe job; the input's first problem as an error.
 async fn probed_types(
     executor: &dyn PlanExecutor,
     raw: &DataFrame,
     dataset: &catalog::InputDataset,
     key: &str,
     header: &[String],
-) -> Result<Vec<(String, ColumnType)>> {
+) -> Result<(Vec<(String, ColumnType)>, u64)> {
     let ids = IdColumns::of(dataset, header);
     let probed = probe(executor, raw, &probed_columns(dataset, header), &ids)
         .await
@@ -354,7 +356,7 @@ async fn probed_types(
             }
         }
     }
-    Ok(types)
+    Ok((types, probed.rows as u64))
 }
 
 /// The one row of an aggregate without groups (a distributed run may add empty batches).

@@ -83,6 +83,9 @@ impl Drop for Telemetry {
     fn drop(&mut self) {
         openlineage::flush();
         if let Some(traces) = self.traces.take() {
+            // A flush reports a failed export (the SDK's shutdown does not), then the
+            // exporter stops; each waits at most 5 s.
+            traces.flush();
             traces.shutdown();
         }
     }

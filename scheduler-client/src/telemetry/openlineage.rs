@@ -14,7 +14,7 @@
 //! dropped with a warning).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -29,10 +29,10 @@ pub const SCHEMA_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json
 pub const PRODUCER: &str = concat!("urn:bydelsfakta:", env!("CARGO_PKG_VERSION"));
 
 /// How long one POST may take.
-pub const TIMEOUT: Duration = Duration::from_secs(5);
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many events may wait to be sent.
-pub const QUEUE_LIMIT: usize = 1000;
+const QUEUE_LIMIT: usize = 1000;
 
 /// How long [`flush`] waits for the queue to drain.
 const FLUSH_LIMIT: Duration = Duration::from_secs(30);
@@ -104,9 +104,12 @@ pub fn run_event(
                 "name": input.key,
                 "inputFacets": {"inputStatistics": facet(
                     "1-0-0/InputStatisticsInputDatasetFacet.json#/$defs/InputStatisticsInputDatasetFacet",
-                    json!({"size": input.size}),
+                    json!({"size": input.size, "fileCount": 1}),
                 )},
             });
+            if let Some(rows) = input.rows {
+                dataset["inputFacets"]["inputStatistics"]["rowCount"] = rows.into();
+            }
             if let Some(edition) = &input.edition {
                 dataset["facets"] = json!({"version": facet(
                     "1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
@@ -155,11 +158,47 @@ fn facet(schema: &str, mut fields: Value) -> Value {
 
 static SINK: OnceLock<Option<Sink>> = OnceLock::new();
 
+/// Where events go and the bounds on sending them.
+struct Settings {
+    url: String,
+    api_key: Option<String>,
+    namespace: String,
+    /// How long one POST may take.
+    timeout: Duration,
+    /// How many events may wait to be sent.
+    queue_limit: usize,
+}
+
+impl Settings {
+    /// As the environment says: `None` without `OPENLINEAGE_URL` or with
+    /// `OPENLINEAGE_DISABLED=true`.
+    fn from_env() -> Option<Settings> {
+        if flag("OPENLINEAGE_DISABLED") {
+            return None;
+        }
+        let base = variable("OPENLINEAGE_URL")?;
+        let endpoint = variable("OPENLINEAGE_ENDPOINT").unwrap_or_else(|| "api/v1/lineage".into());
+        Some(Settings {
+            url: format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                endpoint.trim_start_matches('/')
+            ),
+            api_key: variable("OPENLINEAGE_API_KEY"),
+            namespace: variable("OPENLINEAGE_NAMESPACE").unwrap_or_else(|| "bydelsfakta".into()),
+            timeout: TIMEOUT,
+            queue_limit: QUEUE_LIMIT,
+        })
+    }
+}
+
 /// Where events go, and the thread that sends them.
 struct Sink {
     namespace: String,
+    queue_limit: usize,
     sender: Mutex<mpsc::Sender<Message>>,
-    queued: std::sync::Arc<AtomicUsize>,
+    /// Events queued and not yet sent or given up.
+    queued: Arc<AtomicUsize>,
 }
 
 enum Message {
@@ -168,62 +207,68 @@ enum Message {
 }
 
 impl Sink {
-    /// The sink `OPENLINEAGE_URL` names, started on first use; `None` without it or with
-    /// `OPENLINEAGE_DISABLED=true`.
+    /// The sink the environment names, started on first use.
     fn get() -> Option<&'static Sink> {
-        SINK.get_or_init(Sink::from_env).as_ref()
+        SINK.get_or_init(|| Sink::start(Settings::from_env()?))
+            .as_ref()
     }
 
-    fn from_env() -> Option<Sink> {
-        if flag("OPENLINEAGE_DISABLED") {
-            return None;
-        }
-        let base = variable("OPENLINEAGE_URL")?;
-        let endpoint = variable("OPENLINEAGE_ENDPOINT").unwrap_or_else(|| "api/v1/lineage".into());
-        let url = format!(
-            "{}/{}",
-            base.trim_end_matches('/'),
-            endpoint.trim_start_matches('/')
-        );
-        let api_key = variable("OPENLINEAGE_API_KEY");
+    /// Starts the sender thread; `None` (logged) when it cannot.
+    fn start(settings: Settings) -> Option<Sink> {
         let (sender, receiver) = mpsc::channel();
-        let queued = std::sync::Arc::new(AtomicUsize::new(0));
+        let queued = Arc::new(AtomicUsize::new(0));
         let sending = queued.clone();
+        let (url, api_key, timeout) = (settings.url, settings.api_key, settings.timeout);
         std::thread::Builder::new()
             .name("openlineage".into())
-            .spawn(move || deliver(&url, api_key.as_deref(), receiver, &sending))
+            .spawn(move || deliver(&url, api_key.as_deref(), timeout, receiver, &sending))
             .inspect_err(|e| {
                 tracing::warn!("OpenLineage: no sender thread ({e}); no events are sent")
             })
             .ok()?;
         Some(Sink {
-            namespace: variable("OPENLINEAGE_NAMESPACE").unwrap_or_else(|| "bydelsfakta".into()),
+            namespace: settings.namespace,
+            queue_limit: settings.queue_limit,
             sender: Mutex::new(sender),
             queued,
         })
     }
 
-    fn queue(&self, event: Value) {
-        if self.queued.fetch_add(1, Ordering::Relaxed) >= QUEUE_LIMIT {
+    /// Queues `event` for the sender thread; `false` when it was dropped because the
+    /// queue is full.
+    fn queue(&self, event: Value) -> bool {
+        let limit = self.queue_limit;
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= limit {
             self.queued.fetch_sub(1, Ordering::Relaxed);
-            tracing::warn!("OpenLineage: {QUEUE_LIMIT} events wait already; this one is dropped");
-            return;
+            tracing::warn!("OpenLineage: {limit} events wait already; this one is dropped");
+            return false;
         }
         let sender = self.sender.lock().unwrap_or_else(|e| e.into_inner());
         if sender.send(Message::Event(event)).is_err() {
             self.queued.fetch_sub(1, Ordering::Relaxed);
+            return false;
         }
+        true
     }
 
     fn flush(&self) {
+        self.flush_within(FLUSH_LIMIT);
+    }
+
+    /// Waits at most `limit` until the events queued so far are sent or given up; whether
+    /// they were.
+    fn flush_within(&self, limit: Duration) -> bool {
         let (done, drained) = mpsc::sync_channel(1);
         let sent = {
             let sender = self.sender.lock().unwrap_or_else(|e| e.into_inner());
             sender.send(Message::Flush(done)).is_ok()
         };
-        if sent && drained.recv_timeout(FLUSH_LIMIT).is_err() {
-            tracing::warn!("OpenLineage: events still unsent after {FLUSH_LIMIT:?}");
+        let drained = sent && drained.recv_timeout(limit).is_ok();
+        if !drained {
+            let waiting = self.queued.load(Ordering::Relaxed);
+            tracing::warn!("OpenLineage: {waiting} events still unsent after {limit:?}");
         }
+        drained
     }
 }
 
@@ -231,11 +276,14 @@ impl Sink {
 fn deliver(
     url: &str,
     api_key: Option<&str>,
+    timeout: Duration,
     receiver: mpsc::Receiver<Message>,
     queued: &AtomicUsize,
 ) {
+    // Built here, off the caller's async runtime: a blocking client owns a runtime of its
+    // own, which must not be created or dropped inside another.
     let client = match reqwest::blocking::Client::builder()
-        .timeout(TIMEOUT)
+        .timeout(timeout)
         .build()
     {
         Ok(client) => client,
@@ -267,5 +315,76 @@ fn deliver(
                 let _ = done.send(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// An endpoint on loopback that takes every request and never answers; the number of
+    /// requests it took.
+    fn stalled_endpoint() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api/v1/lineage", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        std::thread::spawn(move || {
+            let mut held = vec![];
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                // The request arrived once its first bytes did; it is never answered.
+                let mut first = [0; 1];
+                if stream.read(&mut first).is_ok_and(|n| n > 0) {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+                held.push(stream);
+            }
+        });
+        (url, requests)
+    }
+
+    fn sink(url: String, timeout: Duration, queue_limit: usize) -> Sink {
+        Sink::start(Settings {
+            url,
+            api_key: None,
+            namespace: "test".into(),
+            timeout,
+            queue_limit,
+        })
+        .unwrap()
+    }
+
+    fn event(n: usize) -> Value {
+        json!({"eventType": "START", "run": {"runId": n}})
+    }
+
+    #[test]
+    fn a_stalled_endpoint_fills_the_queue_and_later_events_are_dropped() {
+        let (url, requests) = stalled_endpoint();
+        let sink = sink(url, Duration::from_millis(500), 3);
+        // The first POST hangs, so three wait and the fourth and fifth are dropped.
+        let queued: Vec<bool> = (0..5).map(|n| sink.queue(event(n))).collect();
+        assert_eq!(queued, [true, true, true, false, false]);
+        // Each queued event is tried once and given up at its timeout; then the queue is
+        // empty and takes events again.
+        assert!(sink.flush_within(Duration::from_secs(60)));
+        assert_eq!(requests.load(Ordering::Relaxed), 3);
+        assert_eq!(sink.queued.load(Ordering::Relaxed), 0);
+        assert!(sink.queue(event(5)));
+        assert!(sink.flush_within(Duration::from_secs(60)));
+        assert_eq!(requests.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn a_flush_gives_up_at_its_limit() {
+        let (url, _requests) = stalled_endpoint();
+        let sink = sink(url, Duration::from_secs(10), 10);
+        assert!(sink.queue(event(0)));
+        // The POST waits out its 10 s; the flush does not.
+        assert!(!sink.flush_within(Duration::from_millis(200)));
+        assert_eq!(sink.queued.load(Ordering::Relaxed), 1);
     }
 }
