@@ -16,3 +16,4 @@ mod metrics;
 mod remote;
 mod s3;
 mod sql;
+mod traces;

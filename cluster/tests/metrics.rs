@@ -1,7 +1,8 @@
 //! `/metrics` of a real cluster: the scheduler's port and both executors' health ports are
 //! scraped before and after runs and parsed as Prometheus parses them; what changed must be
 //! what the runs did (jobs, tasks, documents and bytes written, input read), and a run that
-//! fails on the cluster counts a failed job and a failed task and writes nothing.
+//! fails on the cluster counts a failed job and a failed task and writes nothing. They also
+//! guard an event's shape: once its inputs are recorded, one job of one task.
 
 use std::time::{Duration, Instant};
 
@@ -152,6 +153,24 @@ async fn counted_runs() {
     assert!(tasks("bydelsfakta_input_bytes_read_total") > 0.0);
     assert_eq!(tasks("bydelsfakta_publications_rolled_back_total"), 0.0);
 
+    // The guard on an event's shape on a cluster: once its inputs are recorded, an event
+    // is one job of one task (levekar_totalt joins nine inputs). A change that adds a job,
+    // a stage or a partition fails here.
+    let event = fixture_event("levekar_totalt__status").to_string();
+    let jobs_before = engine.jobs_submitted();
+    run_on(&engine, &bucket, &event).await.unwrap();
+    assert_eq!(
+        engine.jobs_submitted() - jobs_before,
+        1,
+        "one job per event"
+    );
+    let guarded = once_jobs_counted(&cluster, &after, 1.0);
+    assert_eq!(
+        guarded.executors_delta(&after, "bydelsfakta_tasks_started_total"),
+        1.0,
+        "one task per event"
+    );
+
     // A row with an extra field fails the scan on an executor: the job fails, nothing is
     // written.
     let case = bad_input::cases()
@@ -166,16 +185,16 @@ async fn counted_runs() {
     })
     .await
     .unwrap();
-    let failed = once_jobs_counted(&cluster, &after, 1.0);
-    assert!(failed.scheduler_delta(&after, "job_failed_total") >= 1.0);
-    assert_eq!(failed.scheduler_delta(&after, "job_completed_total"), 0.0);
-    assert!(failed.executors_delta(&after, "bydelsfakta_tasks_failed_total") >= 1.0);
+    let failed = once_jobs_counted(&cluster, &guarded, 1.0);
+    assert!(failed.scheduler_delta(&guarded, "job_failed_total") >= 1.0);
+    assert_eq!(failed.scheduler_delta(&guarded, "job_completed_total"), 0.0);
+    assert!(failed.executors_delta(&guarded, "bydelsfakta_tasks_failed_total") >= 1.0);
     assert_eq!(
-        failed.executors_delta(&after, "bydelsfakta_documents_written_total"),
+        failed.executors_delta(&guarded, "bydelsfakta_documents_written_total"),
         0.0
     );
     assert_eq!(
-        failed.executors_delta(&after, "bydelsfakta_publications_total"),
+        failed.executors_delta(&guarded, "bydelsfakta_publications_total"),
         0.0
     );
 }

@@ -232,6 +232,12 @@ pub fn edit_csv(bucket_dir: &Path, dataset: &str, edit: impl Fn(usize, &str) -> 
     std::fs::write(&path, out).expect("write csv");
 }
 
+/// The lines of the CSV file at `path` that hold data: not the header, not blank.
+pub fn data_lines(path: &Path) -> usize {
+    let text = std::fs::read_to_string(path).expect("read csv");
+    text.lines().filter(|line| !line.trim().is_empty()).count() - 1
+}
+
 /// Every file below `dir`, relative, sorted (to show that nothing was written).
 pub fn files_below(dir: &Path) -> Vec<String> {
     let mut found = vec![];

@@ -15,7 +15,9 @@ use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_scheduler_client::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_scheduler_client::stores::faults::{Faults, FaultyStore};
 use bydelsfakta_tests::counting::CountingExecutor;
-use bydelsfakta_tests::{bucket_copy, compare_folders, files_below, fixture_event, fixtures};
+use bydelsfakta_tests::{
+    bucket_copy, compare_folders, data_lines, files_below, fixture_event, fixtures,
+};
 use datafusion::physical_plan::ExecutionPlan;
 
 const EVENT: &str = "levekar_totalt__status";
@@ -94,12 +96,6 @@ impl Client {
 fn resolved_event() -> ResolvedEvent {
     let event = fixture_event(EVENT).to_string();
     ResolvedEvent::resolve(PipelineEvent::parse(&event).unwrap(), None).unwrap()
-}
-
-/// The lines of the CSV file at `path` that hold data: not the header, not blank.
-fn data_lines(path: &std::path::Path) -> usize {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines().filter(|line| !line.trim().is_empty()).count() - 1
 }
 
 /// The records under the bucket folder `dir`.

@@ -1,0 +1,64 @@
+//! Traces of a run on the multi-process cluster: `bydelsfakta --scheduler` exports its spans
+//! to an OTLP receiver on loopback, and the execute span names the job that the scheduler
+//! ran, as the run record does.
+
+use std::process::Command;
+
+use crate::common::{alone, start_cluster, workspace_binary};
+
+use bydelsfakta_tests::otlp::OtlpReceiver;
+use bydelsfakta_tests::{fixtures, large_stack_runtime};
+
+#[test]
+fn the_execute_span_names_the_cluster_job() {
+    let _alone = alone();
+    let runtime = large_stack_runtime();
+    runtime.block_on(async { tokio::spawn(execute_span()).await.unwrap() });
+}
+
+async fn execute_span() {
+    let cluster = start_cluster(2, &[]);
+    let receiver = OtlpReceiver::start().await;
+    let bucket = tempfile::tempdir().unwrap();
+    bydelsfakta_tests::copy_dir(&fixtures().join("input"), bucket.path());
+    let event = fixtures().join("events/husholdningstyper__status.json");
+    let scheduler = format!("df://127.0.0.1:{}", cluster.scheduler_port);
+    let endpoint = receiver.endpoint();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(workspace_binary("bydelsfakta"))
+            .args(["--log-format", "json", "--scheduler", &scheduler])
+            .args(["run", "--event"])
+            .arg(&event)
+            .arg("--bucket")
+            .arg(bucket.path())
+            .env_remove("OTEL_SDK_DISABLED")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "run: {stderr}");
+    let record: serde_json::Value = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["target"] == "bydelsfakta::run")
+        .unwrap_or_else(|| panic!("no run record: {stderr}"))["run"]
+        .take();
+    assert_eq!(record["engine"], "cluster");
+    let job_id = record["job_id"]
+        .as_str()
+        .expect("a cluster run names its job");
+    let run_id = record["run_id"].as_str().unwrap();
+    let spans = receiver.spans();
+    let root = spans
+        .iter()
+        .find(|s| s.name == "event" && s.attribute("bydelsfakta.run_id") == Some(run_id))
+        .unwrap_or_else(|| panic!("no event span of {run_id}: {spans:?}"));
+    let execute = spans
+        .iter()
+        .find(|s| s.name == "execute" && s.trace_id == root.trace_id)
+        .unwrap_or_else(|| panic!("no execute span: {spans:?}"));
+    assert_eq!(execute.attribute("bydelsfakta.job_id"), Some(job_id));
+}
