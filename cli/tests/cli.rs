@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use bydelsfakta_tests::data_lines;
+use bydelsfakta_tests::logs::{json_lines, run_records};
 
 #[path = "cli/telemetry.rs"]
 mod telemetry;
@@ -133,23 +134,6 @@ fn a_failing_run_exits_non_zero_with_the_reason() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
-}
-
-/// Every stderr line as JSON (the test fails on a line that is not).
-fn json_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(stderr)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
-        .collect()
-}
-
-/// The run records among log lines.
-fn run_records(lines: &[serde_json::Value]) -> Vec<&serde_json::Value> {
-    lines
-        .iter()
-        .filter(|line| line["target"] == "bydelsfakta::run")
-        .map(|line| &line["run"])
-        .collect()
 }
 
 #[test]

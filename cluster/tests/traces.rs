@@ -6,6 +6,7 @@ use std::process::Command;
 
 use crate::common::{alone, start_cluster, workspace_binary};
 
+use bydelsfakta_tests::logs::{json_lines, run_records};
 use bydelsfakta_tests::otlp::OtlpReceiver;
 use bydelsfakta_tests::{fixtures, large_stack_runtime};
 
@@ -38,27 +39,23 @@ async fn execute_span() {
     })
     .await
     .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "run: {stderr}");
-    let record: serde_json::Value = stderr
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|line| line["target"] == "bydelsfakta::run")
-        .unwrap_or_else(|| panic!("no run record: {stderr}"))["run"]
-        .take();
+    assert!(
+        out.status.success(),
+        "run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stderr);
+    let records = run_records(&lines);
+    assert_eq!(records.len(), 1, "{lines:?}");
+    let record = records[0];
     assert_eq!(record["engine"], "cluster");
     let job_id = record["job_id"]
         .as_str()
         .expect("a cluster run names its job");
-    let run_id = record["run_id"].as_str().unwrap();
-    let spans = receiver.spans();
-    let root = spans
+    let (_, children) = receiver.run_spans(record["run_id"].as_str().unwrap());
+    let execute = children
         .iter()
-        .find(|s| s.name == "event" && s.attribute("bydelsfakta.run_id") == Some(run_id))
-        .unwrap_or_else(|| panic!("no event span of {run_id}: {spans:?}"));
-    let execute = spans
-        .iter()
-        .find(|s| s.name == "execute" && s.trace_id == root.trace_id)
-        .unwrap_or_else(|| panic!("no execute span: {spans:?}"));
+        .find(|s| s.name == "execute")
+        .unwrap_or_else(|| panic!("no execute span: {children:?}"));
     assert_eq!(execute.attribute("bydelsfakta.job_id"), Some(job_id));
 }

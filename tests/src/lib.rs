@@ -5,6 +5,7 @@
 pub mod bad_input;
 pub mod counting;
 pub mod lambda_api;
+pub mod logs;
 pub mod loopback;
 pub mod metrics;
 pub mod openlineage;

@@ -69,6 +69,22 @@ impl OtlpReceiver {
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         self.spans.lock().unwrap().clone()
     }
+
+    /// The spans of the run `run_id`: its `event` span (found by `bydelsfakta.run_id`), and
+    /// the other spans of its trace. Fails the test when the run sent no event span.
+    pub fn run_spans(&self, run_id: &str) -> (ReceivedSpan, Vec<ReceivedSpan>) {
+        let spans = self.spans();
+        let root = spans
+            .iter()
+            .find(|s| s.name == "event" && s.attribute("bydelsfakta.run_id") == Some(run_id))
+            .unwrap_or_else(|| panic!("no event span of {run_id}: {spans:?}"))
+            .clone();
+        let children = spans
+            .into_iter()
+            .filter(|s| s.trace_id == root.trace_id && s.span_id != root.span_id)
+            .collect();
+        (root, children)
+    }
 }
 
 async fn traces(

@@ -10,7 +10,9 @@ use bydelsfakta_tests::openlineage::{LineageSink, Received, check_event};
 use bydelsfakta_tests::otlp::{OtlpReceiver, ReceivedSpan};
 use serde_json::Value;
 
-use super::{BIN, assert_success, copy_dir, fixtures, json_lines, run_records};
+use bydelsfakta_tests::logs::{json_lines, run_records};
+
+use super::{BIN, assert_success, copy_dir, fixtures};
 
 /// `bydelsfakta run` of `event` on `bucket`, with JSON logs and the variables `env`.
 async fn run(event: &str, bucket: &Path, env: Vec<(&'static str, String)>) -> Output {
@@ -50,21 +52,6 @@ fn one_record(out: &Output) -> Value {
     records[0].clone()
 }
 
-/// The spans of the run `run_id`: its `event` span first.
-fn spans_of(receiver: &OtlpReceiver, run_id: &str) -> (ReceivedSpan, Vec<ReceivedSpan>) {
-    let spans = receiver.spans();
-    let root = spans
-        .iter()
-        .find(|s| s.name == "event" && s.attribute("bydelsfakta.run_id") == Some(run_id))
-        .unwrap_or_else(|| panic!("no event span of {run_id}: {spans:?}"))
-        .clone();
-    let children = spans
-        .into_iter()
-        .filter(|s| s.trace_id == root.trace_id && s.span_id != root.span_id)
-        .collect();
-    (root, children)
-}
-
 fn names(spans: &[ReceivedSpan]) -> Vec<&str> {
     spans.iter().map(|s| s.name.as_str()).collect()
 }
@@ -96,7 +83,7 @@ async fn a_run_exports_its_spans_and_sends_its_lineage() {
     let run_id = record["run_id"].as_str().unwrap();
 
     // The spans: `event` is a root, every phase its child within its time.
-    let (root, children) = spans_of(&receiver, run_id);
+    let (root, children) = receiver.run_spans(run_id);
     assert_eq!(root.service, "bydelsfakta-test");
     assert_eq!(root.parent_span_id, "", "{root:?}");
     assert_eq!(
@@ -165,7 +152,7 @@ async fn a_run_exports_its_spans_and_sends_its_lineage() {
     assert!(!out.status.success());
     let record = one_record(&out);
     let run_id = record["run_id"].as_str().unwrap();
-    let (root, children) = spans_of(&receiver, run_id);
+    let (root, children) = receiver.run_spans(run_id);
     assert_eq!(root.status.0, 2, "{root:?}");
     assert!(root.status.1.contains("EmptyPrefixError"), "{root:?}");
     assert_eq!(names(&children), ["contract"]);
@@ -298,7 +285,7 @@ async fn on_a_cluster_the_execute_span_names_the_job() {
     let job_id = record["job_id"]
         .as_str()
         .expect("a cluster run names its job");
-    let (_, children) = spans_of(&receiver, record["run_id"].as_str().unwrap());
+    let (_, children) = receiver.run_spans(record["run_id"].as_str().unwrap());
     let execute = children.iter().find(|s| s.name == "execute").unwrap();
     assert_eq!(execute.attribute("bydelsfakta.job_id"), Some(job_id));
 }
