@@ -19,7 +19,7 @@ use crate::function::{DatasetType, Function, Inputs};
 use crate::output::{Output, Shape, names};
 use bydelsfakta_udfs::geo::{BYDEL_ID, DATE, DELBYDEL_ID, KEYS, OSLO_ID, ROW};
 use bydelsfakta_udfs::plan::{
-    Agg, ascending, c, merge, population, prefixed, rollup, without_pseudo_districts,
+    Agg, ascending, c, merge, population, prefixed, rollup, share, without_pseudo_districts,
 };
 use bydelsfakta_udfs::{ratio, required};
 
@@ -54,7 +54,7 @@ const INDICATORS: [&str; 8] = [
 ];
 
 /// A percentage column as a share: `percent / 100`.
-fn share(df: DataFrame, percent: &str, indicator: &str) -> Result<DataFrame> {
+fn percent_share(df: DataFrame, percent: &str, indicator: &str) -> Result<DataFrame> {
     Ok(df.with_column(
         &format!("{indicator}_ratio"),
         ratio().call(vec![c(percent), lit(100.0f64)]),
@@ -80,14 +80,14 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
         &["__p_bydel_id", "__p_date", "__p_delbydel_id"],
     )?;
     let rates = [
-        share(
+        percent_share(
             inputs.get("redusert_funksjonsevne_raw")?,
             "andel_personer_med_redusert_funksjonsevne",
             INDICATORS[0],
         )?,
         short_residence_ratio(inputs.get("botid_ikke_vestlige_raw")?, befolkning.clone())?,
         low_education(inputs.get("lav_utdanning_raw")?)?,
-        share(
+        percent_share(
             inputs.get("fattige_husholdninger_raw")?,
             "husholdninger_med_barn_under_18_aar_eu_skala_andel",
             INDICATORS[3],
@@ -97,13 +97,13 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
             befolkning,
             YearOf::Population,
         )?,
-        share(
+        percent_share(
             inputs.get("ikke_fullfort_vgs_raw")?,
             "andelen_som_ikke_har_fullfort_i_lopet_av_5_aar",
             INDICATORS[5],
         )?,
-        share(inputs.get("dodsrater_raw")?, "dodsrate", INDICATORS[6])?,
-        share(trangbodde, "andel_som_bor_trangt", INDICATORS[7])?,
+        percent_share(inputs.get("dodsrater_raw")?, "dodsrate", INDICATORS[6])?,
+        percent_share(trangbodde, "andel_som_bor_trangt", INDICATORS[7])?,
     ];
 
     // The first indicator (pre-aggregated, in file order) decides the row order, as the
@@ -161,8 +161,11 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
 /// that year fails the run, as the original's lookup did.
 fn relative_ratio(df: DataFrame, indicator: &str, keep_row_order: bool) -> Result<DataFrame> {
     let rate = format!("{indicator}_ratio");
-    let df = without_pseudo_districts(df)?
-        .filter(c(DATE).is_not_null().and(c(BYDEL_ID).is_not_null()))?;
+    // Read three times below (the rows, the district rates, Oslo's): computed once.
+    let df = share(
+        without_pseudo_districts(df)?
+            .filter(c(DATE).is_not_null().and(c(BYDEL_ID).is_not_null()))?,
+    )?;
     let order = if df.schema().has_column_with_unqualified_name(ROW) {
         vec![c(ROW).sort(true, false)]
     } else {
