@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{Cluster, alone, ran_tasks, start_cluster_with};
+use crate::common::{Cluster, ran_tasks, run_alone, start_cluster_with};
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::publication::records::PublishSettings;
@@ -15,7 +15,7 @@ use bydelsfakta_queries::publication::recover;
 use bydelsfakta_scheduler_client::engine::SINGLE_TASK_MAX_INPUT_BYTES;
 use bydelsfakta_scheduler_client::{Engine, RunOptions, plan_event, run_event, run_planned};
 use bydelsfakta_tests::{
-    bucket_copy, compare_folders, files_below, fixture_event, fixtures, large_stack_runtime, run_on,
+    bucket_copy, compare_folders, files_below, fixture_event, fixtures, run_on,
 };
 
 /// Back to back, so that one of them is running when the executor dies.
@@ -33,30 +33,20 @@ const EVENTS: [&str; 8] = [
 /// Every plan cut into stages, spread over both executors.
 #[test]
 fn an_executor_killed_mid_job() {
-    let _alone = alone();
-    let runtime = large_stack_runtime();
-    runtime.block_on(async { tokio::spawn(kill_mid_job(0)).await.unwrap() });
+    run_alone(kill_mid_job(0));
 }
 
 /// Small plans as one task each (the default): the executor running it dies under it.
 #[test]
 fn an_executor_killed_mid_task() {
-    let _alone = alone();
-    let runtime = large_stack_runtime();
-    runtime.block_on(async {
-        tokio::spawn(kill_mid_job(SINGLE_TASK_MAX_INPUT_BYTES))
-            .await
-            .unwrap()
-    });
+    run_alone(kill_mid_job(SINGLE_TASK_MAX_INPUT_BYTES));
 }
 
 /// Outputs sent two at a time as one job (as `run-all` sends a function's outputs): the
 /// executor running the group dies under it.
 #[test]
 fn an_executor_killed_mid_group() {
-    let _alone = alone();
-    let runtime = large_stack_runtime();
-    runtime.block_on(async { tokio::spawn(kill_mid_group()).await.unwrap() });
+    run_alone(kill_mid_group());
 }
 
 /// A scheduler and two executors with `env`. A dead executor is noticed within seconds
@@ -216,9 +206,7 @@ async fn send(engine: &Engine, bucket: &Bucket, names: &[&'static str]) -> Vec<O
 
 #[test]
 fn an_executor_killed_while_it_publishes() {
-    let _alone = alone();
-    let runtime = large_stack_runtime();
-    runtime.block_on(async { tokio::spawn(kill_during_publication()).await.unwrap() });
+    run_alone(kill_during_publication());
 }
 
 /// Both executors would hold the 5th move of the documents for ten minutes, but only the

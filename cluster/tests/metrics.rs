@@ -6,13 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{Cluster, alone, start_cluster};
+use crate::common::{Cluster, run_alone, start_cluster};
 
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_tests::metrics::{Metrics, delta};
-use bydelsfakta_tests::{
-    bad_input, bucket_copy, fixture_event, fixtures, large_stack_runtime, run_on,
-};
+use bydelsfakta_tests::{bad_input, bucket_copy, fixture_event, fixtures, run_on};
 
 /// One scrape of every process of the cluster.
 struct Scrapes {
@@ -73,9 +71,7 @@ fn once_jobs_counted(cluster: &Cluster, before: &Scrapes, ended: f64) -> Scrapes
 
 #[test]
 fn metrics_count_what_the_runs_did() {
-    let _alone = alone();
-    let runtime = large_stack_runtime();
-    runtime.block_on(async { tokio::spawn(counted_runs()).await.unwrap() });
+    run_alone(counted_runs());
 }
 
 async fn counted_runs() {

@@ -3,19 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{alone, assert_executors_ran_tasks, free_port, start_cluster};
+use crate::common::{assert_executors_ran_tasks, free_port, run_alone, start_cluster};
 
 use bydelsfakta_scheduler_client::engine::EngineKind;
 use bydelsfakta_scheduler_client::{Engine, plan_event, run_planned};
-use bydelsfakta_tests::{
-    bucket_copy, compare_folders, fixture_event, fixtures, large_stack_runtime, run_on,
-};
+use bydelsfakta_tests::{bucket_copy, compare_folders, fixture_event, fixtures, run_on};
 
 #[test]
 fn a_remote_cluster_writes_the_same_documents() {
-    let _alone = alone();
-    let runtime = large_stack_runtime();
-    runtime.block_on(async { tokio::spawn(same_documents()).await.unwrap() });
+    run_alone(same_documents());
 }
 
 async fn same_documents() {
@@ -93,9 +89,7 @@ async fn same_documents() {
 /// as one job each carry the job's error.
 #[test]
 fn a_job_past_its_deadline_is_cancelled() {
-    let _alone = alone();
-    let runtime = large_stack_runtime();
-    runtime.block_on(async { tokio::spawn(past_deadline()).await.unwrap() });
+    run_alone(past_deadline());
 }
 
 async fn past_deadline() {

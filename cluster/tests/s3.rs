@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use crate::common::{alone, assert_executors_ran_tasks, start_cluster};
+use crate::common::{assert_executors_ran_tasks, run_alone, start_cluster};
 use bydelsfakta_tests::s3::server::{S3Server, assert_only_planning, assert_read_and_wrote};
 use bydelsfakta_tests::s3::{MemoryS3, S3ErrorCode, ServerFault};
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_scheduler_client::{Engine, plan_event, run_planned};
-use bydelsfakta_tests::{compare_folders, fixture_event, fixtures, large_stack_runtime, run_on};
+use bydelsfakta_tests::{compare_folders, fixture_event, fixtures, run_on};
 
 const BUCKET: &str = "bydelsfakta";
 const CLIENT: (&str, &str) = ("client-key", "client-secret");
@@ -30,9 +30,7 @@ fn set_client_credentials(access: &str, secret: &str, endpoint: &str) {
 
 #[test]
 fn a_pipeline_event_on_s3_runs_on_the_executors() {
-    let _alone = alone();
-    let runtime = large_stack_runtime();
-    runtime.block_on(async { tokio::spawn(on_s3()).await.unwrap() });
+    run_alone(on_s3());
 }
 
 async fn on_s3() {

@@ -8,14 +8,14 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::array::RecordBatch;
 use futures::TryStreamExt;
 
-use crate::common::{Cluster, alone, free_port, ran_tasks, start_cluster_with};
+use crate::common::{Cluster, free_port, ran_tasks, run_alone, start_cluster_with};
 
 use bydelsfakta_cli::sql::output::{Format, render};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_scheduler_client::sql::limits::SqlLimits;
 use bydelsfakta_scheduler_client::sql::{SqlSession, StatementResult};
-use bydelsfakta_tests::{bucket_copy, fixtures, large_stack_runtime};
+use bydelsfakta_tests::{bucket_copy, fixtures};
 
 /// Joins two datasets, aggregates with a built-in and our UDAF, and calls our UDF.
 const JOINED: &str = "\
@@ -45,8 +45,7 @@ async fn csv(session: &SqlSession, sql: &str) -> String {
 
 #[test]
 fn the_same_queries_embedded_and_on_the_cluster() {
-    let _alone = alone();
-    large_stack_runtime().block_on(async { tokio::spawn(same_results()).await.unwrap() });
+    run_alone(same_results());
 }
 
 /// The CLI's session over `bucket`, embedded: the results to compare against.
@@ -90,8 +89,7 @@ async fn same_results() {
 
 #[test]
 fn flight_sql_serves_the_same_tables_read_only() {
-    let _alone = alone();
-    large_stack_runtime().block_on(async { tokio::spawn(flight_sql()).await.unwrap() });
+    run_alone(flight_sql());
 }
 
 async fn flight_sql_query(
@@ -230,8 +228,7 @@ async fn flight_sql() {
 /// scheduler goes on answering. See: issue 15 ("SQL aborts or runs without limit").
 #[test]
 fn flight_sql_asks_for_credentials_and_holds_its_limits() {
-    let _alone = alone();
-    large_stack_runtime().block_on(async { tokio::spawn(flight_sql_limits()).await.unwrap() });
+    run_alone(flight_sql_limits());
 }
 
 async fn flight_sql_limits() {

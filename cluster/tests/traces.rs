@@ -4,17 +4,15 @@
 
 use std::process::Command;
 
-use crate::common::{alone, start_cluster, workspace_binary};
+use crate::common::{run_alone, start_cluster, workspace_binary};
 
+use bydelsfakta_tests::fixtures;
 use bydelsfakta_tests::logs::{json_lines, run_records};
 use bydelsfakta_tests::otlp::OtlpReceiver;
-use bydelsfakta_tests::{fixtures, large_stack_runtime};
 
 #[test]
 fn the_execute_span_names_the_cluster_job() {
-    let _alone = alone();
-    let runtime = large_stack_runtime();
-    runtime.block_on(async { tokio::spawn(execute_span()).await.unwrap() });
+    run_alone(execute_span());
 }
 
 async fn execute_span() {

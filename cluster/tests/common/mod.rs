@@ -47,6 +47,15 @@ pub fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
     bydelsfakta_tests::serial::exclusive_blocking()
 }
 
+/// Runs the test `body` [`alone`], as a task of a runtime whose workers have large stacks
+/// (`bydelsfakta_tests::large_stack_runtime`: deep plans are encoded and optimized
+/// recursively), so that the body runs on a worker, not on the test's own thread.
+pub fn run_alone(body: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _alone = alone();
+    let runtime = bydelsfakta_tests::large_stack_runtime();
+    runtime.block_on(async { tokio::spawn(body).await.unwrap() });
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
