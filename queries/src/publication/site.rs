@@ -14,6 +14,7 @@
 //! never meet one.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -213,15 +214,16 @@ impl<'a> Site<'a> {
 
     /// On a local folder, deletes the temporary files (`<name>#<n>`) that a put or copy
     /// killed half-way leaves beside the documents and in the bookkeeping (the store lists
-    /// none of them); returns their names. The lease folder is left alone: another
-    /// publisher's put may be under way there. Only called by the lease's holder.
+    /// none of them); returns their names. In the lease folder another publisher's
+    /// conditional put may be under way, so only temporaries older than
+    /// [`ABANDONED_LEASE_WRITE`] go there. Only called by the lease's holder.
     pub fn remove_local_temporaries(&self) -> Vec<String> {
         let Some(folder) = self.bucket.local_folder(&self.prefix) else {
             return vec![];
         };
         let mut removed = vec![];
-        let mut folders = vec![(folder, 0)];
-        while let Some((folder, depth)) = folders.pop() {
+        let mut folders = vec![(folder, 0, Place::Prefix)];
+        while let Some((folder, depth, place)) = folders.pop() {
             let Ok(entries) = std::fs::read_dir(&folder) else {
                 continue;
             };
@@ -230,15 +232,19 @@ impl<'a> Site<'a> {
                 let path = entry.path();
                 if entry.file_type().is_ok_and(|t| t.is_dir()) {
                     // Below the prefix, only the bookkeeping is ours.
-                    let ours = if depth == 0 {
-                        format!("{name}/") == BOOKKEEPING
-                    } else {
-                        !(depth == 1 && name == "lease")
+                    let inner = match place {
+                        Place::Prefix if format!("{name}/") == BOOKKEEPING => Place::Bookkeeping,
+                        Place::Prefix => continue,
+                        Place::Bookkeeping if depth == 1 && name == "lease" => Place::Leases,
+                        other => other,
                     };
-                    if ours && depth < FOLDER_DEPTH {
-                        folders.push((path, depth + 1));
+                    if depth < FOLDER_DEPTH {
+                        folders.push((path, depth + 1, inner));
                     }
-                } else if is_temporary(&name) && std::fs::remove_file(&path).is_ok() {
+                } else if is_temporary(&name)
+                    && (place != Place::Leases || is_abandoned(&entry))
+                    && std::fs::remove_file(&path).is_ok()
+                {
                     removed.push(path.display().to_string());
                 }
             }
@@ -265,6 +271,25 @@ pub fn is_document(name: &str) -> bool {
 fn is_temporary(name: &str) -> bool {
     name.rsplit_once('#')
         .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A lease is a few hundred bytes written in one call: a temporary of the lease folder
+/// this old was left by a process killed inside the write, not by one still writing.
+pub const ABANDONED_LEASE_WRITE: Duration = Duration::from_secs(60);
+
+/// Where below the prefix a folder is, for what may be deleted in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Prefix,
+    Bookkeeping,
+    Leases,
+}
+
+fn is_abandoned(entry: &std::fs::DirEntry) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .is_ok_and(|at| at.elapsed().is_ok_and(|age| age >= ABANDONED_LEASE_WRITE))
 }
 
 pub type Request<'a> = BoxFuture<'a, object_store::Result<()>>;

@@ -311,3 +311,37 @@ async fn a_local_folder_keeps_only_the_set() {
     found.sort();
     assert_eq!(found, vec!["00.json", "01.json", "_manifest.json"]);
 }
+
+/// A process killed inside its lease's conditional put leaves `<lease>#<n>`: the next holder
+/// deletes it once it is too old to be another publisher's put under way, and not before.
+#[tokio::test]
+async fn a_lease_write_killed_half_way_is_deleted_once_abandoned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = object_store::local::LocalFileSystem::new();
+    let b = Bucket::parse(&format!("file://{}", dir.path().display())).unwrap();
+    let leases = dir.path().join(PREFIX).join("_publication/lease");
+    std::fs::create_dir_all(&leases).unwrap();
+    let abandoned = leases.join("0000000001-dead.json#1");
+    let under_way = leases.join("0000000001-live.json#1");
+    for file in [&abandoned, &under_way] {
+        std::fs::write(file, "half").unwrap();
+    }
+    let long_ago = std::time::SystemTime::now() - site::ABANDONED_LEASE_WRITE * 2;
+    std::fs::File::options()
+        .write(true)
+        .open(&abandoned)
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+    publish_as(
+        &store,
+        &b,
+        "r1",
+        documents(&["00"], "a"),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!abandoned.exists(), "the abandoned write is deleted");
+    assert!(under_way.exists(), "a write that may be under way is kept");
+}

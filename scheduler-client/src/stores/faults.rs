@@ -13,7 +13,8 @@
 //! * `once=<file>`: only the first process to create `file` injects anything (for a
 //!   cluster, where every executor has the same environment).
 //!
-//! Each fault is announced on stderr: `bydelsfakta: injected fault: rename #4: delay 30000 ms`.
+//! Each fault is announced on stderr when it takes effect (before the call, or once it
+//! landed for the `-after` actions): `bydelsfakta: injected fault: rename #4: delay 30000 ms`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -238,8 +239,8 @@ impl FaultyStore {
         self.state.calls.lock().expect("fault counter lock").clone()
     }
 
-    /// Resolves once a fault has been injected (at once if one was injected since the
-    /// last call), before the faulty call goes on.
+    /// Resolves once a fault has taken effect (at once if one did since the last call):
+    /// before the call for `fail` and `delay`, after it landed for the `-after` actions.
     pub async fn fired(&self) {
         self.state.fired.notified().await
     }
@@ -250,14 +251,14 @@ impl FaultyStore {
         path: &Path,
         call: impl Future<Output = object_store::Result<T>>,
     ) -> object_store::Result<T> {
-        let action = self.state.count(operation, path);
-        apply(action, operation, path, call).await
+        let rule = self.state.count(operation, path);
+        apply(&self.state, rule, path, call).await
     }
 }
 
 impl State {
-    /// Counts a call of `operation` on `path`; the action of the rule it meets, if any.
-    fn count(&self, operation: Operation, path: &Path) -> Option<Action> {
+    /// Counts a call of `operation` on `path`; the rule it meets, if any and armed.
+    fn count(&self, operation: Operation, path: &Path) -> Option<Rule> {
         if let Some(text) = &self.faults.path
             && !path.as_ref().contains(text.as_str())
         {
@@ -274,17 +275,20 @@ impl State {
             .rules
             .iter()
             .find(|r| r.operation == operation && r.nth == nth)?;
-        if !self.is_armed() {
-            return None;
-        }
+        self.is_armed().then_some(*rule)
+    }
+
+    /// Announces that `rule` takes effect now: before the call for `fail` and `delay`,
+    /// once the call landed for `fail-after` and `delay-after`, so that a test that acts
+    /// on the announcement (a kill, say) finds the call in the state the rule names.
+    fn fire(&self, rule: &Rule) {
         if self.announce {
             eprintln!(
-                "bydelsfakta: injected fault: {operation} #{nth}: {}",
-                rule.action
+                "bydelsfakta: injected fault: {} #{}: {}",
+                rule.operation, rule.nth, rule.action
             );
         }
         self.fired.notify_one();
-        Some(rule.action)
     }
 
     /// Whether this process injects: always, unless `once` names a file another process
@@ -304,26 +308,35 @@ impl State {
     }
 }
 
-/// Runs `call` as `action` says.
+/// Runs `call` as `rule` says, announcing the fault when it takes effect.
 async fn apply<T>(
-    action: Option<Action>,
-    operation: Operation,
+    state: &State,
+    rule: Option<Rule>,
     path: &Path,
     call: impl Future<Output = object_store::Result<T>>,
 ) -> object_store::Result<T> {
-    match action {
-        None => call.await,
-        Some(Action::Fail) => Err(injected(operation, path)),
-        Some(Action::FailAfter) => {
-            call.await?;
-            Err(injected(operation, path))
+    let Some(rule) = rule else {
+        return call.await;
+    };
+    match rule.action {
+        Action::Fail => {
+            state.fire(&rule);
+            Err(injected(rule.operation, path))
         }
-        Some(Action::Delay(wait)) => {
+        Action::FailAfter => {
+            let result = call.await;
+            state.fire(&rule);
+            result?;
+            Err(injected(rule.operation, path))
+        }
+        Action::Delay(wait) => {
+            state.fire(&rule);
             tokio::time::sleep(wait).await;
             call.await
         }
-        Some(Action::DelayAfter(wait)) => {
+        Action::DelayAfter(wait) => {
             let result = call.await;
+            state.fire(&rule);
             tokio::time::sleep(wait).await;
             result
         }
@@ -401,8 +414,8 @@ impl ObjectStore for FaultyStore {
             .and_then(move |path| {
                 let (inner, state) = (Arc::clone(&inner), Arc::clone(&state));
                 async move {
-                    let action = state.count(Operation::Delete, &path);
-                    apply(action, Operation::Delete, &path, inner.delete(&path)).await?;
+                    let rule = state.count(Operation::Delete, &path);
+                    apply(&state, rule, &path, inner.delete(&path)).await?;
                     Ok(path)
                 }
             })
@@ -411,13 +424,17 @@ impl ObjectStore for FaultyStore {
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         let path = prefix.cloned().unwrap_or_default();
-        let Some(action) = self.state.count(Operation::List, &path) else {
+        let Some(rule) = self.state.count(Operation::List, &path) else {
             return self.inner.list(prefix);
         };
-        let (inner, prefix) = (Arc::clone(&self.inner), prefix.cloned());
+        let (inner, state, prefix) = (
+            Arc::clone(&self.inner),
+            Arc::clone(&self.state),
+            prefix.cloned(),
+        );
         futures::stream::once(async move {
             let listing = inner.list(prefix.as_ref()).try_collect::<Vec<_>>();
-            apply(Some(action), Operation::List, &path, listing).await
+            apply(&state, Some(rule), &path, listing).await
         })
         .map_ok(|metas| futures::stream::iter(metas.into_iter().map(Ok)))
         .try_flatten()
@@ -532,6 +549,35 @@ mod tests {
             ),
             (4, 2, 1)
         );
+    }
+
+    /// A test that kills a process on the announcement of a `-after` fault must find the
+    /// call landed, however long the call itself takes.
+    #[tokio::test]
+    async fn an_after_fault_fires_once_the_call_landed_and_the_others_before() {
+        let memory: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        // The call itself takes a while.
+        let slow: Arc<dyn ObjectStore> = Arc::new(FaultyStore::new(
+            Arc::clone(&memory),
+            Faults::parse("put#1=delay:300,put#2=delay:300").unwrap(),
+        ));
+        let store = Arc::new(FaultyStore::new(
+            slow,
+            Faults::parse("put#1=delay-after:60000,put#2=delay:60000").unwrap(),
+        ));
+        for (key, landed) in [("after", true), ("before", false)] {
+            let call = {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.put(&Path::from(key), "x".into()).await })
+            };
+            store.fired().await;
+            assert_eq!(
+                memory.head(&Path::from(key)).await.is_ok(),
+                landed,
+                "{key}: landed when announced"
+            );
+            call.abort();
+        }
     }
 
     #[tokio::test]
