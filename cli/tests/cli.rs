@@ -77,11 +77,15 @@ fn run_on_ballista_standalone_writes_the_same_documents() {
     run_writes_the_original_documents("standalone");
 }
 
+/// Also: the run leaves nothing in the temporary folder (a standalone executor's shuffle
+/// files go with its engine).
 fn run_writes_the_original_documents(engine: &str) {
     let bucket = tempfile::tempdir().unwrap();
     copy_dir(&fixtures().join("input"), bucket.path());
+    let temporary = tempfile::tempdir().unwrap();
     let event = fixtures().join("events/husholdningstyper__status.json");
     let out = Command::new(BIN)
+        .env("TMPDIR", temporary.path())
         .args(["--engine", engine, "run", "--event"])
         .arg(&event)
         .arg("--bucket")
@@ -105,6 +109,11 @@ fn run_writes_the_original_documents(engine: &str) {
         std::fs::read_to_string(fixtures().join("expected/husholdningstyper/status/00.json"))
             .unwrap();
     assert_eq!(written, original);
+    let left: Vec<_> = std::fs::read_dir(temporary.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{engine}: left in TMPDIR: {left:?}");
 }
 
 #[test]

@@ -14,7 +14,6 @@ use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use ballista_core::extension::SessionConfigExt;
-use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalExtensionCodec};
 
 use crate::error::Result;
@@ -182,25 +181,17 @@ impl Engine {
         // The scheduler clones this state and the executor snapshots its functions, so
         // they are registered before either starts.
         bydelsfakta_udfs::register_all(&mut state)?;
-        let address = ballista_scheduler::standalone::new_standalone_scheduler_from_state(&state)
-            .await
-            .map_err(|e| scheduler_error("in-process", e))?;
-        let scheduler_url = format!("http://localhost:{}", address.port());
-        let scheduler = loop {
-            match SchedulerGrpcClient::connect(scheduler_url.clone()).await {
-                Ok(client) => break client,
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            }
-        };
-        ballista_executor::new_standalone_executor_from_state(scheduler, parallelism, &state)
-            .await
-            .map_err(|e| scheduler_error(&scheduler_url, e))?;
+        let standalone = crate::standalone::start(&state, parallelism).await?;
+        let scheduler_url = format!("http://localhost:{}", standalone.address.port());
         let mut ctx = SessionContext::new_with_state(state);
         bydelsfakta_udfs::register_all(&mut ctx)?;
         Ok(Self {
             ctx,
             runner: PlanRunner::Ballista {
-                jobs: Arc::new(JobClient::new(scheduler_url, job_timeout_setting()?)),
+                jobs: Arc::new(
+                    JobClient::new(scheduler_url, job_timeout_setting()?)
+                        .for_standalone(Some(Arc::new(standalone))),
+                ),
             },
             input_cache: None,
             single_task_max_bytes: single_task_max_bytes_setting()?,
@@ -224,7 +215,10 @@ impl Engine {
     pub fn with_job_timeout(self, timeout: Duration) -> Self {
         let runner = match self.runner {
             PlanRunner::Ballista { jobs } => PlanRunner::Ballista {
-                jobs: Arc::new(JobClient::new(jobs.scheduler_url().to_string(), timeout)),
+                jobs: Arc::new(
+                    JobClient::new(jobs.scheduler_url().to_string(), timeout)
+                        .for_standalone(jobs.standalone()),
+                ),
             },
             embedded => embedded,
         };

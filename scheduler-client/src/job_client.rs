@@ -36,6 +36,7 @@ use tokio::sync::OnceCell;
 use tonic::transport::Channel;
 
 use crate::error::{Error, Result};
+use crate::standalone::Standalone;
 
 /// How long a job may take, from submission to its last result batch, unless
 /// [`JOB_TIMEOUT_VARIABLE`] says otherwise: Lambda's own limit for one invocation.
@@ -55,6 +56,9 @@ pub struct JobClient {
     scheduler_url: String,
     channel: OnceCell<Channel>,
     timeout: Duration,
+    /// The in-process scheduler and executor of `--engine standalone`: the executor is
+    /// woken before each status request so that it reports the tasks it finished.
+    standalone: Option<Arc<Standalone>>,
 }
 
 impl JobClient {
@@ -63,7 +67,18 @@ impl JobClient {
             scheduler_url,
             channel: OnceCell::new(),
             timeout,
+            standalone: None,
         }
+    }
+
+    /// The same client, for the in-process `standalone` (kept while the client lives).
+    pub fn for_standalone(self, standalone: Option<Arc<Standalone>>) -> Self {
+        Self { standalone, ..self }
+    }
+
+    /// The in-process scheduler and executor this client serves, if any.
+    pub fn standalone(&self) -> Option<Arc<Standalone>> {
+        self.standalone.clone()
     }
 
     pub fn scheduler_url(&self) -> &str {
@@ -151,6 +166,9 @@ impl JobClient {
         };
         *job_id = Some(id.clone());
         loop {
+            if let Some(standalone) = &self.standalone {
+                standalone.wake_executor();
+            }
             let GetJobStatusResult {
                 status,
                 flight_proxy,

@@ -33,6 +33,7 @@ pub mod shared_frames;
 pub mod shuffle_inputs;
 pub mod single_task;
 pub mod sql;
+pub mod standalone;
 pub mod stores;
 pub mod telemetry;
 
