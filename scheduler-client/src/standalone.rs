@@ -7,9 +7,10 @@
 //! job waits for up to two such polls. Here the executor's poll loop is woken instead
 //! (docs/ballista.md §1): by the scheduler when a job or a stage becomes runnable
 //! (`on_work_available`), and by our job client before each look at a job's status
-//! ([`Standalone::wake_executor`]), so that a finished task is reported by then. Everything else is as upstream
-//! builds it: pull-staged scheduling, the in-memory cluster state, a Flight service for
-//! shuffle reads, and a work directory that lives as long as the executor.
+//! ([`Standalone::wake_executor`]), so that a finished task is reported by then.
+//! Everything else is as upstream builds it: pull-staged scheduling, the in-memory cluster
+//! state and a Flight service for shuffle reads; the executor's work directory, though, is
+//! removed with the engine (upstream's is left in the temporary folder).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tonic::transport::server::TcpIncoming;
 
+use crate::engine::CONNECT_TIMEOUT;
 use crate::error::{Error, Result};
 
 /// A running scheduler and executor.
@@ -73,12 +75,18 @@ pub async fn start(state: &SessionState, vcores: usize) -> Result<Standalone> {
         .map_err(|e| failed("executor work directory", e))?;
     let address = start_scheduler(state, Arc::clone(&wake)).await?;
     let url = format!("http://localhost:{}", address.port());
-    let client = loop {
-        match SchedulerGrpcClient::connect(url.clone()).await {
-            Ok(client) => break client,
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+    // The server was spawned a moment ago; it listens already, so this rarely retries.
+    let connect = async {
+        loop {
+            match SchedulerGrpcClient::connect(url.clone()).await {
+                Ok(client) => break client,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
         }
     };
+    let client = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| failed("executor", "the in-process scheduler did not answer"))?;
     let work_path = work_dir.path().display().to_string();
     start_executor(client, vcores, state, &work_path, Arc::clone(&wake)).await?;
     Ok(Standalone {
