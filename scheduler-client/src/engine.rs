@@ -484,7 +484,7 @@ fn single_task_max_bytes_setting() -> Result<u64> {
     }
 }
 
-fn scheduler_error(url: &str, e: impl std::fmt::Display) -> crate::error::Error {
+pub(crate) fn scheduler_error(url: &str, e: impl std::fmt::Display) -> crate::error::Error {
     crate::error::Error::Scheduler {
         url: url.into(),
         problem: e.to_string(),

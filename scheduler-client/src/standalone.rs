@@ -43,7 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tonic::transport::server::TcpIncoming;
 
-use crate::engine::CONNECT_TIMEOUT;
+use crate::engine::{CONNECT_TIMEOUT, scheduler_error};
 use crate::error::{Error, Result};
 
 /// A running scheduler and executor.
@@ -104,11 +104,9 @@ fn codec(state: &SessionState) -> BallistaCodec<LogicalPlanNode, PhysicalPlanNod
     )
 }
 
+/// A scheduler error of the in-process cluster, naming the part that failed.
 fn failed(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Scheduler {
-        url: "in-process".into(),
-        problem: format!("{what}: {e}"),
-    }
+    scheduler_error("in-process", format!("{what}: {e}"))
 }
 
 /// A loopback port the system picks.
