@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::optimizer::Optimizer;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -19,6 +20,7 @@ use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalEx
 use crate::error::Result;
 use crate::input_size::InputSize;
 use crate::job_client::{JobClient, job_timeout_setting};
+use crate::optimizer_rules;
 use crate::output_group::{OutputGroup, OutputGroupCodec, OutputGroupExec, outcomes};
 use crate::shared_frames::{SharedFrameCodec, inline_shared_frames};
 use crate::shuffle_inputs::DistinctShuffleInputs;
@@ -41,6 +43,16 @@ pub fn session_config() -> SessionConfig {
         .with_information_schema(true);
     config.options_mut().optimizer.max_passes = 1;
     config
+}
+
+/// The embedded engine's settings: one partition per plan, as the inputs are small and the
+/// outputs of a batch run side by side on every core, so repartitioning inside a plan would
+/// only add operators; frames that plans compute alike are computed once
+/// (`udfs::plan::share`).
+pub fn embedded_session_config() -> SessionConfig {
+    session_config()
+        .with_target_partitions(1)
+        .with_extension(Arc::new(SharedFrames::default()))
 }
 
 /// Where an engine runs its plans.
@@ -151,14 +163,8 @@ impl Engine {
 
     /// DataFusion in this process, reading and writing `bucket`.
     pub async fn embedded(bucket: &Bucket) -> Result<Self> {
-        // One partition per plan: the inputs are small and the outputs of a batch run side
-        // by side on every core, so repartitioning inside a plan would only add operators.
-        // Frames that plans compute alike are computed once (`udfs::plan::share`).
-        let config = session_config()
-            .with_target_partitions(1)
-            .with_extension(Arc::new(SharedFrames::default()));
         Ok(Self {
-            ctx: planning_context(bucket, config)?,
+            ctx: planning_context(bucket, embedded_session_config())?,
             runner: PlanRunner::Embedded,
             input_cache: Some(Arc::default()),
             single_task_max_bytes: single_task_max_bytes_setting()?,
@@ -175,6 +181,7 @@ impl Engine {
         let config = ballista_session_config().with_ballista_standalone_parallelism(parallelism);
         let mut state = SessionStateBuilder::new()
             .with_default_features()
+            .with_optimizer_rules(optimizer_rules::our_rules(&Optimizer::new().rules))
             .with_config(config)
             .with_runtime_env(runtime)
             .build();
@@ -241,6 +248,19 @@ impl Engine {
             ctx: SessionContext::new_with_state(state),
             ..self
         })
+    }
+
+    /// The same engine, optimizing with every one of DataFusion's logical rules, for queries
+    /// other than ours (SQL): our sessions leave out the rules that change nothing in our
+    /// plans ([`crate::optimizer_rules`]), subqueries among them.
+    pub fn with_every_optimizer_rule(self) -> Self {
+        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_optimizer_rules(Optimizer::new().rules)
+            .build();
+        Self {
+            ctx: SessionContext::new_with_state(state),
+            ..self
+        }
     }
 
     /// How many jobs this engine (and its clones) submitted to a scheduler: probes and
@@ -396,6 +416,7 @@ impl PlanExecutor for Engine {
 pub fn planning_context(bucket: &Bucket, config: SessionConfig) -> Result<SessionContext> {
     let state = SessionStateBuilder::new()
         .with_default_features()
+        .with_optimizer_rules(optimizer_rules::our_rules(&Optimizer::new().rules))
         .with_config(config)
         .with_runtime_env(runtime_for(bucket)?)
         .build();

@@ -24,6 +24,7 @@ pub mod job_client;
 pub mod job_shape;
 pub mod lineage;
 pub mod logging;
+pub mod optimizer_rules;
 pub mod output_group;
 pub mod processed;
 pub mod recover;

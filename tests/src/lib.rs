@@ -16,6 +16,7 @@ pub mod serial;
 use std::path::{Path, PathBuf};
 
 use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_scheduler_client::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_scheduler_client::{
     Engine, RunOptions, RunOutcome, plan_event, run_event, run_planned,
 };
@@ -192,6 +193,13 @@ pub fn fixture_event(name: &str) -> serde_json::Value {
     let text =
         std::fs::read_to_string(fixtures().join(format!("events/{name}.json"))).expect("event");
     serde_json::from_str(&text).expect("event JSON")
+}
+
+/// The fixture event `<function>__<type>`, resolved as a run resolves it.
+pub fn resolved_fixture_event(name: &str) -> ResolvedEvent {
+    let text =
+        std::fs::read_to_string(fixtures().join(format!("events/{name}.json"))).expect("event");
+    ResolvedEvent::resolve(PipelineEvent::parse(&text).expect("event"), None).expect("resolved")
 }
 
 /// The one CSV file of input `dataset` in a bucket folder.

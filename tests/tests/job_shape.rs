@@ -10,11 +10,10 @@ use bydelsfakta_scheduler_client::engine::{
     SINGLE_TASK_MAX_INPUT_BYTES, ballista_session_config, for_cluster, physical_codec,
     planning_context,
 };
-use bydelsfakta_scheduler_client::event::{PipelineEvent, ResolvedEvent};
 use bydelsfakta_scheduler_client::job_shape::job_shape;
 use bydelsfakta_scheduler_client::output_group::{OutputGroup, OutputGroupExec};
 use bydelsfakta_tests::counting::CountingExecutor;
-use bydelsfakta_tests::{bucket_copy, fixtures};
+use bydelsfakta_tests::{bucket_copy, fixtures, resolved_fixture_event};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec;
 
@@ -30,10 +29,7 @@ async fn jobs_stages_and_tasks_per_event() {
         let mut writers = vec![];
         for ty in function.types {
             let name = format!("{}__{}", function.name, ty.name);
-            let event =
-                std::fs::read_to_string(fixtures().join(format!("events/{name}.json"))).unwrap();
-            let resolved =
-                ResolvedEvent::resolve(PipelineEvent::parse(&event).unwrap(), None).unwrap();
+            let resolved = resolved_fixture_event(&name);
             let before = executor.jobs();
             let request = RunRequest {
                 target: &resolved.target,

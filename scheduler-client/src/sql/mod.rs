@@ -125,7 +125,9 @@ impl SqlSession {
         bucket: &Bucket,
         limits: SqlLimits,
     ) -> Result<Self, SqlError> {
-        let engine = engine.with_memory_limit(limits.memory_limit)?;
+        let engine = engine
+            .with_every_optimizer_rule()
+            .with_memory_limit(limits.memory_limit)?;
         let ctx = engine.context();
         for function in
             bydelsfakta_udfs::bounded::bounded_string_functions(limits.string_result_limit())
