@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use datafusion::prelude::DataFrame;
 
@@ -157,14 +158,66 @@ impl Target {
     }
 }
 
-/// The typed input tables of one run, by argument name.
+/// The typed input tables of one run, by argument name, and where the frames that its
+/// function's types have in common are kept ([`Inputs::common`]).
 pub struct Inputs {
     tables: HashMap<&'static str, DataFrame>,
+    common: Option<(Arc<CommonFrames>, CommonKey)>,
+}
+
+/// A frame the types of one function have in common: the function, the frame's name in it,
+/// and the input objects (keys) it was built from.
+type CommonKey = (&'static str, &'static str, Vec<String>);
+
+/// The frames the types of a function have in common, built once per session: the types of
+/// a function mostly differ at the end of their plans, and building the same frame again for
+/// each (DataFusion checks every expression's types at each step) costs as much as the rest
+/// of their planning. A session extension
+/// (`SessionConfig::with_extension(Arc::new(CommonFrames::default()))`); a session lives for
+/// one command, and so do its frames.
+#[derive(Debug, Default)]
+pub struct CommonFrames {
+    frames: Mutex<HashMap<CommonKey, DataFrame>>,
 }
 
 impl Inputs {
-    pub fn new(tables: HashMap<&'static str, DataFrame>) -> Self {
-        Self { tables }
+    /// The tables of a run of `function` over the input objects `objects` (their keys, in
+    /// the function's order); `common` keeps the frames the function's types share.
+    pub fn new(
+        tables: HashMap<&'static str, DataFrame>,
+        function: &'static str,
+        objects: Vec<String>,
+        common: Option<Arc<CommonFrames>>,
+    ) -> Self {
+        Self {
+            tables,
+            common: common.map(|frames| (frames, (function, "", objects))),
+        }
+    }
+
+    /// The frame `build` makes from these inputs, built once per session for all the types
+    /// of the function that ask for it by `name`: a later type gets the first one's frame,
+    /// the same plan it would have built itself.
+    pub fn common(
+        &self,
+        name: &'static str,
+        build: impl FnOnce() -> Result<DataFrame>,
+    ) -> Result<DataFrame> {
+        let Some((frames, (function, _, objects))) = &self.common else {
+            return build();
+        };
+        let key = (*function, name, objects.clone());
+        if let Some(frame) = frames.frames.lock().expect("common frames").get(&key) {
+            return Ok(frame.clone());
+        }
+        // Built outside the lock: two types that ask at once both build it, alike.
+        let frame = build()?;
+        frames
+            .frames
+            .lock()
+            .expect("common frames")
+            .insert(key, frame.clone());
+        Ok(frame)
     }
 
     /// The table of argument `arg` (a cheap clone of a lazy plan).
@@ -183,4 +236,55 @@ macro_rules! dataset_types {
     ($($name:literal => $output:literal, $variant:expr;)+) => {
         &[$($crate::function::DatasetType::new($name, $output, &$variant)),+]
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    fn inputs(objects: &[&str], common: Option<Arc<CommonFrames>>) -> Inputs {
+        let objects = objects.iter().map(|o| o.to_string()).collect();
+        Inputs::new(HashMap::new(), "f", objects, common)
+    }
+
+    /// `name`'s frame of `inputs`, counting the builds.
+    fn frame(inputs: &Inputs, name: &'static str, builds: &Cell<usize>) -> DataFrame {
+        inputs
+            .common(name, || {
+                builds.set(builds.get() + 1);
+                Ok(SessionContext::new().read_empty()?)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_common_frame_is_built_once_per_name_and_input_objects() {
+        let common = Arc::new(CommonFrames::default());
+        let builds = Cell::new(0);
+        frame(&inputs(&["a.csv"], Some(common.clone())), "x", &builds);
+        frame(&inputs(&["a.csv"], Some(common.clone())), "x", &builds);
+        assert_eq!(
+            builds.get(),
+            1,
+            "the second type gets the first one's frame"
+        );
+        frame(&inputs(&["a.csv"], Some(common.clone())), "y", &builds);
+        frame(&inputs(&["b.csv"], Some(common.clone())), "x", &builds);
+        assert_eq!(
+            builds.get(),
+            3,
+            "another name or other objects: another frame"
+        );
+        frame(&inputs(&["a.csv"], None), "x", &builds);
+        frame(&inputs(&["a.csv"], None), "x", &builds);
+        assert_eq!(
+            builds.get(),
+            5,
+            "a session without common frames builds each time"
+        );
+    }
 }

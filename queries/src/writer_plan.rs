@@ -12,7 +12,7 @@ use datafusion::prelude::*;
 use crate::bucket::Bucket;
 use crate::document::DocumentSpec;
 use crate::error::Result;
-use crate::function::{Inputs, Target};
+use crate::function::{CommonFrames, Inputs, Target};
 use crate::publication::records::{InputObject, PublishSettings, RunRecord};
 use crate::reader::{InputCache, PlanExecutor, read_input};
 use crate::writer::{DocumentWriterExec, WriteJob};
@@ -79,7 +79,14 @@ pub async fn writer_plan(
         .iter()
         .map(|(arg, id)| (*arg, by_dataset[id].clone()))
         .collect();
-    let output = (function.plan)(&Inputs::new(tables), dataset_type)?;
+    let objects = inputs.iter().map(|object| object.key.clone()).collect();
+    let common = ctx
+        .state_ref()
+        .read()
+        .config()
+        .get_extension::<CommonFrames>();
+    let inputs_of_run = Inputs::new(tables, function.name, objects, common);
+    let output = (function.plan)(&inputs_of_run, dataset_type)?;
     let frame = match &output.scale {
         Some(scale) => cross_join(output.frame, scale.clone())?,
         None => output.frame,

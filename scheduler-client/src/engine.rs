@@ -27,6 +27,7 @@ use crate::shuffle_inputs::DistinctShuffleInputs;
 use crate::single_task::{SingleTask, SingleTaskCodec, SingleTaskExec};
 use crate::stores::runtime_for;
 use bydelsfakta_queries::bucket::Bucket;
+use bydelsfakta_queries::function::CommonFrames;
 use bydelsfakta_queries::reader::{InputCache, PlanExecutor};
 use bydelsfakta_queries::writer::{DocumentWriterCodec, WriteSummary};
 use bydelsfakta_udfs::plan::{PlannedFrames, SharedFrames};
@@ -53,6 +54,7 @@ pub fn embedded_session_config() -> SessionConfig {
     session_config()
         .with_target_partitions(1)
         .with_extension(Arc::new(SharedFrames::default()))
+        .with_extension(Arc::new(CommonFrames::default()))
 }
 
 /// Where an engine runs its plans.
@@ -443,7 +445,8 @@ pub fn ballista_session_config() -> SessionConfig {
         .with_target_partitions(ours.target_partitions())
         .with_repartition_file_scans(false)
         .with_ballista_physical_extension_codec(physical_codec())
-        .with_extension(Arc::new(PlannedFrames::default()));
+        .with_extension(Arc::new(PlannedFrames::default()))
+        .with_extension(Arc::new(CommonFrames::default()));
     config.options_mut().optimizer.max_passes = ours.options().optimizer.max_passes;
     config
 }

@@ -89,10 +89,12 @@ pub fn short_residence_ratio(botid: DataFrame, befolkning: DataFrame) -> Result<
 }
 
 fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
-    let df = short_residence_ratio(
-        inputs.get("botid_ikke_vestlige_raw")?,
-        inputs.get("befolkning_raw")?,
-    )?;
+    let df = inputs.common("ratio", || {
+        short_residence_ratio(
+            inputs.get("botid_ikke_vestlige_raw")?,
+            inputs.get("befolkning_raw")?,
+        )
+    })?;
     Shape::one_series(VALUE, *dataset_type.variant::<Period>()?, "Ikke-vestlige innvandrere korttid", json!([{
             "heading": "Innvandrere fra Asia, Afrika, Latin-Amerika og Øst-Europa utenfor EU med botid kortere enn fem år",
             "subheading": ""

@@ -43,21 +43,23 @@ const TOTAL: Single = Single {
 const SERIES: [&str; 4] = ["blokk", "rekkehus", "enebolig", "total"];
 
 fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
-    let df = inputs
-        .get("df")?
-        .with_column(
-            "rekkehus",
-            c("horisontaldelt_tomannsbolig_eller_annet_boligbygg_med_mindre_enn_3_etasjer")
-                + c("hus_i_kjede_rekkehus_terrasse_hus_vertikaldelt_tomannsbolig"),
-        )?
-        .with_column(
-            "blokk",
-            c("blokk_leiegaard_el") + c("forretningsgaard_bygg_for_felleshusholdning_el"),
-        )?
-        .with_column("enebolig", c("frittliggende_enebolig_eller_vaaningshus"))?
-        .with_column("total", c("rekkehus") + c("blokk") + c("enebolig"))?;
-    let summed: Vec<(&str, Agg)> = SERIES.iter().map(|s| (*s, Agg::Sum)).collect();
-    let df = add_ratios(rollup(df, &summed, &[])?, &SERIES, &["total"])?;
+    let df = inputs.common("aggregated", || {
+        let df = inputs
+            .get("df")?
+            .with_column(
+                "rekkehus",
+                c("horisontaldelt_tomannsbolig_eller_annet_boligbygg_med_mindre_enn_3_etasjer")
+                    + c("hus_i_kjede_rekkehus_terrasse_hus_vertikaldelt_tomannsbolig"),
+            )?
+            .with_column(
+                "blokk",
+                c("blokk_leiegaard_el") + c("forretningsgaard_bygg_for_felleshusholdning_el"),
+            )?
+            .with_column("enebolig", c("frittliggende_enebolig_eller_vaaningshus"))?
+            .with_column("total", c("rekkehus") + c("blokk") + c("enebolig"))?;
+        let summed: Vec<(&str, Agg)> = SERIES.iter().map(|s| (*s, Agg::Sum)).collect();
+        Ok(add_ratios(rollup(df, &summed, &[])?, &SERIES, &["total"])?)
+    })?;
 
     Family {
         categories: &SERIES[..3],

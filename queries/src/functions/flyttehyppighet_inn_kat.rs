@@ -56,6 +56,35 @@ fn column(measure: &str, suffix: &str) -> String {
 }
 
 fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
+    let rolled = inputs.common("rolled", || rolled(inputs))?;
+    let period = *dataset_type.variant::<Period>()?;
+    let latest_only = period.is_status();
+    let field = |key: &str, measure: &str| MoveField {
+        key: key.into(),
+        value: MoveValue::Categories(
+            CATEGORIES
+                .iter()
+                .map(|(_, key, suffix)| (key.to_string(), column(measure, suffix)))
+                .chain([("totalt".to_string(), column(measure, "totalt"))])
+                .collect(),
+        ),
+    };
+    Shape::new(
+        Template::Moves {
+            immigration: MOVES.iter().map(|m| field(m.0, m.1)).collect(),
+            emigration: MOVES.iter().map(|m| field(m.0, m.2)).collect(),
+            latest_only,
+        },
+        "Flytting med innvandringskategorier",
+        json!([{"heading": "Flytting med innvandringskategorier", "subheading": ""}]),
+    )
+    .period(period)
+    .order(rollup_order(&[AGE_GROUP]))
+    .output(rolled)
+}
+
+/// The rolled-up moves by category that both types draw, guarded by the category check.
+fn rolled(inputs: &Inputs) -> Result<DataFrame> {
     let moves_in: Vec<&str> = MOVES.iter().map(|m| m.1).collect();
     let measures: Vec<&str> = MOVES.iter().flat_map(|m| [m.2, m.1]).collect();
     let merged = moves_in_and_out(
@@ -139,28 +168,5 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
             lit("'"),
         ]),
     )?;
-    let period = *dataset_type.variant::<Period>()?;
-    let latest_only = period.is_status();
-    let field = |key: &str, measure: &str| MoveField {
-        key: key.into(),
-        value: MoveValue::Categories(
-            CATEGORIES
-                .iter()
-                .map(|(_, key, suffix)| (key.to_string(), column(measure, suffix)))
-                .chain([("totalt".to_string(), column(measure, "totalt"))])
-                .collect(),
-        ),
-    };
-    Shape::new(
-        Template::Moves {
-            immigration: MOVES.iter().map(|m| field(m.0, m.1)).collect(),
-            emigration: MOVES.iter().map(|m| field(m.0, m.2)).collect(),
-            latest_only,
-        },
-        "Flytting med innvandringskategorier",
-        json!([{"heading": "Flytting med innvandringskategorier", "subheading": ""}]),
-    )
-    .period(period)
-    .order(rollup_order(&[AGE_GROUP]))
-    .output(rolled)
+    Ok(rolled)
 }

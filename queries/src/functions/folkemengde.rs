@@ -54,6 +54,59 @@ fn previous_in_sub_district(expr: Expr) -> Result<Expr> {
 }
 
 fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
+    let frame = inputs.common("changes", || population_changes(inputs))?;
+    // Oslo (00) first, then per district its sub-districts and its own rows.
+    let order = vec![
+        c(BYDEL_ID).sort(true, false),
+        c(DELBYDEL_ID).sort(true, false),
+        c(DATE).sort(true, false),
+    ];
+
+    let (shape, frame) = match dataset_type.variant::<Drawn>()? {
+        Drawn::Population => (
+            Shape::new(
+                flat(&["population"]),
+                "Folkemengde utvikling historisk",
+                json!([]),
+            ),
+            frame,
+        ),
+        Drawn::Change => (
+            Shape::new(
+                flat(&["change"]),
+                "Folkemengde utvikling historisk prosent",
+                json!([]),
+            ),
+            frame.filter(
+                c("change")
+                    .is_not_null()
+                    .and(c("change_ratio").is_not_null())
+                    .and(not(datafusion::functions::math::expr_fn::isnan(c(
+                        "change_ratio",
+                    )))),
+            )?,
+        ),
+        Drawn::KeyNumbers => (
+            Shape::new(
+                Template::KeyNumbers {
+                    series: names(&["population", "change", "change_10y"]),
+                    history: "history".into(),
+                },
+                "Nøkkeltall om befolkningen",
+                json!([
+                    {"heading": "Folkemengde", "subheading": "(totalt)"},
+                    {"heading": "Utvikling siste år", "subheading": false},
+                    {"heading": "Utvikling siste 10 år", "subheading": false}
+                ]),
+            ),
+            key_numbers(frame)?,
+        ),
+    };
+    shape.order(order).output(frame)
+}
+
+/// The rolled-up population with its yearly and ten-year changes, which every type draws.
+fn population_changes(inputs: &Inputs) -> Result<DataFrame> {
     let pop = population(inputs.get("df")?, 0, 200)?;
 
     // change: population minus the previous available year of the sub-district.
@@ -135,54 +188,7 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
             "change_ratio",
             ratio().call(vec![c("change"), c("__previous_population")]),
         )?;
-    // Oslo (00) first, then per district its sub-districts and its own rows.
-    let order = vec![
-        c(BYDEL_ID).sort(true, false),
-        c(DELBYDEL_ID).sort(true, false),
-        c(DATE).sort(true, false),
-    ];
-
-    let (shape, frame) = match dataset_type.variant::<Drawn>()? {
-        Drawn::Population => (
-            Shape::new(
-                flat(&["population"]),
-                "Folkemengde utvikling historisk",
-                json!([]),
-            ),
-            frame,
-        ),
-        Drawn::Change => (
-            Shape::new(
-                flat(&["change"]),
-                "Folkemengde utvikling historisk prosent",
-                json!([]),
-            ),
-            frame.filter(
-                c("change")
-                    .is_not_null()
-                    .and(c("change_ratio").is_not_null())
-                    .and(not(datafusion::functions::math::expr_fn::isnan(c(
-                        "change_ratio",
-                    )))),
-            )?,
-        ),
-        Drawn::KeyNumbers => (
-            Shape::new(
-                Template::KeyNumbers {
-                    series: names(&["population", "change", "change_10y"]),
-                    history: "history".into(),
-                },
-                "Nøkkeltall om befolkningen",
-                json!([
-                    {"heading": "Folkemengde", "subheading": "(totalt)"},
-                    {"heading": "Utvikling siste år", "subheading": false},
-                    {"heading": "Utvikling siste 10 år", "subheading": false}
-                ]),
-            ),
-            key_numbers(frame)?,
-        ),
-    };
-    shape.order(order).output(frame)
+    Ok(frame)
 }
 
 /// One row per geography at the latest year, with the population of the last ten years as

@@ -40,21 +40,23 @@ const SERIES: [&str; 5] = [
 ];
 
 fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
-    let df = inputs
-        .get("source")?
-        .with_column("one_child", c("ett_barn_i_hh"))?
-        .with_column("two_child", c("to_barn_i_hh"))?
-        .with_column(
-            "three_or_more",
-            c("tre_barn_i_hh") + c("fire_barn_eller_mer"),
-        )?
-        .with_column("no_children", c("ingen_barn_i_hh"))?
-        .with_column(
-            "total",
-            c("one_child") + c("two_child") + c("three_or_more") + c("no_children"),
-        )?;
-    let summed: Vec<(&str, Agg)> = SERIES.iter().map(|s| (*s, Agg::Sum)).collect();
-    let df = add_ratios(rollup(df, &summed, &[])?, &SERIES, &["total"])?;
+    let df = inputs.common("aggregated", || {
+        let df = inputs
+            .get("source")?
+            .with_column("one_child", c("ett_barn_i_hh"))?
+            .with_column("two_child", c("to_barn_i_hh"))?
+            .with_column(
+                "three_or_more",
+                c("tre_barn_i_hh") + c("fire_barn_eller_mer"),
+            )?
+            .with_column("no_children", c("ingen_barn_i_hh"))?
+            .with_column(
+                "total",
+                c("one_child") + c("two_child") + c("three_or_more") + c("no_children"),
+            )?;
+        let summed: Vec<(&str, Agg)> = SERIES.iter().map(|s| (*s, Agg::Sum)).collect();
+        Ok(add_ratios(rollup(df, &summed, &[])?, &SERIES, &["total"])?)
+    })?;
 
     Family {
         categories: &["one_child", "two_child", "three_or_more"],

@@ -140,36 +140,11 @@ fn generate(livage: DataFrame, population: DataFrame) -> Result<DataFrame> {
 }
 
 fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
-    let livage = inputs.get("livage")?.filter(c(DELBYDEL_ID).is_not_null())?;
-    let population = inputs
-        .get("population_df")?
-        .filter(c(DELBYDEL_ID).is_not_null())?;
-    // `total`: every age column from "0" to the last one.
-    let ages = age_columns(population.schema());
-    let total = row_sum().call(
-        ages.iter()
-            .skip_while(|a| *a != "0")
-            .map(|a| c(a))
-            .collect(),
-    );
-    let population = with_columns(population, vec![("total".into(), total)])?;
     let member: &Member = dataset_type.variant()?;
     let is_status = member.period().is_status();
-    let frames = vec![livage, population];
-    // The original runs `generate` on the status frames for every type, so its failures
-    // there fail every run: no shared year, or a residence category the latest shared year
-    // lacks (the pivot has no column for it: KeyError). Those years are a subset of the
-    // historic ones, so a category present there is present in the historic frames too.
-    let [status_livage, status_population]: [DataFrame; 2] =
-        status(frames.clone())?.try_into().expect("two frames");
-    let [livage, population]: [DataFrame; 2] = if is_status {
-        vec![status_livage.clone(), status_population]
-    } else {
-        historic(frames)?
-    }
-    .try_into()
-    .expect("two frames");
-    let df = categories_present(generate(livage, population)?, status_livage)?;
+    // The types of one period draw the same frame.
+    let period = if is_status { "status" } else { "historic" };
+    let df = inputs.common(period, || generated(inputs, is_status))?;
 
     Family {
         categories: &["short", "long", "two_parents"],
@@ -185,4 +160,37 @@ fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
     }
     .shape(member)
     .output(df)
+}
+
+/// The frame the types of one period draw: the inputs' sub-district rows in the status or
+/// the historic years, generated and checked as the original does.
+fn generated(inputs: &Inputs, is_status: bool) -> Result<DataFrame> {
+    let livage = inputs.get("livage")?.filter(c(DELBYDEL_ID).is_not_null())?;
+    let population = inputs
+        .get("population_df")?
+        .filter(c(DELBYDEL_ID).is_not_null())?;
+    // `total`: every age column from "0" to the last one.
+    let ages = age_columns(population.schema());
+    let total = row_sum().call(
+        ages.iter()
+            .skip_while(|a| *a != "0")
+            .map(|a| c(a))
+            .collect(),
+    );
+    let population = with_columns(population, vec![("total".into(), total)])?;
+    let frames = vec![livage, population];
+    // The original runs `generate` on the status frames for every type, so its failures
+    // there fail every run: no shared year, or a residence category the latest shared year
+    // lacks (the pivot has no column for it: KeyError). Those years are a subset of the
+    // historic ones, so a category present there is present in the historic frames too.
+    let [status_livage, status_population]: [DataFrame; 2] =
+        status(frames.clone())?.try_into().expect("two frames");
+    let [livage, population]: [DataFrame; 2] = if is_status {
+        vec![status_livage.clone(), status_population]
+    } else {
+        historic(frames)?
+    }
+    .try_into()
+    .expect("two frames");
+    categories_present(generate(livage, population)?, status_livage)
 }

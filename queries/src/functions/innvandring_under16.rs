@@ -38,38 +38,41 @@ const TO_FORELDRE: Single = Single::of(
 );
 
 fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
-    let df = inputs
-        .get("df")?
-        .filter(c("alder").eq(lit("0-15 år")))?
-        .with_column(
-            "en_forelder",
-            c("norskfodt_med_en_utenlandskfodt_forelder")
-                + c("utenlandsfodt_med_en_norsk_forelder"),
-        )?
-        .with_column("to_foreldre", c("norskfodt_med_innvandrerforeldre"))?;
-    let df = df.with_column(
-        "total",
-        c("fodt_i_utlandet_av_norskfodte_foreldre")
-            + c("innvandrer")
-            + c("uten_innvandringsbakgrunn")
-            + c("to_foreldre")
-            + c("en_forelder"),
-    )?;
-    let rolled = rollup(
-        df,
-        &[
-            ("to_foreldre", Agg::Sum),
-            ("en_forelder", Agg::Sum),
-            ("innvandrer", Agg::Sum),
-            ("total", Agg::Sum),
-        ],
-        &[],
-    )?;
-    let df = add_ratios(
-        rolled,
-        &["to_foreldre", "en_forelder", "innvandrer"],
-        &["total"],
-    )?;
+    let df = inputs.common("aggregated", || {
+        let df = inputs
+            .get("df")?
+            .filter(c("alder").eq(lit("0-15 år")))?
+            .with_column(
+                "en_forelder",
+                c("norskfodt_med_en_utenlandskfodt_forelder")
+                    + c("utenlandsfodt_med_en_norsk_forelder"),
+            )?
+            .with_column("to_foreldre", c("norskfodt_med_innvandrerforeldre"))?;
+        let df = df.with_column(
+            "total",
+            c("fodt_i_utlandet_av_norskfodte_foreldre")
+                + c("innvandrer")
+                + c("uten_innvandringsbakgrunn")
+                + c("to_foreldre")
+                + c("en_forelder"),
+        )?;
+        let rolled = rollup(
+            df,
+            &[
+                ("to_foreldre", Agg::Sum),
+                ("en_forelder", Agg::Sum),
+                ("innvandrer", Agg::Sum),
+                ("total", Agg::Sum),
+            ],
+            &[],
+        )?;
+        let df = add_ratios(
+            rolled,
+            &["to_foreldre", "en_forelder", "innvandrer"],
+            &["total"],
+        )?;
+        Ok(df)
+    })?;
     let &(single, period) = dataset_type.variant::<(Single, Period)>()?;
     Shape::one_series(single.column, period, single.heading, json!([])).output(df)
 }

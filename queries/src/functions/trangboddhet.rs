@@ -54,15 +54,21 @@ mod singles {
 }
 
 fn plan(inputs: &Inputs, dataset_type: &DatasetType) -> Result<Output> {
-    let df = inputs
-        .get("df")?
-        .filter(c(BYDEL_ID).is_null().or(c(BYDEL_ID).not_eq(lit(OSLO_ID))))?;
-    let summed: Vec<(&str, Agg)> = VALUE_POINTS
-        .iter()
-        .chain(["rom_per_person_i_alt"].iter())
-        .map(|c| (*c, Agg::Sum))
-        .collect();
-    let aggregated = add_ratios(rollup(df, &summed, &[])?, &VALUE_POINTS, &VALUE_POINTS)?;
+    let aggregated = inputs.common("aggregated", || {
+        let df = inputs
+            .get("df")?
+            .filter(c(BYDEL_ID).is_null().or(c(BYDEL_ID).not_eq(lit(OSLO_ID))))?;
+        let summed: Vec<(&str, Agg)> = VALUE_POINTS
+            .iter()
+            .chain(["rom_per_person_i_alt"].iter())
+            .map(|c| (*c, Agg::Sum))
+            .collect();
+        Ok(add_ratios(
+            rollup(df, &summed, &[])?,
+            &VALUE_POINTS,
+            &VALUE_POINTS,
+        )?)
+    })?;
 
     let all_series = json!([
         {"heading": "Under 0,5 rom per person", "subheading": ""},
