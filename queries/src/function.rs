@@ -162,7 +162,14 @@ impl Target {
 /// function's types have in common are kept ([`Inputs::common`]).
 pub struct Inputs {
     tables: HashMap<&'static str, DataFrame>,
-    common: Option<(Arc<CommonFrames>, CommonKey)>,
+    common: Option<CommonPlace>,
+}
+
+/// Where a run's common frames are kept, and what names its inputs there.
+struct CommonPlace {
+    frames: Arc<CommonFrames>,
+    function: &'static str,
+    objects: Vec<String>,
 }
 
 /// A frame the types of one function have in common: the function, the frame's name in it,
@@ -191,7 +198,11 @@ impl Inputs {
     ) -> Self {
         Self {
             tables,
-            common: common.map(|frames| (frames, (function, "", objects))),
+            common: common.map(|frames| CommonPlace {
+                frames,
+                function,
+                objects,
+            }),
         }
     }
 
@@ -203,17 +214,17 @@ impl Inputs {
         name: &'static str,
         build: impl FnOnce() -> Result<DataFrame>,
     ) -> Result<DataFrame> {
-        let Some((frames, (function, _, objects))) = &self.common else {
+        let Some(place) = &self.common else {
             return build();
         };
-        let key = (*function, name, objects.clone());
-        if let Some(frame) = frames.frames.lock().expect("common frames").get(&key) {
+        let key = (place.function, name, place.objects.clone());
+        let frames = &place.frames.frames;
+        if let Some(frame) = frames.lock().expect("common frames").get(&key) {
             return Ok(frame.clone());
         }
         // Built outside the lock: two types that ask at once both build it, alike.
         let frame = build()?;
         frames
-            .frames
             .lock()
             .expect("common frames")
             .insert(key, frame.clone());

@@ -49,7 +49,8 @@ pub fn session_config() -> SessionConfig {
 /// The embedded engine's settings: one partition per plan, as the inputs are small and the
 /// outputs of a batch run side by side on every core, so repartitioning inside a plan would
 /// only add operators; frames that plans compute alike are computed once
-/// (`udfs::plan::share`).
+/// (`udfs::plan::share`), and the frame a function's types have in common is built once
+/// (`queries::function::CommonFrames`).
 pub fn embedded_session_config() -> SessionConfig {
     session_config()
         .with_target_partitions(1)

@@ -1,5 +1,6 @@
 //! The Bydelsfakta client library: resolve a pipeline event ([`event`]) and run its plans
-//! embedded, standalone or on a cluster ([`engine`], [`run`]; on a cluster jobs go through
+//! embedded, standalone or on a cluster ([`engine`], [`run`]; the optimizer rules our plans
+//! need, [`optimizer_rules`]; on a cluster jobs go through
 //! [`job_client`], small plans (by [`input_size`]) run
 //! as one task ([`single_task`]), a function's outputs as one job ([`output_group`]), shared
 //! frames once per task ([`shared_frames`]), and [`shuffle_inputs`] guards the cluster's
