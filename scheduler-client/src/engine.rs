@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::optimizer::Optimizer;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -182,21 +183,13 @@ impl Engine {
         let runtime = runtime_for(bucket)?;
         let parallelism = session_config().target_partitions();
         let config = ballista_session_config().with_ballista_standalone_parallelism(parallelism);
-        let mut state = SessionStateBuilder::new()
-            .with_default_features()
-            .with_optimizer_rules(optimizer_rules::our_rules(&Optimizer::new().rules))
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .build();
         // The scheduler clones this state and the executor snapshots its functions, so
         // they are registered before either starts.
-        bydelsfakta_udfs::register_all(&mut state)?;
+        let state = planning_state(config, runtime)?;
         let standalone = crate::standalone::start(&state, parallelism).await?;
         let scheduler_url = format!("http://localhost:{}", standalone.address.port());
-        let mut ctx = SessionContext::new_with_state(state);
-        bydelsfakta_udfs::register_all(&mut ctx)?;
         Ok(Self {
-            ctx,
+            ctx: SessionContext::new_with_state(state),
             runner: PlanRunner::Ballista {
                 jobs: Arc::new(
                     JobClient::new(scheduler_url, job_timeout_setting()?)
@@ -417,15 +410,21 @@ impl PlanExecutor for Engine {
 
 /// A context with our functions that reads `bucket`, to plan on (and run, embedded).
 pub fn planning_context(bucket: &Bucket, config: SessionConfig) -> Result<SessionContext> {
-    let state = SessionStateBuilder::new()
+    let state = planning_state(config, runtime_for(bucket)?)?;
+    Ok(SessionContext::new_with_state(state))
+}
+
+/// DataFusion's features with the optimizer rules our plans need
+/// ([`optimizer_rules::our_rules`]), `config`, `runtime` and our functions.
+fn planning_state(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {
+    let mut state = SessionStateBuilder::new()
         .with_default_features()
-        .with_optimizer_rules(optimizer_rules::our_rules(&Optimizer::new().rules))
+        .with_optimizer_rules(optimizer_rules::our_rules())
         .with_config(config)
-        .with_runtime_env(runtime_for(bucket)?)
+        .with_runtime_env(runtime)
         .build();
-    let mut ctx = SessionContext::new_with_state(state);
-    bydelsfakta_udfs::register_all(&mut ctx)?;
-    Ok(ctx)
+    bydelsfakta_udfs::register_all(&mut state)?;
+    Ok(state)
 }
 
 /// `df://host[:port]` (or `http://`, `grpc://`) as the scheduler's gRPC URL.

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use datafusion::optimizer::OptimizerRule;
+use datafusion::optimizer::{Optimizer, OptimizerRule};
 
 /// DataFusion's rules (by name) that change nothing in our plans: they rewrite shapes we
 /// never build (subqueries, set comparisons, limits, outer joins, joins written as a filter
@@ -40,13 +40,11 @@ pub const WITHOUT_EFFECT: &[&str] = &[
     "push_down_leaf_projections",
 ];
 
-/// `defaults` without [`WITHOUT_EFFECT`], in their order.
-pub fn our_rules(
-    defaults: &[Arc<dyn OptimizerRule + Send + Sync>],
-) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
-    defaults
-        .iter()
+/// DataFusion's default rules without [`WITHOUT_EFFECT`], in their order.
+pub fn our_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    Optimizer::new()
+        .rules
+        .into_iter()
         .filter(|rule| !WITHOUT_EFFECT.contains(&rule.name()))
-        .cloned()
         .collect()
 }

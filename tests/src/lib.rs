@@ -188,18 +188,20 @@ pub fn compare_folders(expected: &Path, actual: &Path) -> Result<usize, String> 
     Ok(wanted.len())
 }
 
+/// The text of the fixture event `<function>__<type>`.
+fn fixture_event_text(name: &str) -> String {
+    std::fs::read_to_string(fixtures().join(format!("events/{name}.json"))).expect("event")
+}
+
 /// The fixture event `<function>__<type>` as JSON, to modify.
 pub fn fixture_event(name: &str) -> serde_json::Value {
-    let text =
-        std::fs::read_to_string(fixtures().join(format!("events/{name}.json"))).expect("event");
-    serde_json::from_str(&text).expect("event JSON")
+    serde_json::from_str(&fixture_event_text(name)).expect("event JSON")
 }
 
 /// The fixture event `<function>__<type>`, resolved as a run resolves it.
 pub fn resolved_fixture_event(name: &str) -> ResolvedEvent {
-    let text =
-        std::fs::read_to_string(fixtures().join(format!("events/{name}.json"))).expect("event");
-    ResolvedEvent::resolve(PipelineEvent::parse(&text).expect("event"), None).expect("resolved")
+    let event = PipelineEvent::parse(&fixture_event_text(name)).expect("event");
+    ResolvedEvent::resolve(event, None).expect("resolved")
 }
 
 /// The one CSV file of input `dataset` in a bucket folder.

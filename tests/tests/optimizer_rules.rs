@@ -98,8 +98,8 @@ async fn the_rules_we_leave_out_change_no_plan_of_ours() {
             "{name} is not one of DataFusion's rules (renamed in an upgrade?)"
         );
     }
-    let ours = Optimizer::with_rules(our_rules(&defaults));
-    let every = Optimizer::with_rules(defaults.clone());
+    let ours = Optimizer::with_rules(our_rules());
+    let every = Optimizer::with_rules(defaults);
     for (session, config, cached) in [
         ("embedded", embedded_session_config(), true),
         ("cluster", ballista_session_config(), false),
