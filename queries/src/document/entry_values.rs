@@ -287,15 +287,19 @@ fn moves<'a>(
 ) -> Result<Json<'a>, String> {
     let date = frame.column(geo::DATE);
     let age = frame.column("aldersgruppe_5_aar");
-    let mut years: Vec<i64> = rows
+    // Each row's year, read once; the rows of a year keep their order.
+    let mut dated: Vec<(i64, usize)> = rows
         .iter()
         .filter_map(|&r| match date.number(r) {
-            Json::Int(y) => Some(y),
+            Json::Int(y) => Some((y, r)),
             _ => None,
         })
         .collect();
-    years.sort_unstable();
-    years.dedup();
+    dated.sort_by_key(|&(year, _)| year);
+    if latest_only && let Some(&(latest, _)) = dated.last() {
+        // Only the latest year is drawn: the earlier ones are not built at all.
+        dated.retain(|&(year, _)| year == latest);
+    }
     let (immigration, emigration) = (
         FieldColumns::of(frame, immigration),
         FieldColumns::of(frame, emigration),
@@ -316,23 +320,28 @@ fn moves<'a>(
         }
         Json::object(pairs)
     };
-    let mut objects: Vec<Json> = years
-        .iter()
-        .map(|&year| {
-            let in_year: Vec<usize> = rows
-                .iter()
-                .copied()
-                .filter(|&r| date.number(r) == Json::Int(year))
-                .collect();
+    let mut objects: Vec<Json> = dated
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|in_year| {
             Json::object([
-                ("year", Json::Int(year)),
+                ("year", Json::Int(in_year[0].0)),
                 (
                     "immigration",
-                    Json::Array(in_year.iter().map(|&r| element(r, &immigration)).collect()),
+                    Json::Array(
+                        in_year
+                            .iter()
+                            .map(|&(_, r)| element(r, &immigration))
+                            .collect(),
+                    ),
                 ),
                 (
                     "emigration",
-                    Json::Array(in_year.iter().map(|&r| element(r, &emigration)).collect()),
+                    Json::Array(
+                        in_year
+                            .iter()
+                            .map(|&(_, r)| element(r, &emigration))
+                            .collect(),
+                    ),
                 ),
             ])
         })
