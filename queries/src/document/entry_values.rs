@@ -1,82 +1,87 @@
 //! Entry `values` per template (docs/contract.md §8; docs/templates.md shows each with an
 //! excerpt of a real document).
 
-use std::borrow::Cow;
-
 use super::frame::{Column, Frame};
 use super::spec::{HistoryBlock, MoveField, MoveValue, Template};
-use crate::json::Json;
+use crate::json::{Json, JsonText};
 use bydelsfakta_udfs::geo;
 
-/// Builds one entry's `values` from its rows, or says why the original would have failed.
+/// Writes one entry's `values` from its rows, or says why the original would have failed.
 pub fn build<'a>(
     template: &'a Template,
     frame: &'a Frame,
     rows: &[usize],
-) -> Result<Json<'a>, String> {
+    text: &mut JsonText<'a>,
+) -> Result<(), String> {
     match template {
-        Template::Flat { series } => Ok(Json::Array(
-            series
-                .iter()
-                .flat_map(|s| {
-                    let columns = SeriesColumns::new(frame, s);
-                    rows.iter().map(move |&r| columns.value(r))
-                })
-                .collect(),
-        )),
-        Template::PerSeries { series } => Ok(Json::Array(
-            series
-                .iter()
-                .map(|s| {
-                    let columns = SeriesColumns::new(frame, s);
-                    Json::Array(rows.iter().map(|&r| columns.value(r)).collect())
-                })
-                .collect(),
-        )),
-        Template::AgeByGender { ages } => age_distribution(frame, rows, ages),
-        Template::KeyNumbers { series, history } => key_numbers(frame, rows, series, history),
-        Template::HistoryBlocks { blocks } => Ok(Json::Array(
+        Template::Flat { series } => {
+            text.begin_array();
+            for s in series {
+                let columns = SeriesColumns::new(frame, s);
+                rows.iter().for_each(|&r| columns.write(r, text));
+            }
+            text.end_array();
+        }
+        Template::PerSeries { series } => {
+            text.begin_array();
+            for s in series {
+                let columns = SeriesColumns::new(frame, s);
+                text.begin_array();
+                rows.iter().for_each(|&r| columns.write(r, text));
+                text.end_array();
+            }
+            text.end_array();
+        }
+        Template::AgeByGender { ages } => age_distribution(frame, rows, ages, text)?,
+        Template::KeyNumbers { series, history } => {
+            key_numbers(frame, rows, series, history, text)?
+        }
+        Template::HistoryBlocks { blocks } => {
+            text.begin_array();
             blocks
                 .iter()
-                .map(|b| history_block(frame, rows, b))
-                .collect(),
-        )),
+                .for_each(|b| history_block(frame, rows, b, text));
+            text.end_array();
+        }
         Template::Moves {
             immigration,
             emigration,
             latest_only,
-        } => moves(frame, rows, immigration, emigration, *latest_only),
+        } => moves(frame, rows, immigration, emigration, *latest_only, text)?,
         Template::FloatValuesWhen { flag, template } => {
-            let mut out = build(template, frame, rows)?;
-            if rows
+            let flagged = rows
                 .iter()
-                .any(|&r| frame.cell(flag, r) == Json::Bool(true))
-            {
-                float_values(&mut out);
-            }
-            Ok(out)
+                .any(|&r| frame.cell(flag, r) == Json::Bool(true));
+            let before = text.float_values();
+            text.set_float_values(before || flagged);
+            let built = build(template, frame, rows, text);
+            text.set_float_values(before);
+            built?;
         }
         Template::TopGroups { .. } => {
-            Err("TopGroups is a document layout, not entry values".into())
+            return Err("TopGroups is a document layout, not entry values".into());
         }
-        Template::DistrictAndOslo { series } => Ok(Json::Array(
-            series
-                .iter()
-                .flat_map(|s| {
-                    let date = frame.column(geo::DATE);
-                    let district = frame.column(&format!("{s}_ratio_district"));
-                    let oslo = frame.column(&format!("{s}_ratio_oslo"));
-                    rows.iter().map(move |&r| {
-                        Json::object([
-                            ("date", date.number(r)),
-                            ("districtRatio", district.number(r)),
-                            ("osloRatio", oslo.number(r)),
-                        ])
-                    })
-                })
-                .collect(),
-        )),
+        Template::DistrictAndOslo { series } => {
+            let date = frame.column(geo::DATE);
+            text.begin_array();
+            for s in series {
+                let district = frame.column(&format!("{s}_ratio_district"));
+                let oslo = frame.column(&format!("{s}_ratio_oslo"));
+                for &r in rows {
+                    text.begin_object();
+                    text.key("date");
+                    text.value(&date.number(r));
+                    text.key("districtRatio");
+                    text.value(&district.number(r));
+                    text.key("osloRatio");
+                    text.value(&oslo.number(r));
+                    text.end_object();
+                }
+            }
+            text.end_array();
+        }
     }
+    Ok(())
 }
 
 /// The columns of one series' entry values.
@@ -97,30 +102,17 @@ impl<'a> SeriesColumns<'a> {
 
     /// `{"value", ["ratio",] "date"}`: the ratio is there whenever the frame has
     /// `<series>_ratio`.
-    fn value(&self, row: usize) -> Json<'a> {
-        let mut pairs = Vec::with_capacity(3);
-        pairs.push(("value", self.value.number(row)));
+    fn write(&self, row: usize, text: &mut JsonText<'_>) {
+        text.begin_object();
+        text.key("value");
+        text.value(&self.value.number(row));
         if self.ratio.exists() {
-            pairs.push(("ratio", self.ratio.number(row)));
+            text.key("ratio");
+            text.value(&self.ratio.number(row));
         }
-        pairs.push(("date", self.date.number(row)));
-        Json::object(pairs)
-    }
-}
-
-/// Turns the integers under every `value` key into floats (`2249` -> `2249.0`).
-fn float_values(json: &mut Json<'_>) {
-    match json {
-        Json::Array(items) => items.iter_mut().for_each(float_values),
-        Json::Object(pairs) => {
-            for (key, v) in pairs {
-                match v {
-                    Json::Int(i) if key == "value" => *v = Json::Float(*i as f64),
-                    _ => float_values(v),
-                }
-            }
-        }
-        _ => {}
+        text.key("date");
+        text.value(&self.date.number(row));
+        text.end_object();
     }
 }
 
@@ -145,7 +137,8 @@ fn age_distribution<'a>(
     frame: &'a Frame,
     rows: &[usize],
     ages: &'a [String],
-) -> Result<Json<'a>, String> {
+    text: &mut JsonText<'a>,
+) -> Result<(), String> {
     let total = rows
         .iter()
         .map(|&r| frame.number("total", r))
@@ -172,34 +165,39 @@ fn age_distribution<'a>(
             .ok_or_else(|| format!("no row for kjonn {gender}"))
     };
     let (men, women) = (last_of(1)?, last_of(2)?);
-    Ok(Json::Array(
-        ages.iter()
-            .map(|age| {
-                let mann = frame.number(age, men);
-                let kvinne = frame.number(age, women);
-                let sum = add(&mann, &kvinne);
-                let ratio = Json::Float(as_f64(&sum) / as_f64(&total));
-                Json::object([
-                    ("age", Json::str(age.as_str())),
-                    ("mann", mann),
-                    ("kvinne", kvinne),
-                    ("value", sum),
-                    ("ratio", ratio),
-                    ("date", date.clone()),
-                ])
-            })
-            .collect(),
-    ))
+    text.begin_array();
+    for age in ages {
+        let mann = frame.number(age, men);
+        let kvinne = frame.number(age, women);
+        let sum = add(&mann, &kvinne);
+        text.begin_object();
+        text.key("age");
+        text.str(age);
+        text.key("mann");
+        text.value(&mann);
+        text.key("kvinne");
+        text.value(&kvinne);
+        text.key("value");
+        text.value(&sum);
+        text.key("ratio");
+        text.float(as_f64(&sum) / as_f64(&total));
+        text.key("date");
+        text.value(&date);
+        text.end_object();
+    }
+    text.end_array();
+    Ok(())
 }
 
 /// `KeyNumbers` (the original's TemplateG): `[s1, s2, ..., history, year]` at the latest
 /// year; each series must have exactly one row there (pandas' `.item()`).
-fn key_numbers<'a>(
-    frame: &'a Frame,
+fn key_numbers(
+    frame: &Frame,
     rows: &[usize],
     series: &[String],
     history: &str,
-) -> Result<Json<'a>, String> {
+    text: &mut JsonText<'_>,
+) -> Result<(), String> {
     let latest = rows
         .iter()
         .map(|&r| as_f64(&frame.number(geo::DATE, r)))
@@ -215,18 +213,32 @@ fn key_numbers<'a>(
             status.len()
         ));
     };
-    let mut values: Vec<Json> = series.iter().map(|s| frame.number(s, *row)).collect();
-    values.push(frame.cell(history, rows[0]));
-    values.push(frame.number(geo::DATE, *row));
-    Ok(Json::Array(values))
+    text.begin_array();
+    for s in series {
+        text.value(&frame.number(s, *row));
+    }
+    text.value(&frame.cell(history, rows[0]));
+    text.value(&frame.number(geo::DATE, *row));
+    text.end_array();
+    Ok(())
 }
 
 /// One block of `HistoryBlocks` (the original's TemplateH): per row, `date` and the block's
 /// non-missing columns; rows with nothing but the date are left out.
-fn history_block<'a>(frame: &'a Frame, rows: &[usize], block: &'a HistoryBlock) -> Json<'a> {
+fn history_block<'a>(
+    frame: &'a Frame,
+    rows: &[usize],
+    block: &'a HistoryBlock,
+    text: &mut JsonText<'a>,
+) {
     let kind = |v: Json<'a>| match (block.as_float, v) {
         (true, Json::Int(i)) => Json::Float(i as f64),
         (_, v) => v,
+    };
+    let present = |v: &Json<'_>| match v {
+        Json::Null => false,
+        Json::Float(f) => !f.is_nan(),
+        _ => true,
     };
     let date = frame.column(geo::DATE);
     let columns: Vec<(&str, Column<'a>)> = block
@@ -234,21 +246,24 @@ fn history_block<'a>(frame: &'a Frame, rows: &[usize], block: &'a HistoryBlock) 
         .iter()
         .map(|c| (c.as_str(), frame.column(c)))
         .collect();
-    Json::Array(
-        rows.iter()
-            .filter_map(|&r| {
-                let mut pairs = vec![(Cow::Borrowed(geo::DATE), kind(date.cell(r)))];
-                for (name, column) in &columns {
-                    match column.cell(r) {
-                        Json::Null => {}
-                        Json::Float(f) if f.is_nan() => {}
-                        v => pairs.push((Cow::Borrowed(*name), kind(v))),
-                    }
-                }
-                (pairs.len() > 1).then_some(Json::Object(pairs))
-            })
-            .collect(),
-    )
+    text.begin_array();
+    for &r in rows {
+        if !columns.iter().any(|(_, column)| present(&column.cell(r))) {
+            continue;
+        }
+        text.begin_object();
+        text.key(geo::DATE);
+        text.value(&kind(date.cell(r)));
+        for (name, column) in &columns {
+            let cell = column.cell(r);
+            if present(&cell) {
+                text.key(name);
+                text.value(&kind(cell));
+            }
+        }
+        text.end_object();
+    }
+    text.end_array();
 }
 
 /// The columns of a [`MoveField`], looked up once.
@@ -275,16 +290,33 @@ impl<'a> FieldColumns<'a> {
             })
             .collect()
     }
+
+    /// The field's value in row `r`: a number, or an object of category -> number.
+    fn write(&self, r: usize, text: &mut JsonText<'a>) {
+        match self {
+            Self::One(column) => text.value(&column.number(r)),
+            Self::Categories(categories) => {
+                text.begin_object();
+                for (key, column) in categories {
+                    text.key(key);
+                    text.value(&column.number(r));
+                }
+                text.end_object();
+            }
+        }
+    }
 }
 
-/// The flytting templates: per year (ascending) the moves in and out per age group.
+/// The flytting templates: per year (ascending) the moves in and out per age group; the
+/// latest year's object alone when `latest_only`.
 fn moves<'a>(
     frame: &'a Frame,
     rows: &[usize],
     immigration: &'a [MoveField],
     emigration: &'a [MoveField],
     latest_only: bool,
-) -> Result<Json<'a>, String> {
+    text: &mut JsonText<'a>,
+) -> Result<(), String> {
     let date = frame.column(geo::DATE);
     let age = frame.column("aldersgruppe_5_aar");
     // Each row's year, read once; the rows of a year keep their order.
@@ -296,61 +328,47 @@ fn moves<'a>(
         })
         .collect();
     dated.sort_by_key(|&(year, _)| year);
-    if latest_only && let Some(&(latest, _)) = dated.last() {
-        // Only the latest year is drawn: the earlier ones are not built at all.
+    if latest_only {
+        // Only the latest year is drawn: the earlier ones are not written at all.
+        let Some(&(latest, _)) = dated.last() else {
+            return Err("no rows for the latest year".to_string());
+        };
         dated.retain(|&(year, _)| year == latest);
     }
     let (immigration, emigration) = (
         FieldColumns::of(frame, immigration),
         FieldColumns::of(frame, emigration),
     );
-    let element = |r: usize, fields: &[(&'a str, FieldColumns<'a>)]| {
-        let mut pairs = vec![("alder", age.cell(r))];
-        for (key, columns) in fields {
-            let value = match columns {
-                FieldColumns::One(column) => column.number(r),
-                FieldColumns::Categories(categories) => Json::Object(
-                    categories
-                        .iter()
-                        .map(|(key, column)| (Cow::Borrowed(*key), column.number(r)))
-                        .collect(),
-                ),
-            };
-            pairs.push((key, value));
-        }
-        Json::object(pairs)
-    };
-    let mut objects: Vec<Json> = dated
-        .chunk_by(|a, b| a.0 == b.0)
-        .map(|in_year| {
-            Json::object([
-                ("year", Json::Int(in_year[0].0)),
-                (
-                    "immigration",
-                    Json::Array(
-                        in_year
-                            .iter()
-                            .map(|&(_, r)| element(r, &immigration))
-                            .collect(),
-                    ),
-                ),
-                (
-                    "emigration",
-                    Json::Array(
-                        in_year
-                            .iter()
-                            .map(|&(_, r)| element(r, &emigration))
-                            .collect(),
-                    ),
-                ),
-            ])
-        })
-        .collect();
-    if latest_only {
-        objects
-            .pop()
-            .ok_or_else(|| "no rows for the latest year".to_string())
-    } else {
-        Ok(Json::Array(objects))
+    let elements =
+        |rows: &[(i64, usize)], fields: &[(&'a str, FieldColumns<'a>)], text: &mut JsonText<'a>| {
+            text.begin_array();
+            for &(_, r) in rows {
+                text.begin_object();
+                text.key("alder");
+                text.value(&age.cell(r));
+                for (key, columns) in fields {
+                    text.key(key);
+                    columns.write(r, text);
+                }
+                text.end_object();
+            }
+            text.end_array();
+        };
+    if !latest_only {
+        text.begin_array();
     }
+    for in_year in dated.chunk_by(|a, b| a.0 == b.0) {
+        text.begin_object();
+        text.key("year");
+        text.int(in_year[0].0);
+        text.key("immigration");
+        elements(in_year, &immigration, text);
+        text.key("emigration");
+        elements(in_year, &emigration, text);
+        text.end_object();
+    }
+    if !latest_only {
+        text.end_array();
+    }
+    Ok(())
 }

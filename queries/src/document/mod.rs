@@ -14,7 +14,7 @@ pub use frame::Frame;
 pub use spec::{DocumentSpec, HistoryBlock, MoveField, MoveValue, Template};
 
 use crate::error::{Error, Result};
-use crate::json::Json;
+use crate::json::{Json, JsonText, NonFinite};
 use bydelsfakta_udfs::geo;
 use bydelsfakta_udfs::plan::SCALE_COLUMNS;
 
@@ -30,75 +30,111 @@ pub struct Document {
     pub body: String,
 }
 
-/// One document before it is written out.
-struct DocumentJson<'a> {
-    file_name: String,
-    json: Json<'a>,
-}
-
-/// Builds every document of `spec` from `batch` (the plan's final frame, in its row order)
-/// and writes them all out before returning: a NaN or infinity anywhere fails the whole set
-/// (docs/deviations.md D1).
+/// Builds every document of `spec` from `batch` (the plan's final frame, in its row order),
+/// each written as it is drawn. A document that cannot be drawn fails the set at once; a
+/// NaN or infinity anywhere fails it too, once every document is drawn
+/// (docs/deviations.md D1), so that a layout error anywhere is the one reported.
 pub fn build_documents(batch: RecordBatch, spec: &DocumentSpec) -> Result<Vec<Document>> {
     let frame = Frame::new(batch);
-    let documents = match &spec.template {
+    let mut written = Written::new(spec);
+    match &spec.template {
         Template::TopGroups {
             group,
             rank_by,
             top,
             data_points,
             nested,
-        } => top_groups::build(&frame, spec, group, rank_by, *top, data_points, *nested),
+        } => {
+            let layout = top_groups::TopGroups {
+                group,
+                rank_by,
+                top: *top,
+                data_points,
+                nested: *nested,
+            };
+            top_groups::build(&frame, spec, &layout, &mut written);
+        }
         _ => {
             let districts = DistrictDocuments::new(&frame, spec);
-            let mut documents: Vec<DocumentJson> = districts
-                .district_ids()
-                .into_iter()
-                .map(|id| districts.district_document(&id))
-                .collect::<Result<_>>()?;
-            documents.push(districts.oslo_document()?);
-            documents
-        }
-    };
-    // The documents of one output are alike in size: the last one's length sizes the next
-    // one's text, which would otherwise grow by reallocating.
-    let mut last_len = 0;
-    documents
-        .into_iter()
-        .map(|doc| {
-            let mut body = String::with_capacity(last_len + last_len / 4);
-            if !doc.json.write_finite_python(&mut body) {
-                return Err(non_finite_error(spec, &doc));
+            for id in districts.district_ids() {
+                districts.district_document(&id, &mut written)?;
             }
-            last_len = body.len();
-            Ok(Document {
-                file_name: doc.file_name,
-                body,
-            })
-        })
-        .collect()
+            districts.oslo_document(&mut written)?;
+        }
+    }
+    written.finish()
 }
 
-/// Where Python's `allow_nan=False` would have raised in `doc`.
-fn non_finite_error(spec: &DocumentSpec, doc: &DocumentJson<'_>) -> Error {
-    let Some((path, value)) = doc.json.first_non_finite() else {
-        unreachable!("only a document with a non-finite number fails to write");
-    };
+/// The documents of one output as they are written, and the first NaN or infinity among
+/// them.
+struct Written<'s> {
+    spec: &'s DocumentSpec,
+    documents: Vec<Document>,
+    non_finite: Option<Error>,
+}
+
+impl<'s> Written<'s> {
+    fn new(spec: &'s DocumentSpec) -> Self {
+        Self {
+            spec,
+            documents: vec![],
+            non_finite: None,
+        }
+    }
+
+    /// A text for the next document. The documents of one output are alike in size: the
+    /// last one's length sizes the next one's text, which would otherwise grow by
+    /// reallocating.
+    fn text<'k>(&self) -> JsonText<'k> {
+        let last = self.documents.last().map_or(0, |d| d.body.len());
+        JsonText::with_capacity(last + last / 4)
+    }
+
+    /// Adds a written document whose `data` entries have `entry_ids` (none for a layout
+    /// whose entries have no id).
+    fn add(&mut self, file_name: String, text: JsonText<'_>, entry_ids: &[Cow<'_, str>]) {
+        let (body, non_finite) = text.finish();
+        if let Some(non_finite) = non_finite
+            && self.non_finite.is_none()
+        {
+            self.non_finite = Some(non_finite_error(
+                self.spec, &file_name, entry_ids, non_finite,
+            ));
+        }
+        self.documents.push(Document { file_name, body });
+    }
+
+    fn finish(self) -> Result<Vec<Document>> {
+        match self.non_finite {
+            Some(error) => Err(error),
+            None => Ok(self.documents),
+        }
+    }
+}
+
+/// Where Python's `allow_nan=False` would have raised in `document`.
+fn non_finite_error(
+    spec: &DocumentSpec,
+    document: &str,
+    entry_ids: &[Cow<'_, str>],
+    NonFinite { path, value }: NonFinite,
+) -> Error {
     // Name the entry by its id: "data[3].values[0].ratio" -> entry of data[3].
     let entry = path
         .strip_prefix("data[")
         .and_then(|rest| rest.split_once(']'))
         .and_then(|(i, _)| i.parse::<usize>().ok())
-        .and_then(|i| match doc.json.get("data") {
-            Some(Json::Array(entries)) => entries.get(i),
-            _ => None,
+        .and_then(|i| entry_ids.get(i))
+        .map(|id| {
+            Json::Str(id.clone())
+                .to_python_string()
+                .trim_matches('"')
+                .to_string()
         })
-        .and_then(|entry| entry.get("id"))
-        .map(|id| id.to_python_string().trim_matches('"').to_string())
         .unwrap_or_else(|| "-".to_string());
     Error::NonFinite {
         dataset: spec.output_dataset.clone(),
-        document: doc.file_name.clone(),
+        document: document.to_string(),
         entry,
         field: path,
         value: if value.is_nan() {
@@ -173,7 +209,7 @@ impl<'a> DistrictDocuments<'a> {
         }
     }
 
-    fn district_document(&self, district: &str) -> Result<DocumentJson<'a>> {
+    fn district_document(&self, district: &str, written: &mut Written<'_>) -> Result<()> {
         let is =
             |column: &[Option<Cow<'a, str>>], r: usize, v: &str| column[r].as_deref() == Some(v);
         let rows = self.rows_where(|r| is(&self.bydel_id, r, district));
@@ -182,42 +218,52 @@ impl<'a> DistrictDocuments<'a> {
             .next()
             .ok_or_else(|| self.document_error(district, "the district has no name".into()))?;
         let oslo = self.rows_where(|r| is(&self.bydel_id, r, geo::OSLO_ID));
-        let mut data = vec![];
+        let mut text = written.text();
+        let mut ids = vec![];
+        self.begin_document(&mut text, &name, district);
         for sub in distinct(&self.delbydel_id, rows.iter().copied()) {
             let sub_rows: Vec<usize> = rows
                 .iter()
                 .copied()
                 .filter(|&r| is(&self.delbydel_id, r, &sub))
                 .collect();
-            data.push(self.entry(district, &sub_rows, sub, None, geo::DELBYDEL_NAVN, true)?);
+            let entry = Entry {
+                rows: &sub_rows,
+                id: &sub,
+                name: None,
+                name_column: geo::DELBYDEL_NAVN,
+            };
+            self.entry(&mut text, district, entry, true)?;
+            ids.push(sub);
         }
         let own: Vec<usize> = rows
             .iter()
             .copied()
             .filter(|&r| self.delbydel_id[r].is_none())
             .collect();
-        data.push(self.entry(
-            district,
-            &own,
-            Cow::Owned(district.to_string()),
-            Some(name.clone()),
-            geo::BYDEL_NAVN,
-            true,
-        )?);
-        data.push(self.entry(
-            district,
-            &oslo,
-            Cow::Borrowed(geo::OSLO_ID),
-            Some(name.clone()),
-            geo::BYDEL_NAVN,
-            true,
-        )?);
-        Ok(self.document(&name, district, data, "bydel"))
+        for (id, entry_rows) in [
+            (Cow::Owned(district.to_string()), &own),
+            (Cow::Borrowed(geo::OSLO_ID), &oslo),
+        ] {
+            let entry = Entry {
+                rows: entry_rows,
+                id: &id,
+                name: Some(name.clone()),
+                name_column: geo::BYDEL_NAVN,
+            };
+            self.entry(&mut text, district, entry, true)?;
+            ids.push(id);
+        }
+        self.end_document(&mut text, "bydel");
+        written.add(file_name(&name, district), text, &ids);
+        Ok(())
     }
 
-    fn oslo_document(&self) -> Result<DocumentJson<'a>> {
+    fn oslo_document(&self, written: &mut Written<'_>) -> Result<()> {
         let top = self.rows_where(|r| self.delbydel_navn[r].is_none());
-        let mut data = vec![];
+        let mut text = written.text();
+        let mut ids = vec![];
+        self.begin_document(&mut text, geo::OSLO_NAME, geo::OSLO_ID);
         for id in distinct(&self.bydel_id, top.iter().copied()) {
             if is_pseudo_district(&id) {
                 continue;
@@ -227,22 +273,33 @@ impl<'a> DistrictDocuments<'a> {
                 .copied()
                 .filter(|&r| self.bydel_id[r] == Some(id.clone()))
                 .collect();
-            data.push(self.entry(geo::OSLO_ID, &rows, id, None, geo::BYDEL_NAVN, false)?);
+            let entry = Entry {
+                rows: &rows,
+                id: &id,
+                name: None,
+                name_column: geo::BYDEL_NAVN,
+            };
+            self.entry(&mut text, geo::OSLO_ID, entry, false)?;
+            ids.push(id);
         }
-        Ok(self.document(geo::OSLO_NAME, geo::OSLO_ID, data, "oslo i alt"))
+        self.end_document(&mut text, "oslo i alt");
+        written.add(file_name(geo::OSLO_NAME, geo::OSLO_ID), text, &ids);
+        Ok(())
     }
 
-    /// `_generate_data`: one entry with its flags; without a given name, the rows must
-    /// agree on one (a missing name counts as a name of its own).
+    /// `_generate_data`: one entry of `document` with its flags.
     fn entry(
         &self,
+        text: &mut JsonText<'a>,
         document: &str,
-        rows: &[usize],
-        id: Cow<'a, str>,
-        name: Option<Cow<'a, str>>,
-        name_column: &str,
+        Entry {
+            rows,
+            id,
+            name,
+            name_column,
+        }: Entry<'_, 'a>,
         in_district_document: bool,
-    ) -> Result<Json<'a>> {
+    ) -> Result<()> {
         let mut name = match name {
             Some(name) => Json::Str(name),
             None => {
@@ -287,61 +344,90 @@ impl<'a> DistrictDocuments<'a> {
             avg_row = false;
             total_row = true;
         }
-        let values = entry_values::build(&self.spec.template, self.frame, rows)
+        text.begin_object();
+        text.key("id");
+        text.str(id);
+        text.key("geography");
+        text.value(&name);
+        text.key("values");
+        entry_values::build(&self.spec.template, self.frame, rows, text)
             .map_err(|message| self.document_error(document, format!("entry {id}: {message}")))?;
-        Ok(Json::object([
-            ("id", Json::Str(id)),
-            ("geography", name),
-            ("values", values),
-            ("avgRow", Json::Bool(avg_row)),
-            ("totalRow", Json::Bool(total_row)),
-        ]))
+        text.key("avgRow");
+        text.bool(avg_row);
+        text.key("totalRow");
+        text.bool(total_row);
+        text.end_object();
+        Ok(())
     }
 
-    fn document(
-        &self,
-        district: &str,
-        id: &str,
-        data: Vec<Json<'a>>,
-        scope: &'static str,
-    ) -> DocumentJson<'a> {
-        let file_name = if id.is_empty() {
-            format!("{district}.json")
-        } else {
-            format!("{id}.json")
-        };
-        let json = Json::object([
-            ("district", Json::str(district.to_string())),
-            ("id", Json::str(id.to_string())),
-            ("data", Json::Array(data)),
-            ("meta", self.metadata(scope)),
-        ]);
-        DocumentJson { file_name, json }
+    /// A document's text up to its `data` entries.
+    fn begin_document(&self, text: &mut JsonText<'a>, district: &str, id: &str) {
+        text.begin_object();
+        text.key("district");
+        text.str(district);
+        text.key("id");
+        text.str(id);
+        text.key("data");
+        text.begin_array();
     }
 
-    fn metadata(&self, scope: &'static str) -> Json<'a> {
-        let scale = if self.spec.scale && self.frame.num_rows() > 0 {
+    /// A document's text after its `data` entries.
+    fn end_document(&self, text: &mut JsonText<'a>, scope: &'static str) {
+        text.end_array();
+        text.key("meta");
+        self.metadata(text, scope);
+        text.end_object();
+    }
+
+    fn metadata(&self, text: &mut JsonText<'a>, scope: &'static str) {
+        text.begin_object();
+        text.key("heading");
+        text.str(&self.spec.heading);
+        text.key("series");
+        text.value(&Json::from(&self.spec.series));
+        text.key("publishedDate");
+        text.str(&self.spec.published_date);
+        text.key("help");
+        text.str(HELP_TEXT);
+        text.key("scope");
+        text.str(scope);
+        text.key("scale");
+        if self.spec.scale && self.frame.num_rows() > 0 {
             let n = |i: usize| match self.frame.number(SCALE_COLUMNS[i], 0) {
                 Json::Int(v) => Json::Float(v as f64),
                 other => other,
             };
-            Json::object([
-                ("value", Json::Array(vec![n(0), n(1)])),
-                ("ratio", Json::Array(vec![n(2), n(3)])),
-            ])
+            text.begin_object();
+            for (key, columns) in [("value", [0, 1]), ("ratio", [2, 3])] {
+                text.key(key);
+                text.begin_array();
+                columns.into_iter().for_each(|i| text.value(&n(i)));
+                text.end_array();
+            }
+            text.end_object();
         } else {
-            Json::Array(vec![])
-        };
-        Json::object([
-            ("heading", Json::str(self.spec.heading.as_str())),
-            ("series", Json::from(&self.spec.series)),
-            (
-                "publishedDate",
-                Json::str(self.spec.published_date.as_str()),
-            ),
-            ("help", Json::str(HELP_TEXT)),
-            ("scope", Json::str(scope)),
-            ("scale", scale),
-        ])
+            text.begin_array();
+            text.end_array();
+        }
+        text.end_object();
+    }
+}
+
+/// One entry of a document: its rows, its id and its name.
+struct Entry<'r, 'a> {
+    rows: &'r [usize],
+    id: &'r str,
+    /// Without a name given, the rows' `name_column` must agree on one (a missing name
+    /// counts as a name of its own).
+    name: Option<Cow<'a, str>>,
+    name_column: &'static str,
+}
+
+/// `<id>.json`, or `<district>.json` when the id is empty.
+fn file_name(district: &str, id: &str) -> String {
+    if id.is_empty() {
+        format!("{district}.json")
+    } else {
+        format!("{id}.json")
     }
 }
