@@ -203,25 +203,22 @@ impl<'k> JsonText<'k> {
 /// characters; everything else raw.
 fn write_python_str(s: &str, out: &mut String) {
     out.push('"');
+    // Most strings (keys, names, ids) need no escape: one scan, one copy.
+    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
     let mut plain = 0;
-    for (i, byte) in s.bytes().enumerate() {
+    while let Some(at) = s.as_bytes()[plain..].iter().position(|&b| needs_escape(b)) {
         // Multi-byte UTF-8 never contains these bytes, so byte positions are char boundaries.
-        let escaped = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..0x20 => "",
-            _ => continue,
-        };
+        let i = plain + at;
         out.push_str(&s[plain..i]);
-        if escaped.is_empty() {
-            write!(out, "\\u{byte:04x}").expect("write to String");
-        } else {
-            out.push_str(escaped);
+        match s.as_bytes()[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            byte => write!(out, "\\u{byte:04x}").expect("write to String"),
         }
         plain = i + 1;
     }
@@ -243,11 +240,13 @@ mod tests {
             ("s", Json::str("a\"b\\c\n\u{1}\u{2028}/–")),
             ("a", Json::Array(vec![Json::Int(1), Json::Array(vec![])])),
             ("o", Json::object(Vec::<(String, Json)>::new())),
+            ("c", Json::str("\r\t\u{8}\u{c}\u{1f}\u{7f}\"")),
         ]);
         assert_eq!(
             doc.to_python_string(),
             "{\"district\": \"Bydel Grünerløkka\", \"n\": 3311, \"f\": 3311.0, \"b\": false, \
-             \"s\": \"a\\\"b\\\\c\\n\\u0001\u{2028}/–\", \"a\": [1, []], \"o\": {}}"
+             \"s\": \"a\\\"b\\\\c\\n\\u0001\u{2028}/–\", \"a\": [1, []], \"o\": {}, \
+             \"c\": \"\\r\\t\\b\\f\\u001f\u{7f}\\\"\"}"
         );
     }
 
