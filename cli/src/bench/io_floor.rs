@@ -62,6 +62,7 @@ impl FloorWork {
         std::fs::create_dir_all(&self.into)?;
         let next = AtomicUsize::new(0);
         let items = self.inputs.len() + self.documents.len();
+        super::settle_writes();
         let started = Instant::now();
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads.max(1))

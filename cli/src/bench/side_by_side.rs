@@ -84,6 +84,7 @@ pub fn event_process(
     bucket: &Path,
     event: &Path,
 ) -> anyhow::Result<f64> {
+    super::settle_writes();
     let started = Instant::now();
     let output = Command::new(exe)
         .args(flags)
