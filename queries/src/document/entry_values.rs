@@ -248,20 +248,26 @@ fn history_block<'a>(
         .collect();
     text.begin_array();
     for &r in rows {
-        if !columns.iter().any(|(_, column)| present(&column.cell(r))) {
-            continue;
-        }
-        text.begin_object();
-        text.key(geo::DATE);
-        text.value(&kind(date.cell(r)));
+        // A row's object opens at its first present column, so that a row with nothing
+        // but its date writes nothing.
+        let mut open = false;
         for (name, column) in &columns {
             let cell = column.cell(r);
-            if present(&cell) {
-                text.key(name);
-                text.value(&kind(cell));
+            if !present(&cell) {
+                continue;
             }
+            if !open {
+                text.begin_object();
+                text.key(geo::DATE);
+                text.value(&kind(date.cell(r)));
+                open = true;
+            }
+            text.key(name);
+            text.value(&kind(cell));
         }
-        text.end_object();
+        if open {
+            text.end_object();
+        }
     }
     text.end_array();
 }
