@@ -242,10 +242,25 @@ pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
 /// the write-back of the one before it: on a disk bucket, a floor right after a batch
 /// otherwise took anything from 49 to 936 ms for the same bytes. What a step writes
 /// itself stays in the page cache, as it does for a real run; a memory-backed bucket has
-/// nothing to write back. Where `sync` cannot run, the step runs as it is.
+/// nothing to write back. Where `sync` cannot run, or takes longer than
+/// [`SETTLE_LIMIT`] (a hung mount), the step runs as it is.
 pub fn settle_writes() {
-    let _ = Command::new("sync").status();
+    let Ok(mut sync) = Command::new("sync").spawn() else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    while let Ok(None) = sync.try_wait() {
+        if started.elapsed() >= SETTLE_LIMIT {
+            // Not waited for: a `sync` stuck in the kernel outlives even SIGKILL.
+            let _ = sync.kill();
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
+
+/// How long a step waits for [`settle_writes`].
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// One `run-all` process with `flags` on `bucket`, of `outputs` (all when empty).
 fn batch(
