@@ -174,7 +174,9 @@ pub async fn run_all(
     let bar = indicatif::ProgressBar::new(runs.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("template"),
     );
+    let readers_left = std::sync::Mutex::new(readers_per_input(&runs));
     let batch = Arc::new(Batch {
+        readers_left,
         engine: engine.clone(),
         bucket: bucket.clone(),
         prefixes,
@@ -198,7 +200,9 @@ pub async fn run_all(
             let outputs: Vec<&str> = group.iter().map(|(_, t)| t.output_dataset).collect();
             let task = tokio::spawn(async move {
                 let _slot = slots.acquire_owned().await.expect("never closed");
-                batch.run_group(group).await
+                let rows = batch.run_group(&group).await;
+                batch.finished(&group);
+                rows
             });
             (outputs, task)
         })
@@ -246,8 +250,23 @@ fn groups(runs: Vec<Output>, by_function: bool) -> Vec<Vec<Output>> {
     groups
 }
 
+/// For each input dataset, how many of `runs` read it.
+fn readers_per_input(runs: &[Output]) -> HashMap<&'static str, usize> {
+    let mut readers = HashMap::new();
+    for (function, _) in runs {
+        for id in function.input_datasets() {
+            *readers.entry(id).or_insert(0) += 1;
+        }
+    }
+    readers
+}
+
 /// What every output of one `run-all` shares.
 struct Batch {
+    /// For each input dataset, how many outputs that read it have not finished: at none,
+    /// what the engine keeps of it is freed, so that a batch holds in memory only the
+    /// inputs (and the frames built from them) that its outputs still to run read.
+    readers_left: std::sync::Mutex<HashMap<&'static str, usize>>,
     engine: Engine,
     bucket: Bucket,
     prefixes: Arc<HashMap<String, String>>,
@@ -256,8 +275,34 @@ struct Batch {
 }
 
 impl Batch {
+    /// Counts the group's outputs as finished, and frees the inputs no later output reads.
+    fn finished(&self, group: &[Output]) {
+        let mut unread = vec![];
+        {
+            let mut left = self.readers_left.lock().expect("readers lock");
+            for (function, _) in group {
+                for id in function.input_datasets() {
+                    let readers = left.entry(id).or_insert(1);
+                    *readers -= 1;
+                    if *readers == 0 {
+                        unread.push(id);
+                    }
+                }
+            }
+        }
+        for id in unread {
+            let (objects, frames) = self.engine.forget_input(id);
+            tracing::debug!(
+                input = id,
+                objects,
+                frames,
+                "input no longer read by the batch"
+            );
+        }
+    }
+
     /// Plans the group's outputs, runs those that planned, and reports each.
-    async fn run_group(&self, group: Vec<Output>) -> Vec<RunAllRow> {
+    async fn run_group(&self, group: &[Output]) -> Vec<RunAllRow> {
         let started = Instant::now();
         let planned = futures::future::join_all(
             group

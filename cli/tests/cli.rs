@@ -524,6 +524,51 @@ fn bench_measures_the_batch_and_its_io_floor() {
     assert_eq!(events, outputs);
 }
 
+/// A batch frees each input, and the shared and common frames built from it, once no
+/// output still to run reads it; the outputs here read ten inputs, and afterwards the
+/// engine holds nothing of any of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_all_frees_each_input_once_no_later_output_reads_it() {
+    use bydelsfakta_cli::run_all::{RunAllOptions, run_all};
+    use bydelsfakta_queries::bucket::Bucket;
+    use bydelsfakta_queries::function::CommonFrames;
+    use bydelsfakta_scheduler_client::engine::Engine;
+    use bydelsfakta_udfs::plan::SharedFrames;
+
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&sample_bucket(), dir.path());
+    let bucket = Bucket::folder(&std::fs::canonicalize(dir.path()).unwrap()).unwrap();
+    let engine = Engine::embedded(&bucket).await.unwrap();
+    let options = RunAllOptions {
+        edition: Some("forget".into()),
+        changed: None,
+        outputs: [
+            "levekar-totalt-status",
+            "trangboddhet-alle-status",
+            "trangboddhet-alle-historisk",
+        ]
+        .map(String::from)
+        .to_vec(),
+        published_date: "2026-11-28".into(),
+        jobs: Some(1),
+        publish: Default::default(),
+    };
+    let rows = run_all(&engine, &bucket, &options).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert!(
+            row.outcome.is_ok(),
+            "{}: {:?}",
+            row.output_dataset,
+            row.outcome
+        );
+    }
+    let config = engine.context().copied_config();
+    assert_eq!(engine.input_cache().unwrap().len(), 0, "every input freed");
+    assert_eq!(config.get_extension::<SharedFrames>().unwrap().len(), 0);
+    assert_eq!(config.get_extension::<CommonFrames>().unwrap().len(), 0);
+}
+
 fn run_all(bucket: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .args(["run-all", "--published-date", "2026-11-28", "--bucket"])

@@ -181,10 +181,31 @@ type CommonKey = (&'static str, &'static str, Vec<String>);
 /// each (DataFusion checks every expression's types at each step) costs as much as the rest
 /// of their planning. A session extension
 /// (`SessionConfig::with_extension(Arc::new(CommonFrames::default()))`); a session lives for
-/// one command, and so do its frames.
+/// one command, and so do its frames, unless the batch forgets their inputs first
+/// ([`CommonFrames::forget_reading`]).
 #[derive(Debug, Default)]
 pub struct CommonFrames {
     frames: Mutex<HashMap<CommonKey, DataFrame>>,
+}
+
+impl CommonFrames {
+    /// Forgets the frames built from any of the input objects `keys`, so that what they
+    /// hold is freed once no plan uses them. Returns how many were forgotten.
+    pub fn forget_reading(&self, keys: &[String]) -> usize {
+        let mut frames = self.frames.lock().expect("common frames");
+        let before = frames.len();
+        frames.retain(|(_, _, objects), _| !objects.iter().any(|o| keys.contains(o)));
+        before - frames.len()
+    }
+
+    /// How many frames the session holds.
+    pub fn len(&self) -> usize {
+        self.frames.lock().expect("common frames").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Inputs {
@@ -296,6 +317,33 @@ mod tests {
             builds.get(),
             5,
             "a session without common frames builds each time"
+        );
+    }
+
+    #[test]
+    fn forgetting_an_object_forgets_the_frames_built_from_it() {
+        let common = Arc::new(CommonFrames::default());
+        let builds = Cell::new(0);
+        frame(
+            &inputs(&["a.csv", "b.csv"], Some(common.clone())),
+            "x",
+            &builds,
+        );
+        frame(&inputs(&["b.csv"], Some(common.clone())), "x", &builds);
+        frame(&inputs(&["c.csv"], Some(common.clone())), "x", &builds);
+        assert_eq!(common.forget_reading(&["a.csv".to_string()]), 1);
+        assert_eq!(common.forget_reading(&["a.csv".to_string()]), 0);
+        frame(&inputs(&["b.csv"], Some(common.clone())), "x", &builds);
+        assert_eq!(builds.get(), 3, "a frame of other objects is kept");
+        frame(
+            &inputs(&["a.csv", "b.csv"], Some(common.clone())),
+            "x",
+            &builds,
+        );
+        assert_eq!(
+            builds.get(),
+            4,
+            "a forgotten frame is built again when asked for"
         );
     }
 }

@@ -280,6 +280,32 @@ impl Engine {
         self.input_cache.as_deref()
     }
 
+    /// Frees what this engine keeps in memory of input dataset `dataset` (embedded: its
+    /// typed tables, and the shared and common frames built from them), for a batch none
+    /// of whose later runs reads it; a run that still does reads it again. Returns how
+    /// many objects and frames were forgotten.
+    pub fn forget_input(&self, dataset: &str) -> (usize, usize) {
+        let Some(cache) = &self.input_cache else {
+            return (0, 0);
+        };
+        let objects = cache.forget_dataset(dataset);
+        if objects.is_empty() {
+            return (0, 0);
+        }
+        let state = self.ctx.state_ref();
+        let state = state.read();
+        let config = state.config();
+        let urls = objects.iter().map(|o| o.url.clone()).collect();
+        let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+        let shared = config
+            .get_extension::<SharedFrames>()
+            .map_or(0, |frames| frames.forget_reading(&urls));
+        let common = config
+            .get_extension::<CommonFrames>()
+            .map_or(0, |frames| frames.forget_reading(&keys));
+        (objects.len(), shared + common)
+    }
+
     /// Runs a plan from [`bydelsfakta_queries::writer_plan`] to completion and returns what
     /// its writer reported.
     pub async fn run_writer_plan(&self, plan: Arc<dyn ExecutionPlan>) -> Result<WriteSummary> {

@@ -106,7 +106,7 @@ async fn read_cached(
 ) -> Result<(DataFrame, u64)> {
     let dataset_id = dataset.id;
     let url = bucket.object_url(key);
-    let cell = cache.cell(&url);
+    let cell = cache.cell(&url, dataset_id, key);
     let (table, rows) = cell
         .get_or_try_init(|| async {
             let started = std::time::Instant::now();
@@ -135,18 +135,97 @@ async fn read_cached(
 
 /// Typed input tables in memory with their rows, by object URL, for the plans of one batch
 /// of runs. The platform writes each edition under a new key and never rewrites one, so the
-/// URL is the identity; the cache lives as long as its engine (one command).
+/// URL is the identity; the cache lives as long as its engine (one command), or until its
+/// batch forgets a dataset no later run reads ([`InputCache::forget_dataset`]).
 #[derive(Debug, Default)]
 pub struct InputCache {
-    tables: Mutex<HashMap<String, Arc<OnceCell<CachedTable>>>>,
+    tables: Mutex<HashMap<String, CacheEntry>>,
+}
+
+/// One object's place in the cache: its dataset and key, and its table once read.
+#[derive(Debug)]
+struct CacheEntry {
+    dataset: &'static str,
+    key: String,
+    table: Arc<OnceCell<CachedTable>>,
 }
 
 /// A typed table in memory and its rows.
 type CachedTable = (Arc<MemTable>, u64);
 
+/// An object [`InputCache::forget_dataset`] forgot: the URL its scans name it by, and its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgottenObject {
+    pub url: String,
+    pub key: String,
+}
+
 impl InputCache {
-    fn cell(&self, url: &str) -> Arc<OnceCell<CachedTable>> {
+    fn cell(&self, url: &str, dataset: &'static str, key: &str) -> Arc<OnceCell<CachedTable>> {
         let mut tables = self.tables.lock().expect("input cache lock");
-        tables.entry(url.to_string()).or_default().clone()
+        let entry = tables.entry(url.to_string()).or_insert_with(|| CacheEntry {
+            dataset,
+            key: key.to_string(),
+            table: Arc::default(),
+        });
+        entry.table.clone()
+    }
+
+    /// Forgets every object of input dataset `dataset`, so that its table is freed once no
+    /// plan uses it, and returns them: the frames built from them are to be forgotten too.
+    /// A later read of one reads it again.
+    pub fn forget_dataset(&self, dataset: &str) -> Vec<ForgottenObject> {
+        let mut tables = self.tables.lock().expect("input cache lock");
+        let urls: Vec<String> = tables
+            .iter()
+            .filter(|(_, entry)| entry.dataset == dataset)
+            .map(|(url, _)| url.clone())
+            .collect();
+        urls.into_iter()
+            .filter_map(|url| {
+                let entry = tables.remove(&url)?;
+                Some(ForgottenObject {
+                    url,
+                    key: entry.key,
+                })
+            })
+            .collect()
+    }
+
+    /// How many objects the cache holds (read or being read).
+    pub fn len(&self) -> usize {
+        self.tables.lock().expect("input cache lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forgetting_a_dataset_forgets_its_objects_only() {
+        let cache = InputCache::default();
+        let first = cache.cell("file:///b/x/1.csv", "x", "x/1.csv");
+        assert!(
+            Arc::ptr_eq(&first, &cache.cell("file:///b/x/1.csv", "x", "x/1.csv")),
+            "one object, one place"
+        );
+        cache.cell("file:///b/x/2.csv", "x", "x/2.csv");
+        cache.cell("file:///b/y/1.csv", "y", "y/1.csv");
+        let mut gone = cache.forget_dataset("x");
+        gone.sort_by(|a, b| a.key.cmp(&b.key));
+        let keys: Vec<&str> = gone.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["x/1.csv", "x/2.csv"]);
+        assert_eq!(gone[0].url, "file:///b/x/1.csv");
+        assert_eq!(cache.len(), 1, "the other dataset's object stays");
+        assert!(cache.forget_dataset("x").is_empty());
+        assert!(
+            !Arc::ptr_eq(&first, &cache.cell("file:///b/x/1.csv", "x", "x/1.csv")),
+            "a forgotten object is read again when asked for"
+        );
     }
 }

@@ -17,13 +17,14 @@ mod planned;
 pub use exec::{FrameRun, SharedFrameExec};
 pub use planned::{PlannedFrame, PlannedFrames};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::TableReference;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType};
@@ -35,49 +36,112 @@ use tokio::sync::OnceCell;
 /// frame. `F` is what an engine makes of a frame: [`MemoryFrame`] (embedded) or
 /// [`PlannedFrame`] (distributed). Register one with
 /// `SessionConfig::with_extension(Arc::new(SharedFrames::default()))` (or
-/// [`PlannedFrames`]); a frame lives as long as the session.
+/// [`PlannedFrames`]); a frame lives as long as the session, or until the tables it reads
+/// are forgotten ([`FrameRegistry::forget_reading`]).
 #[derive(Debug)]
 pub struct FrameRegistry<F> {
-    frames: Mutex<HashMap<LogicalPlan, Arc<F>>>,
+    frames: Mutex<Frames<F>>,
 }
 
+/// The frames by plan, each with its id, and how many ids were given: ids are never
+/// reused, as a forgotten frame's id may still name it in a plan being built.
+#[derive(Debug)]
+struct Frames<F> {
+    by_plan: HashMap<LogicalPlan, (String, Arc<F>)>,
+    ids_given: usize,
+}
 /// Frames computed in this process and served from memory.
 pub type SharedFrames = FrameRegistry<MemoryFrame>;
 
 impl<F> Default for FrameRegistry<F> {
     fn default() -> Self {
         Self {
-            frames: Mutex::default(),
+            frames: Mutex::new(Frames {
+                by_plan: HashMap::new(),
+                ids_given: 0,
+            }),
         }
     }
 }
 
 impl<F> FrameRegistry<F> {
     /// The frame of `plan`, made by `make` from a new id (`__shared_<n>`) the first time.
-    fn frame(&self, plan: &LogicalPlan, make: impl FnOnce(String) -> F) -> Arc<F> {
+    fn frame(&self, plan: &LogicalPlan, make: impl FnOnce(String) -> F) -> (String, Arc<F>) {
         let mut frames = self.frames.lock().expect("shared frames lock");
-        if let Some(frame) = frames.get(plan) {
-            return Arc::clone(frame);
+        if let Some((id, frame)) = frames.by_plan.get(plan) {
+            return (id.clone(), Arc::clone(frame));
         }
-        let frame = Arc::new(make(format!("__shared_{}", frames.len())));
-        frames.insert(plan.clone(), Arc::clone(&frame));
-        frame
+        let id = format!("__shared_{}", frames.ids_given);
+        frames.ids_given += 1;
+        let frame = Arc::new(make(id.clone()));
+        frames
+            .by_plan
+            .insert(plan.clone(), (id.clone(), Arc::clone(&frame)));
+        (id, frame)
     }
 
-    /// How many distinct frames the session has shared.
+    /// How many distinct frames the session holds.
     pub fn len(&self) -> usize {
-        self.frames.lock().expect("shared frames lock").len()
+        self.frames
+            .lock()
+            .expect("shared frames lock")
+            .by_plan
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Forgets every frame that reads one of `tables` (by the name its scans give it),
+    /// directly or through another frame, so that what they hold is freed once no plan
+    /// uses them. For a batch whose later plans read none of those tables: a plan that
+    /// does would compute such a frame again. Returns how many frames were forgotten.
+    pub fn forget_reading(&self, tables: &HashSet<String>) -> usize {
+        let mut frames = self.frames.lock().expect("shared frames lock");
+        let mut gone: HashSet<String> = tables.clone();
+        let before = frames.by_plan.len();
+        // A frame over a forgotten frame scans it by id: repeat until no frame reads
+        // anything gone (each round forgets at least one frame or ends).
+        loop {
+            let reading: Vec<LogicalPlan> = frames
+                .by_plan
+                .keys()
+                .filter(|plan| reads_any(plan, &gone))
+                .cloned()
+                .collect();
+            if reading.is_empty() {
+                break;
+            }
+            for plan in reading {
+                if let Some((id, _)) = frames.by_plan.remove(&plan) {
+                    gone.insert(id);
+                }
+            }
+        }
+        before - frames.by_plan.len()
+    }
+}
+
+/// Whether `plan` (subqueries included) scans a table named in `tables`.
+fn reads_any(plan: &LogicalPlan, tables: &HashSet<String>) -> bool {
+    let mut found = false;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && tables.contains(scan.table_name.table())
+        {
+            found = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .expect("the visit never fails");
+    found
 }
 
 /// One frame computed in this process: its plan, and its result once a scan has run it.
 #[derive(Debug)]
 pub struct MemoryFrame {
-    id: String,
     plan: LogicalPlan,
     schema: SchemaRef,
     result: OnceCell<Arc<MemTable>>,
@@ -142,16 +206,15 @@ pub fn share(df: DataFrame) -> Result<DataFrame> {
     let shared = if !unique_names {
         None
     } else if let Some(frames) = config.get_extension::<SharedFrames>() {
-        let frame = frames.frame(&plan, |id| MemoryFrame {
-            id,
+        let (id, frame) = frames.frame(&plan, |_| MemoryFrame {
             plan: plan.clone(),
             schema,
             result: OnceCell::new(),
         });
-        Some((frame.id.clone(), provider_as_source(frame)))
+        Some((id, provider_as_source(frame)))
     } else if let Some(frames) = config.get_extension::<PlannedFrames>() {
-        let frame = frames.frame(&plan, |id| PlannedFrame::new(id, plan.clone(), schema));
-        Some((frame.id.clone(), provider_as_source(frame)))
+        let (id, frame) = frames.frame(&plan, |id| PlannedFrame::new(id, plan.clone(), schema));
+        Some((id, provider_as_source(frame)))
     } else {
         None
     };
@@ -165,6 +228,7 @@ pub fn share(df: DataFrame) -> Result<DataFrame> {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::common::tree_node::TreeNode;
     use datafusion::functions_aggregate::expr_fn::sum;
     use datafusion::prelude::*;
 
@@ -214,6 +278,46 @@ mod tests {
         assert_eq!(text(self_join(first, second)).await, JOINED);
     }
 
+    /// A table registered as `name` with one column `k`.
+    fn table(ctx: &SessionContext, name: &str) -> DataFrame {
+        let batch = RecordBatch::try_from_iter([(
+            "k",
+            Arc::new(datafusion::arrow::array::Int64Array::from(vec![1, 2]))
+                as datafusion::arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        ctx.register_batch(name, batch).unwrap();
+        futures::executor::block_on(ctx.table(name)).unwrap()
+    }
+
+    #[test]
+    fn forgetting_a_table_forgets_the_frames_over_it_and_ids_are_not_reused() {
+        let ctx = context(true);
+        let frames = ctx.copied_config().get_extension::<SharedFrames>().unwrap();
+        let over_a = share(table(&ctx, "a").filter(c("k").gt(lit(1))).unwrap()).unwrap();
+        // A frame over a frame over `a`: it scans `__shared_0`, not `a`.
+        let nested = share(over_a.clone().limit(0, Some(1)).unwrap()).unwrap();
+        let over_b = share(table(&ctx, "b").filter(c("k").gt(lit(1))).unwrap()).unwrap();
+        assert_eq!(frames.len(), 3);
+
+        let gone = frames.forget_reading(&HashSet::from(["a".to_string()]));
+        assert_eq!(gone, 2, "the frame over `a` and the frame over that one");
+        assert_eq!(frames.len(), 1, "the frame over `b` stays");
+        assert_eq!(frames.forget_reading(&HashSet::from(["a".to_string()])), 0);
+
+        // Shared again, the frame over `a` is a new entry under a new id.
+        let again = share(table(&ctx, "a2").filter(c("k").gt(lit(1))).unwrap()).unwrap();
+        let name = |df: &DataFrame| match df.logical_plan() {
+            LogicalPlan::TableScan(scan) => scan.table_name.table().to_string(),
+            other => panic!("not a scan: {other}"),
+        };
+        let names = [&over_a, &nested, &over_b, &again].map(name);
+        assert_eq!(
+            names,
+            ["__shared_0", "__shared_1", "__shared_2", "__shared_3"]
+        );
+    }
+
     /// The same frame, used twice in one plan (a self-join), as the tests above use it.
     fn self_join(first: DataFrame, second: DataFrame) -> DataFrame {
         first
@@ -233,7 +337,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_planned_frame_is_one_operator_wherever_it_is_used() {
-        use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+        use datafusion::common::tree_node::TreeNodeRecursion;
         let config = SessionConfig::new()
             .with_target_partitions(1)
             .with_extension(Arc::new(PlannedFrames::default()));
