@@ -239,6 +239,25 @@ async fn in_memory_and_planned_typing_fail_alike() {
     }
 }
 
+/// A row the CSV decoder refuses (a field missing), in a row past the first batch that the
+/// in-memory read decodes (1,024 rows): both ways name the same line of the file.
+#[tokio::test]
+async fn a_bad_row_past_the_first_batch_is_named_alike() {
+    let dataset = "flytting-fra-etter-alder";
+    let (dir, _) = bucket_copy(&fixtures().join("input"));
+    edit_csv(dir.path(), dataset, |i, line| match i {
+        3000 => line.rsplit_once(';').map(|(kept, _)| kept.to_string()),
+        _ => Some(line.to_string()),
+    });
+    let readings = both_readings(dir.path()).await;
+    let (_, in_memory, planned) = readings.iter().find(|(d, _, _)| d == dataset).unwrap();
+    assert_eq!(in_memory, planned);
+    assert!(
+        in_memory.starts_with("error") && in_memory.contains("line 3001"),
+        "{in_memory}"
+    );
+}
+
 /// Every case of the bad-input table, embedded: its error kind, its place, nothing written.
 /// (`cluster/tests/remote.rs` runs the same table on the loopback cluster.)
 #[tokio::test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::{cast_with_options, concat_batches};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::config::ConfigNonZeroUsize;
 use datafusion::common::format::DEFAULT_CAST_OPTIONS;
 use datafusion::common::{ScalarValue, TableReference};
 use datafusion::error::DataFusionError;
@@ -184,6 +185,9 @@ fn probed_columns<'h>(dataset: &catalog::InputDataset, header: &'h [String]) -> 
         .collect()
 }
 
+/// Rows per batch of the CSV decoder when an object is read into memory.
+const IN_MEMORY_CSV_BATCH_ROWS: usize = 1024;
+
 /// Embedded: the object read, probed and cast in memory.
 pub async fn typed_in_memory(
     ctx: &SessionContext,
@@ -193,7 +197,13 @@ pub async fn typed_in_memory(
 ) -> Result<RecordBatch> {
     let (header, scan) = text_scan(ctx, bucket, dataset, key).await?;
     let schema = scan.schema().inner().clone();
-    let batches = scan
+    // The CSV decoder sets aside, and zeroes, room for a batch's rows times the columns
+    // (8,192 rows by default: 8 MB for the 127 age columns, whatever the file's rows); the
+    // batches are joined into one here, so small ones cost nothing later.
+    let (mut state, plan) = scan.into_parts();
+    state.config_mut().options_mut().execution.batch_size =
+        ConfigNonZeroUsize::try_new(IN_MEMORY_CSV_BATCH_ROWS)?;
+    let batches = DataFrame::new(state, plan)
         .collect()
         .await
         .map_err(|e| locate_csv_error(e.into(), dataset.id, key, &header))?;
