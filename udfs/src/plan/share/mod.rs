@@ -50,6 +50,7 @@ struct Frames<F> {
     by_plan: HashMap<LogicalPlan, (String, Arc<F>)>,
     ids_given: usize,
 }
+
 /// Frames computed in this process and served from memory.
 pub type SharedFrames = FrameRegistry<MemoryFrame>;
 
