@@ -282,10 +282,12 @@ impl Batch {
             let mut left = self.readers_left.lock().expect("readers lock");
             for (function, _) in group {
                 for id in function.input_datasets() {
-                    let readers = left.entry(id).or_insert(1);
-                    *readers -= 1;
-                    if *readers == 0 {
-                        unread.push(id);
+                    // Every input of the batch's outputs was counted at its start.
+                    if let Some(readers) = left.get_mut(id) {
+                        *readers -= 1;
+                        if *readers == 0 {
+                            unread.push(id);
+                        }
                     }
                 }
             }

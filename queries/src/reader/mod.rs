@@ -176,18 +176,11 @@ impl InputCache {
     /// A later read of one reads it again.
     pub fn forget_dataset(&self, dataset: &str) -> Vec<ForgottenObject> {
         let mut tables = self.tables.lock().expect("input cache lock");
-        let urls: Vec<String> = tables
-            .iter()
-            .filter(|(_, entry)| entry.dataset == dataset)
-            .map(|(url, _)| url.clone())
-            .collect();
-        urls.into_iter()
-            .filter_map(|url| {
-                let entry = tables.remove(&url)?;
-                Some(ForgottenObject {
-                    url,
-                    key: entry.key,
-                })
+        tables
+            .extract_if(|_, entry| entry.dataset == dataset)
+            .map(|(url, entry)| ForgottenObject {
+                url,
+                key: entry.key,
             })
             .collect()
     }
