@@ -43,12 +43,21 @@ pub struct FrameRegistry<F> {
     frames: Mutex<Frames<F>>,
 }
 
-/// The frames by plan, each with its id, and how many ids were given: ids are never
-/// reused, as a forgotten frame's id may still name it in a plan being built.
+/// The frames by plan, and how many ids were given: ids are never reused, as a forgotten
+/// frame's id may still name it in a plan being built.
 #[derive(Debug)]
 struct Frames<F> {
-    by_plan: HashMap<LogicalPlan, (String, Arc<F>)>,
+    by_plan: HashMap<LogicalPlan, Entry<F>>,
     ids_given: usize,
+}
+
+/// A frame with its id and the tables its plan scans (inputs, or other frames by id),
+/// noted when it is made so that forgetting tables looks at no plan.
+#[derive(Debug)]
+struct Entry<F> {
+    id: String,
+    frame: Arc<F>,
+    reads: HashSet<String>,
 }
 
 /// Frames computed in this process and served from memory.
@@ -69,15 +78,18 @@ impl<F> FrameRegistry<F> {
     /// The frame of `plan`, made by `make` from a new id (`__shared_<n>`) the first time.
     fn frame(&self, plan: &LogicalPlan, make: impl FnOnce(String) -> F) -> (String, Arc<F>) {
         let mut frames = self.frames.lock().expect("shared frames lock");
-        if let Some((id, frame)) = frames.by_plan.get(plan) {
-            return (id.clone(), Arc::clone(frame));
+        if let Some(entry) = frames.by_plan.get(plan) {
+            return (entry.id.clone(), Arc::clone(&entry.frame));
         }
         let id = format!("__shared_{}", frames.ids_given);
         frames.ids_given += 1;
         let frame = Arc::new(make(id.clone()));
-        frames
-            .by_plan
-            .insert(plan.clone(), (id.clone(), Arc::clone(&frame)));
+        let entry = Entry {
+            id: id.clone(),
+            frame: Arc::clone(&frame),
+            reads: tables_scanned(plan),
+        };
+        frames.by_plan.insert(plan.clone(), entry);
         (id, frame)
     }
 
@@ -105,39 +117,34 @@ impl<F> FrameRegistry<F> {
         // A frame over a forgotten frame scans it by id: repeat until no frame reads
         // anything gone (each round forgets at least one frame or ends).
         loop {
-            let reading: Vec<LogicalPlan> = frames
-                .by_plan
-                .keys()
-                .filter(|plan| reads_any(plan, &gone))
-                .cloned()
-                .collect();
-            if reading.is_empty() {
-                break;
-            }
-            for plan in reading {
-                if let Some((id, _)) = frames.by_plan.remove(&plan) {
-                    gone.insert(id);
+            let mut forgot = false;
+            frames.by_plan.retain(|_, entry| {
+                if entry.reads.is_disjoint(&gone) {
+                    return true;
                 }
+                gone.insert(entry.id.clone());
+                forgot = true;
+                false
+            });
+            if !forgot {
+                break;
             }
         }
         before - frames.by_plan.len()
     }
 }
 
-/// Whether `plan` (subqueries included) scans a table named in `tables`.
-fn reads_any(plan: &LogicalPlan, tables: &HashSet<String>) -> bool {
-    let mut found = false;
+/// The names of the tables `plan` (subqueries included) scans.
+fn tables_scanned(plan: &LogicalPlan) -> HashSet<String> {
+    let mut tables = HashSet::new();
     plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node
-            && tables.contains(scan.table_name.table())
-        {
-            found = true;
-            return Ok(TreeNodeRecursion::Stop);
+        if let LogicalPlan::TableScan(scan) = node {
+            tables.insert(scan.table_name.table().to_string());
         }
         Ok(TreeNodeRecursion::Continue)
     })
     .expect("the visit never fails");
-    found
+    tables
 }
 
 /// One frame computed in this process: its plan, and its result once a scan has run it.
