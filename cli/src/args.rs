@@ -145,6 +145,12 @@ pub enum Command {
         /// whose peak memory is reported (repeat for each executor on this machine).
         #[arg(long = "executor-pid", value_name = "PID")]
         executor_pids: Vec<u32>,
+        /// Another build of bydelsfakta to compare this one with: each round runs its
+        /// `run-all` beside this build's, alternating which goes first, and the report
+        /// gives this build's wall and CPU as ratios (median of the rounds' pairs) and
+        /// both peaks. Both run from fresh copies in the bench folder.
+        #[arg(long, value_name = "BINARY")]
+        against: Option<PathBuf>,
     },
     /// Write a bucket of inputs shaped like the sample, with every sub-district copied
     /// `scale` times and its counts varied (seeded).

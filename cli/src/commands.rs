@@ -114,6 +114,7 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             sample,
             reference,
             executor_pids,
+            against,
         } => {
             let reference = Reference::read(&reference)?;
             let distributed = match (at.scheduler, at.engine) {
@@ -136,6 +137,7 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 original_outputs: reference.outputs(),
                 original_scales: reference.scales(),
                 distributed,
+                against,
             };
             bench(options, &reference, out).await
         }

@@ -490,14 +490,17 @@ fn every_output_runs_on_a_synthesized_bucket() {
     assert!(!refused.exists(), "nothing written");
 }
 
-/// `bench` (one round, the sample only): the batch, its I/O floor of the same bytes, and an
-/// event file per output; no side-by-side table without `--scheduler` or standalone.
+/// `bench` (one round, the sample only): the batch, its I/O floor of the same bytes, an
+/// event file per output, and this build against another (here itself, from its own
+/// copy); no side-by-side table without `--scheduler` or standalone.
 #[test]
 fn bench_measures_the_batch_and_its_io_floor() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args(["bench", "--scales", "1", "--repeat", "1", "--dir"])
         .arg(dir.path())
+        .arg("--against")
+        .arg(BIN)
         .output()
         .unwrap();
     assert_success(&out, "bench");
@@ -514,6 +517,24 @@ fn bench_measures_the_batch_and_its_io_floor() {
     assert!((5.0..15.0).contains(&megabytes("read ")), "{floor}");
     assert!((10.0..30.0).contains(&megabytes("wrote ")), "{floor}");
     assert!(!text.contains("against embedded"), "{text}");
+    let against = text
+        .lines()
+        .find(|line| line.starts_with("ours 1x against "))
+        .unwrap_or_else(|| panic!("no comparison in {text}"));
+    assert!(
+        against.contains("(median of 1 alternating pairs)"),
+        "{against}"
+    );
+    let ratio = |after: &str| -> f64 {
+        let rest = &against[against.find(after).unwrap() + after.len()..];
+        rest.split('x').next().unwrap().parse().unwrap()
+    };
+    for ratio in [ratio("process "), ratio("wall and ")] {
+        assert!(ratio.is_finite() && ratio > 0.0, "{against}");
+    }
+    assert!(!against.contains("unknown"), "{against}");
+    // The two copies it ran are gone with the bench.
+    assert!(!dir.path().join("binaries").exists());
     let outputs: usize = bydelsfakta_queries::functions::all()
         .iter()
         .map(|f| f.types.len())

@@ -6,9 +6,11 @@
 //! output, the handler call alone; ours are one process per batch, the whole `run-all`
 //! (listing, reading, planning, running, writing) timed from inside, engine start excluded.
 //!
-//! Each scale also measures the batch's I/O floor ([`io_floor`]) and, with `--scheduler`
-//! or `--engine standalone`, that path side by side with embedded ([`side_by_side`]).
+//! Each scale also measures the batch's I/O floor ([`io_floor`]); with `--scheduler` or
+//! `--engine standalone`, that path side by side with embedded ([`side_by_side`]); and
+//! with `--against`, this build against another one ([`against`]).
 
+pub mod against;
 pub mod io_floor;
 pub mod side_by_side;
 
@@ -20,6 +22,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::demo::copy_dir;
+use against::{Against, Measured, children_cpu_ms, fresh_copies};
 use bydelsfakta_queries::functions;
 use bydelsfakta_scheduler_client::logging;
 use io_floor::FloorWork;
@@ -48,6 +51,8 @@ pub struct BenchOptions {
     pub original_scales: Vec<usize>,
     /// The path to measure side by side with embedded, if any.
     pub distributed: Option<Distributed>,
+    /// Another build to run alternately with this one, if any.
+    pub against: Option<PathBuf>,
 }
 
 /// One `run-all` process: per-output milliseconds, the batch's wall time and peak memory.
@@ -57,7 +62,19 @@ struct BatchRun {
     wall_ms: f64,
     /// The whole process, timed from outside.
     process_ms: f64,
+    /// The process's user and system CPU time.
+    cpu_ms: Option<f64>,
     peak_rss_bytes: Option<u64>,
+}
+
+impl BatchRun {
+    fn measured(&self) -> Measured {
+        Measured {
+            wall_ms: self.process_ms,
+            cpu_ms: self.cpu_ms,
+            peak_rss_bytes: self.peak_rss_bytes,
+        }
+    }
 }
 
 /// The median of the repeats at one scale.
@@ -75,6 +92,8 @@ pub struct ScaleResult {
     pub floor: Option<Floor>,
     /// The distributed path against embedded.
     pub side_by_side: Option<SideBySide>,
+    /// This build against another one.
+    pub against: Option<Against>,
 }
 
 /// The I/O floor of a batch: median ms, bytes read and written.
@@ -153,6 +172,14 @@ pub fn default_bench_dir() -> PathBuf {
 /// Prepares each scale's bucket and runs the batches.
 pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
     let exe = std::env::current_exe().context("locating the bydelsfakta binary")?;
+    // Against another build, both run from fresh copies made alike (kept until the end).
+    let copies = options
+        .against
+        .as_ref()
+        .map(|other| fresh_copies(&exe, other, &options.dir))
+        .transpose()?;
+    let exe = copies.as_ref().map_or(exe, |copies| copies.this.clone());
+    let other = copies.as_ref().map(|copies| copies.other.clone());
     let embedded = embedded_flags();
     let mut results = vec![];
     for &scale in &options.scales {
@@ -176,9 +203,18 @@ pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
         let (mut distributed_runs, mut embedded_events, mut distributed_events) =
             (vec![], EventTimes::default(), EventTimes::default());
         let mut floor_bytes = (0, 0);
+        let mut pairs = vec![];
         for round in 1..=options.repeat {
             logging::note(&format!("{scale}x: run {round} of {}", options.repeat));
             let edition = format!("bench-{round}");
+            // The other build first in every second round, so that neither always runs
+            // on a machine the other has just warmed (or heated).
+            let other_first = match &other {
+                Some(other) if round % 2 == 0 => {
+                    Some(batch(other, &embedded, &bucket, &edition, &[])?)
+                }
+                _ => None,
+            };
             runs.push(batch(&exe, &embedded, &bucket, &edition, &[])?);
             // The floor right after the batch, of what the batch read and wrote.
             let work = FloorWork::gather(
@@ -189,6 +225,14 @@ pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
             )?;
             floor_bytes = work.bytes();
             floors.push(work.run(crate::run_all::default_jobs())?);
+            if let Some(other) = &other {
+                let theirs = match other_first {
+                    Some(run) => run,
+                    None => batch(other, &embedded, &bucket, &edition, &[])?,
+                };
+                let ours = runs.last().expect("just pushed").measured();
+                pairs.push((ours, theirs.measured()));
+            }
             if compare {
                 let edition = format!("bench-original-{round}");
                 original_only.push(batch(
@@ -232,6 +276,10 @@ pub fn run_bench(options: &BenchOptions) -> anyhow::Result<Vec<ScaleResult>> {
                     .filter_map(|pid| peak_rss_of(*pid))
                     .sum()
             }),
+        });
+        result.against = options.against.as_ref().map(|binary| Against {
+            binary: binary.clone(),
+            pairs,
         });
         results.push(result);
     }
@@ -287,9 +335,13 @@ fn batch(
         command.arg("--output").arg(outputs.join(","));
     }
     settle_writes();
+    let cpu_before = children_cpu_ms();
     let started = std::time::Instant::now();
     let output = command.output().context("starting run-all")?;
     let process_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let cpu_ms = children_cpu_ms()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     if !output.status.success() {
         bail!(
             "{} run-all on {} failed: {}",
@@ -309,6 +361,7 @@ fn batch(
         outputs,
         wall_ms: report["wall_ms"].as_f64().unwrap_or(f64::NAN),
         process_ms,
+        cpu_ms,
         peak_rss_bytes: report["peak_rss_bytes"].as_u64(),
     })
 }
@@ -336,6 +389,7 @@ fn median(scale: usize, runs: Vec<BatchRun>) -> ScaleResult {
         original_only_wall_ms: None,
         floor: None,
         side_by_side: None,
+        against: None,
     }
 }
 
@@ -431,6 +485,9 @@ pub fn report(results: &[ScaleResult], reference: &Reference) -> String {
         if let Some(side) = &result.side_by_side {
             out.push_str(&side.report(result.scale));
         }
+        if let Some(against) = &result.against {
+            out.push_str(&against.report(result.scale));
+        }
         if let (Some(original), Some(ms)) = (original, result.original_only_wall_ms) {
             let _ = writeln!(
                 out,
@@ -482,6 +539,7 @@ mod tests {
             outputs: HashMap::from([("a".to_string(), ms)]),
             wall_ms: ms * 2.0,
             process_ms: ms * 3.0,
+            cpu_ms: Some(ms * 4.0),
             peak_rss_bytes: Some(rss),
         };
         let result = median(1, vec![run(30.0, 5), run(10.0, 9), run(20.0, 7)]);
