@@ -11,6 +11,7 @@
 //! with `--against`, this build against another one ([`against`]).
 
 pub mod against;
+mod child;
 pub mod io_floor;
 pub mod side_by_side;
 
@@ -337,7 +338,7 @@ fn batch(
     settle_writes();
     let cpu_before = children_cpu_ms();
     let started = std::time::Instant::now();
-    let output = command.output().context("starting run-all")?;
+    let output = child::output_within(&mut command, child::CHILD_LIMIT, "run-all")?;
     let process_ms = started.elapsed().as_secs_f64() * 1000.0;
     let cpu_ms = children_cpu_ms()
         .zip(cpu_before)

@@ -86,14 +86,16 @@ pub fn event_process(
 ) -> anyhow::Result<f64> {
     super::settle_writes();
     let started = Instant::now();
-    let output = Command::new(exe)
-        .args(flags)
-        .args(["run", "--published-date", "2026-01-01", "--event"])
-        .arg(event)
-        .arg("--bucket")
-        .arg(bucket)
-        .output()
-        .context("starting run")?;
+    let output = super::child::output_within(
+        Command::new(exe)
+            .args(flags)
+            .args(["run", "--published-date", "2026-01-01", "--event"])
+            .arg(event)
+            .arg("--bucket")
+            .arg(bucket),
+        super::child::CHILD_LIMIT,
+        "run",
+    )?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if !output.status.success() {
         bail!(
