@@ -27,6 +27,8 @@ pub fn output_within(command: &mut Command, limit: Duration, what: &str) -> anyh
         .spawn()
         .with_context(|| format!("starting {what}"))?;
     // Both pipes drained while the child runs, or a child that fills one would block.
+    // They close when the child ends: `run-all` and `run` start no processes of their own
+    // that could hold them open.
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let exited = Arc::new((Mutex::new(false), Condvar::new()));
