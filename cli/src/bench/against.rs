@@ -38,13 +38,16 @@ impl Against {
                 .filter_map(|(a, b)| Some((a.cpu_ms?, b.cpu_ms?))),
         );
         let peak = |side: fn(&(Measured, Measured)) -> Option<u64>| {
-            let mut peaks: Vec<u64> = self.pairs.iter().filter_map(side).collect();
-            peaks.sort_unstable();
-            peaks
-                .get(peaks.len() / 2)
-                .map_or("unknown".to_string(), |b| {
-                    format!("{} MiB", b / (1024 * 1024))
-                })
+            // Bytes as f64 are exact far beyond any memory.
+            let peaks: Vec<f64> = self
+                .pairs
+                .iter()
+                .filter_map(side)
+                .map(|b| b as f64)
+                .collect();
+            median(peaks).map_or("unknown".to_string(), |b| {
+                format!("{} MiB", b as u64 / (1024 * 1024))
+            })
         };
         let ratio = |r: Option<f64>| r.map_or("unknown".to_string(), |r| format!("{r:.3}x"));
         format!(
@@ -61,9 +64,12 @@ impl Against {
 
 /// The median of `a / b` over the pairs, if there are any.
 pub fn median_ratio(pairs: impl Iterator<Item = (f64, f64)>) -> Option<f64> {
-    let mut ratios: Vec<f64> = pairs.map(|(a, b)| a / b).collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios.get(ratios.len() / 2).copied()
+    median(pairs.map(|(a, b)| a / b).collect())
+}
+
+/// The bench's median ([`super::middle`]) of `values`, if there are any.
+fn median(values: Vec<f64>) -> Option<f64> {
+    (!values.is_empty()).then(|| super::middle(values))
 }
 
 /// The two builds' copies; removed when dropped, as a release build with its symbols is

@@ -114,14 +114,14 @@ mod tests {
         command
     }
 
+    /// `script`, given a minute it never needs.
+    fn within_a_minute(script: &str) -> Output {
+        output_within(&mut sh(script), Duration::from_secs(60), "a test").unwrap()
+    }
+
     #[test]
     fn a_child_within_its_limit_gives_its_status_and_output() {
-        let output = output_within(
-            &mut sh("echo out; echo err >&2; exit 3"),
-            Duration::from_secs(60),
-            "a test",
-        )
-        .unwrap();
+        let output = within_a_minute("echo out; echo err >&2; exit 3");
         assert_eq!(output.status.code(), Some(3));
         assert_eq!(output.stdout, b"out\n");
         assert_eq!(output.stderr, b"err\n");
@@ -129,12 +129,7 @@ mod tests {
 
     #[test]
     fn more_output_than_a_pipe_holds_is_read_whole() {
-        let output = output_within(
-            &mut sh("head -c 300000 /dev/zero"),
-            Duration::from_secs(60),
-            "a test",
-        )
-        .unwrap();
+        let output = within_a_minute("head -c 300000 /dev/zero");
         assert!(output.status.success());
         assert_eq!(output.stdout.len(), 300_000);
     }
