@@ -1,17 +1,26 @@
 //! One publisher at a time per output prefix.
 //!
-//! A lease is an object `_publication/lease/<generation>-<run>.json` created with a
-//! conditional put (`PutMode::Create`: S3's `If-None-Match: *`, a hard link on a local
-//! folder), so of two publishers that try the same generation exactly one succeeds. The
-//! lease in force is the highest generation. It names its holder and when it expires; the
-//! holder renews it while it works. A lease whose holder is known to be dead (a process of
+//! A lease is an object `_publication/lease/<generation>.json` created with a conditional
+//! put (`PutMode::Create`: S3's `If-None-Match: *`, a hard link on a local folder), so of
+//! two publishers that try the same generation exactly one succeeds: the key is the
+//! generation alone, so that they try the same key. The lease in force is the highest
+//! generation. It names its run and holder and when it expires; the holder renews it while
+//! it works. A lease whose holder is known to be dead (a process of
 //! this machine that no longer runs) or that has expired is taken over by creating the next
 //! generation, again with a conditional put, so two publishers that both see a stale lease
 //! still cannot both win. Nothing is ever overwritten except by its own holder, and nothing
 //! is deleted before the next generation is won, so no conditional delete is needed.
 //!
-//! A holder checks that its lease is still the highest before each step that changes the
-//! documents (fencing); one that was paused past its expiry and overtaken stops there.
+//! A holder checks that its lease is still the highest, and still its own record, before
+//! each step that changes the documents (fencing); one that was paused past its expiry and
+//! overtaken stops there. The record is read, not only the key listed, because a
+//! generation is used again once every lease is released (the next publisher finds none
+//! and starts at 1).
+//!
+//! S3 retries a request that was answered with a server error, a conditional put included,
+//! although the first try may have landed; the retry is then refused as if another
+//! publisher had won. A create that is refused is therefore read back: the object this
+//! publisher wrote is its own.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -165,26 +174,41 @@ impl Lease {
                 holder: Holder::this_process(),
                 expires_at_ms: now_ms() + settings.lease_ttl.as_millis() as u64,
             };
-            let key = format!("{}{generation:010}-{run_id}.json", site.leases());
-            match site.create(&key, to_json(&record)).await {
-                Ok(()) => {
-                    // The generations below are stale now; they go with the next release
-                    // if this delete fails.
-                    let older = leases.into_iter().map(|l| l.key);
-                    if let Err(e) = site.delete_all(older).await {
-                        warn!(prefix = %site.prefix, "could not delete stale leases: {e}");
-                    }
-                    return Ok(Self {
-                        key,
-                        record,
-                        ttl: settings.lease_ttl,
-                    });
+            let key = format!("{}{generation:010}.json", site.leases());
+            let won = match site.create(&key, to_json(&record)).await {
+                Ok(()) => true,
+                // Someone else won this generation (the next look finds it and waits), or
+                // this create landed and its answer was lost.
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    read(site, &key).await?.as_ref() == Some(&record)
                 }
-                // Someone else won this generation: the next look finds it and waits.
-                Err(object_store::Error::AlreadyExists { .. }) => continue,
                 Err(e) => return Err(e.into()),
+            };
+            if won {
+                // The generations below are stale now; they go with the next release if
+                // this delete fails.
+                let older = leases.into_iter().map(|l| l.key);
+                if let Err(e) = site.delete_all(older).await {
+                    warn!(prefix = %site.prefix, "could not delete stale leases: {e}");
+                }
+                return Ok(Self {
+                    key,
+                    record,
+                    ttl: settings.lease_ttl,
+                });
             }
         }
+    }
+
+    /// Whether the lease in force is this one: the highest generation, holding this run's
+    /// and this holder's record.
+    async fn is_held(&self, site: &Site<'_>, leases: &[Found]) -> Result<bool> {
+        if leases.last().map(|l| l.key.as_str()) != Some(self.key.as_str()) {
+            return Ok(false);
+        }
+        Ok(read(site, &self.key).await?.is_some_and(|found| {
+            found.run_id == self.record.run_id && found.holder == self.record.holder
+        }))
     }
 
     pub fn run_id(&self) -> &str {
@@ -195,7 +219,7 @@ impl Lease {
     /// is gone. Called before every step that changes documents.
     pub async fn check(&mut self, site: &Site<'_>) -> Result<()> {
         let leases = list(site).await?;
-        if leases.last().map(|l| l.key.as_str()) != Some(self.key.as_str()) {
+        if !self.is_held(site, &leases).await? {
             return Err(Error::LeaseLost {
                 prefix: site.prefix.clone(),
                 run_id: self.record.run_id.clone(),
@@ -209,10 +233,14 @@ impl Lease {
         Ok(())
     }
 
-    /// Gives the lease up (with any stale generation below it).
+    /// Gives the lease up (with any stale generation below it). A lease lost to another
+    /// publisher is left alone: its key may be the other's lease now.
     pub async fn release(self, site: &Site<'_>) -> Result<()> {
-        let mut keys: Vec<String> = list(site)
-            .await?
+        let leases = list(site).await?;
+        if !self.is_held(site, &leases).await? {
+            return Ok(());
+        }
+        let mut keys: Vec<String> = leases
             .into_iter()
             .map(|l| l.key)
             .take_while(|k| *k != self.key)
@@ -238,7 +266,8 @@ async fn list(site: &Site<'_>) -> Result<Vec<Found>> {
         .into_iter()
         .filter_map(|(key, _)| {
             let name = key.rsplit('/').next()?;
-            let generation = name.split('-').next()?.parse().ok()?;
+            // `<generation>.json`, or `<generation>-<run>.json` as earlier versions wrote it.
+            let generation = name.split(['-', '.']).next()?.parse().ok()?;
             Some(Found { generation, key })
         })
         .collect();

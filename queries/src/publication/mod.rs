@@ -310,8 +310,11 @@ async fn change_documents(
     // rolling back a journal whose documents never changed restores them as they are.
     let text = to_json(&journal);
     *progress = Progress::Journaled(journal);
-    match site.create(&site.journal(), text).await {
+    match site.create(&site.journal(), text.clone()).await {
         Ok(()) => {}
+        // This run's own journal when S3 retried a create that had landed (`lease.rs`).
+        Err(object_store::Error::AlreadyExists { .. })
+            if site.read(&site.journal()).await?.as_deref() == Some(text.as_slice()) => {}
         // Another publisher's journal: this run lost its lease after the check, and the
         // documents are the other's to change.
         Err(object_store::Error::AlreadyExists { .. }) => {

@@ -197,7 +197,7 @@ async fn a_held_lease_makes_the_other_publisher_wait_then_give_up() {
 }
 
 #[tokio::test]
-async fn an_expired_lease_is_taken_over_and_its_holder_stops() {
+async fn an_expired_lease_is_taken_over_and_its_holder_stops_for_good() {
     let store = InMemory::new();
     let b = bucket();
     let site = Site::new(&store, &b, PREFIX);
@@ -212,6 +212,19 @@ async fn an_expired_lease_is_taken_over_and_its_holder_stops() {
         .unwrap();
     let err = stale.check(&site).await.unwrap_err();
     assert_eq!(err.kind(), "LeaseLostError");
+
+    // Every lease is released now, so the next publisher starts at generation 1 again:
+    // the overtaken holder must not take that lease for its own, nor release it.
+    let settings = PublishSettings {
+        lease_ttl: Duration::from_secs(60),
+        ..short
+    };
+    let mut again = Lease::acquire(&site, "r3", &settings).await.unwrap();
+    let err = stale.check(&site).await.unwrap_err();
+    assert_eq!(err.kind(), "LeaseLostError");
+    stale.release(&site).await.unwrap();
+    again.check(&site).await.unwrap();
+    again.release(&site).await.unwrap();
 }
 
 #[tokio::test]

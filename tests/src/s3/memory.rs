@@ -1,6 +1,8 @@
 //! An S3 bucket store in memory behind s3s's `S3` trait: the operations object_store uses
 //! (list with or without a delimiter, head, ranged get, put and conditional put, copy,
-//! delete, bulk delete), with no limit on key length.
+//! delete, bulk delete), with no limit on key length. A test can have a conditional put
+//! land and then answer with a server error, as when S3's answer is lost on the way: the
+//! client retries, and its own object refuses the retry.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,10 @@ struct Stored {
 #[derive(Clone, Default)]
 pub struct MemoryS3 {
     objects: Arc<Mutex<BTreeMap<(String, String), Stored>>>,
+    /// Key endings whose next conditional put lands and then answers with a server error.
+    answers_to_lose: Arc<Mutex<Vec<String>>>,
+    /// How many answers were lost so.
+    answers_lost: Arc<Mutex<usize>>,
 }
 
 impl MemoryS3 {
@@ -74,7 +80,30 @@ impl MemoryS3 {
         let objects = self.objects.lock().unwrap().clone();
         Self {
             objects: Arc::new(Mutex::new(objects)),
+            ..Self::default()
         }
+    }
+
+    /// The next conditional put (`If-None-Match: *`) of a key ending in `key_end` lands,
+    /// and is then answered with `InternalError` as if its answer had been lost.
+    pub fn lose_answer_of_create(&self, key_end: &str) {
+        self.answers_to_lose.lock().unwrap().push(key_end.into());
+    }
+
+    /// How many answers [`Self::lose_answer_of_create`] has lost.
+    pub fn answers_lost(&self) -> usize {
+        *self.answers_lost.lock().unwrap()
+    }
+
+    /// Whether the answer to this landed create of `key` is to be lost.
+    fn loses_answer(&self, key: &str) -> bool {
+        let mut to_lose = self.answers_to_lose.lock().unwrap();
+        let Some(at) = to_lose.iter().position(|end| key.ends_with(end.as_str())) else {
+            return false;
+        };
+        to_lose.remove(at);
+        *self.answers_lost.lock().unwrap() += 1;
+        true
     }
 
     /// The bytes of one object.
@@ -203,12 +232,12 @@ impl S3 for MemoryS3 {
             }
             None => Bytes::new(),
         };
+        // `If-None-Match: *`: only if there is no such object (a conditional create).
+        let create = matches!(input.if_none_match, Some(ETagCondition::Any));
         let e_tag = {
             let mut objects = self.objects.lock().unwrap();
             let id = (input.bucket.clone(), input.key.clone());
-            // `If-None-Match: *`: only if there is no such object (a conditional create).
-            if matches!(input.if_none_match, Some(ETagCondition::Any)) && objects.contains_key(&id)
-            {
+            if create && objects.contains_key(&id) {
                 return Err(s3_error!(PreconditionFailed));
             }
             let stored = stored(body);
@@ -216,6 +245,12 @@ impl S3 for MemoryS3 {
             objects.insert(id, stored);
             e_tag
         };
+        if create && self.loses_answer(&input.key) {
+            return Err(s3_error!(
+                InternalError,
+                "the answer to a create that landed was lost"
+            ));
+        }
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(e_tag)),
             ..Default::default()

@@ -19,6 +19,7 @@ use bydelsfakta_queries::publication::Recovered;
 use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_scheduler_client::stores::faults::{Action, Faults, FaultyStore, Operation, Rule};
 use bydelsfakta_tests::metrics::{Metrics, delta};
+use bydelsfakta_tests::s3::MemoryS3;
 use bydelsfakta_tests::serial;
 use support::{Backend, Scenario, State, publish_set, recover_prefix};
 
@@ -291,4 +292,85 @@ async fn an_impatient_competitor_gives_up_and_changes_nothing() {
     let state = State::read(&backend, &prefix).await;
     state.assert_new_complete("one", "r1");
     state.assert_no_leftovers("after the impatient competitor");
+}
+
+/// Patient settings for the races below: leases that outlast any hold of theirs.
+fn patient() -> PublishSettings {
+    PublishSettings {
+        lease_ttl: Duration::from_secs(60),
+        wait: Duration::from_secs(30),
+    }
+}
+
+/// Two publishers that both find no lease race for the same one: the first is held after
+/// its look, the second takes the lease and is held while it moves its documents. The
+/// first must then find the lease taken and wait, not take one of its own and sweep the
+/// second's staged documents and backups.
+async fn both_find_no_lease(backend: &Backend) {
+    let prefix = backend.fresh_prefix();
+    Scenario::Replace.prepare(backend, &prefix).await;
+    let held = Duration::from_millis(300);
+    let first = Arc::new(faulty(backend, Operation::Create, 1, Action::Delay(held)));
+    let first_run = {
+        let (store, backend, prefix) = (Arc::clone(&first), backend.clone(), prefix.clone());
+        tokio::spawn(async move {
+            publish_set(store.as_ref(), &backend, &prefix, "one", "r1", patient()).await
+        })
+    };
+    first.fired().await;
+    let moving = Duration::from_secs(1);
+    let second_store = faulty(backend, Operation::Rename, 1, Action::Delay(moving));
+    let second = publish_set(&second_store, backend, &prefix, "two", "r2", patient()).await;
+    let first_outcome = first_run.await.unwrap();
+    let what = format!("{}: both found no lease", backend.name);
+    assert!(second.is_ok(), "{what}: the second: {second:?}");
+    assert!(
+        first_outcome.is_ok(),
+        "{what}: the first: {first_outcome:?}"
+    );
+    let state = State::read(backend, &prefix).await;
+    state.assert_no_leftovers(&what);
+    state.assert_new_complete("one", "r1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_publishers_that_find_no_lease_take_turns() {
+    let _serial = serial::shared().await;
+    both_find_no_lease(&Backend::local()).await;
+    both_find_no_lease(&Backend::s3().await).await;
+}
+
+/// S3 retries a conditional put that was answered with a server error although it landed,
+/// and the retry is refused as if another publisher had been first. The lease's create and
+/// the journal's each lose their answer once: the publisher finds its own object there and
+/// publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_was_lost_is_the_publishers_own() {
+    let _serial = serial::shared().await;
+    let memory = MemoryS3::default();
+    let backend = Backend::s3_over(memory.clone()).await;
+    for (lost, key_end) in [(1, ".json"), (2, "/journal.json")] {
+        let what = format!("the answer to the create of *{key_end} lost");
+        let prefix = backend.fresh_prefix();
+        Scenario::Replace.prepare(&backend, &prefix).await;
+        memory.lose_answer_of_create(key_end);
+        let settings = PublishSettings {
+            wait: Duration::from_secs(2),
+            ..patient()
+        };
+        let published = publish_set(
+            backend.store.as_ref(),
+            &backend,
+            &prefix,
+            "new",
+            "r1",
+            settings,
+        )
+        .await;
+        assert_eq!(memory.answers_lost(), lost, "{what}: the fault fired");
+        assert!(published.is_ok(), "{what}: {published:?}");
+        let state = State::read(&backend, &prefix).await;
+        state.assert_new_complete("new", "r1");
+        state.assert_no_leftovers(&what);
+    }
 }

@@ -55,7 +55,12 @@ impl Backend {
 
     /// An S3 client of object_store against the loopback S3 server, signed requests and all.
     pub async fn s3() -> Self {
-        let server = S3Server::start(MemoryS3::default(), &[S3_KEY]).await;
+        Self::s3_over(MemoryS3::default()).await
+    }
+
+    /// The same, serving `memory` (which the caller keeps to inject faults into).
+    pub async fn s3_over(memory: MemoryS3) -> Self {
+        let server = S3Server::start(memory, &[S3_KEY]).await;
         let store = s3_client(&server.endpoint);
         Self {
             name: "S3",
