@@ -67,7 +67,7 @@ pub enum Command {
         /// The event file, or `-` for standard input.
         #[arg(long)]
         event: String,
-        /// The bucket: `file:///absolute/folder` (or a folder path).
+        /// The bucket: `file:///absolute/folder` (or a folder path), `s3://name`.
         #[arg(long, env = "BYDELSFAKTA_BUCKET")]
         bucket: String,
         /// `meta.publishedDate` of the documents, YYYY-MM-DD (default: today, UTC).
@@ -95,7 +95,7 @@ pub enum Command {
     },
     /// Run every output dataset on the latest edition of each input in the bucket.
     RunAll {
-        /// The bucket: `file:///absolute/folder` (or a folder path).
+        /// The bucket: `file:///absolute/folder` (or a folder path), `s3://name`.
         #[arg(long, env = "BYDELSFAKTA_BUCKET")]
         bucket: String,
         /// The output edition (default: the run's timestamp, YYYYMMDDTHHMMSS).
@@ -228,7 +228,7 @@ pub enum Command {
         #[arg(long)]
         history: Option<PathBuf>,
         /// Memory one statement may use for its operators and its result (say 512MB or
-        /// 2GB; default: half the machine's memory).
+        /// 2GB; default: half the machine's memory, at most 4 GiB).
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         memory_limit: Option<usize>,
         /// Seconds a statement may run before it is stopped (default 300).

@@ -426,7 +426,8 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A folder name with what URLs give a meaning to, a percent sign and Norwegian letters:
-/// every command reads and writes that very folder. See: issue 15 ("Folder names").
+/// every command reads and writes that very folder (the README, "Command line": a folder
+/// path is taken as the file system names it).
 const ODD_FOLDER: &str = "b#x ?y %41 bøtte";
 
 #[test]
@@ -1052,8 +1053,8 @@ fn missing_s3_credentials_are_reported_as_such() {
 }
 
 /// Statements that would abort the process, take unbounded memory or run forever get a
-/// clear error instead, and the shell goes on to the next one. See: issue 15 ("SQL aborts
-/// or runs without limit").
+/// clear error instead, and the shell goes on to the next one (the README, "Ad-hoc SQL",
+/// **Limits**).
 #[test]
 fn sql_limits_stop_hostile_statements() {
     let chain = |n: usize, op: &str| vec!["1"; n].join(op);

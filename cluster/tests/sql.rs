@@ -225,7 +225,7 @@ async fn flight_sql() {
 
 /// With credentials configured, Flight SQL lets in only clients that present them; a
 /// statement too deep for the planner, too hungry or too long gets a clear error, and the
-/// scheduler goes on answering. See: issue 15 ("SQL aborts or runs without limit").
+/// scheduler goes on answering (the README, "Flight SQL": **Credentials** and **Limits**).
 #[test]
 fn flight_sql_asks_for_credentials_and_holds_its_limits() {
     run_alone(flight_sql_limits());

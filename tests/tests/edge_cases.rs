@@ -1,5 +1,6 @@
-//! The spec's edge cases on inputs the original never saw: duplicated rows in eieform, ties
-//! at landbakgrunn's top-10 cut, deaths missing in a year or for one sub-district. Each
+//! Edge cases on inputs the original never saw (`tests/fixtures/README.md`, "The input
+//! data"), each held to its function's page in `docs/functions/`: duplicated rows in eieform,
+//! ties at landbakgrunn's top-10 cut, deaths missing in a year or for one sub-district. Each
 //! expectation is computed here from the edited CSV, not taken from our own output.
 
 use std::collections::HashMap;
@@ -156,8 +157,9 @@ fn population_by_year(bucket_dir: &Path, sub_district: &str) -> HashMap<i64, i64
     population
 }
 
-// befolkningsutvikling step 1: a year missing from the deaths disappears from every
-// geography, and the next year's change is over the year before the gap.
+// docs/functions/befolkningsutvkl_forv_utvkl.md step 1 (and "Kept on purpose"): a year
+// missing from the deaths disappears from every geography, and the next year's change
+// (step 2) is over the year before the gap.
 #[tokio::test]
 async fn a_year_without_deaths_disappears_everywhere() {
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
@@ -185,8 +187,9 @@ async fn a_year_without_deaths_disappears_everywhere() {
     );
 }
 
-// befolkningsutvikling step 6 (outer merge): one sub-district without deaths in one year
-// keeps its row without the key, and its district's deaths are the others' sum.
+// docs/functions/befolkningsutvkl_forv_utvkl.md step 6 (outer merge): one sub-district
+// without deaths in one year keeps its row without the key, and its district's deaths are
+// the others' sum (step 3).
 #[tokio::test]
 async fn deaths_missing_for_one_sub_district_leave_out_the_key() {
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));

@@ -81,10 +81,10 @@ async fn jobs_stages_and_tasks_per_event() {
     println!("largest encoded groups: {:?}", &group_sizes[..3]);
     let (largest, bytes) = group_sizes[0];
     assert!(bytes < 4 * 1024 * 1024, "{largest}: {bytes} bytes");
-    // The guard (issue: speed on every path): on the sample's small inputs every writer job
-    // is one stage of one task, and an event submits at most one job per input besides it
-    // (the reader's type probes). A change that cuts a small plan into stages again, or
-    // adds a job per event, fails here.
+    // The guard (docs/ballista.md §12, one task per small plan): on the sample's small
+    // inputs every writer job is one stage of one task, and an event submits at most one job
+    // per input besides it (the reader's type probes). A change that cuts a small plan into
+    // stages again, or adds a job per event, fails here.
     for (name, jobs, stages, tasks) in &rows {
         assert_eq!(
             (*stages, *tasks),

@@ -1,7 +1,8 @@
-//! Inputs where a reading of the specs found that our plans could part from the original:
-//! float cells the original keeps or casts, categories that never occur (the original's
-//! KeyError), an empty merge, all-missing sums, extra input columns. Each expectation is
-//! computed here from the edited CSV or from the spec's rule, not from our own output.
+//! Inputs where a reading of the function pages (`docs/functions/`) found that our plans
+//! could part from the original: float cells the original keeps or casts, categories that
+//! never occur (the original's KeyError), an empty merge, all-missing sums, extra input
+//! columns. Each expectation is computed here from the edited CSV or from the rule of the
+//! page's step a test cites, not from our own output.
 
 use std::path::Path;
 

@@ -1,18 +1,21 @@
 //! Publishing an output's documents on a store that has no multi-object transactions (S3,
 //! a local folder), so that a reader never loses the previous set to a failure and a crash
 //! never leaves a mixed set behind once the next publisher or `bydelsfakta recover` has run.
-//! The protocol is the one in `docs/publication.md`; in short, under a lease:
+//! The protocol is the one in `docs/publication.md`, with its step numbers; in short, under
+//! a lease:
 //!
 //! 1. recover an interrupted publication (its journal) and sweep leftovers;
-//! 2. stage the new documents under `_publication/runs/<run>/staged/`;
-//! 3. back up every document there now (and the manifest) under `…/backup/`;
-//! 4. write the journal: from here on documents change;
-//! 5. delete the manifest, move the staged documents into place, delete the documents the
+//! 2. stop if the manifest already names this run with these very documents (a task that
+//!    ran twice): nothing is written;
+//! 3. stage the new documents under `_publication/runs/<run>/staged/`;
+//! 4. back up every document there now (and the manifest) under `…/backup/`;
+//! 5. write the journal: from here on documents change;
+//! 6. delete the manifest, move the staged documents into place, delete the documents the
 //!    new set no longer has;
-//! 6. write the new manifest: the publication is complete (the commit point);
-//! 7. delete the journal and the run's folder, release the lease.
+//! 7. write the new manifest: the publication is complete (the commit point);
+//! 8. delete the journal and the run's folder, release the lease.
 //!
-//! An error before step 6 rolls back: the backups are copied back byte for byte, the new
+//! An error in steps 3 to 7 rolls back: the backups are copied back byte for byte, the new
 //! documents that had no predecessor are deleted, the previous manifest is restored. A
 //! crash is recovered the same way from the journal, unless the manifest of the journal's
 //! run is already there, which completes it (only the clean-up was missing).
@@ -270,7 +273,7 @@ enum Progress {
     Journaled(Journal),
 }
 
-/// Steps 2 to 6 of the module doc.
+/// Steps 3 to 7 of the module doc (step 2 is the caller's).
 async fn change_documents(
     site: &Site<'_>,
     lease: &mut Lease,
@@ -450,7 +453,8 @@ async fn roll_back(site: &Site<'_>, journal: &Journal) -> Result<()> {
     Ok(())
 }
 
-/// Step 7: the journal first (the publication is then over), then the run's folder.
+/// Step 8: the journal first (the publication is then over), then the run's folder; the
+/// caller releases the lease.
 async fn clean_up(site: &Site<'_>, run_id: &str) -> Result<()> {
     site.delete_all([site.journal()]).await?;
     delete_run_folder(site, run_id).await

@@ -1,8 +1,9 @@
 //! OTLP trace export as the standard variables set it up: `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), `..._HEADERS`, `..._TIMEOUT`,
 //! `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SDK_DISABLED` and
-//! `OTEL_TRACES_EXPORTER`. The protocol is `http/protobuf`, the specification's default;
-//! the spans go out in batches from the SDK's own thread.
+//! `OTEL_TRACES_EXPORTER`. The protocol is `http/protobuf`, the specification's default:
+//! `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or `OTEL_EXPORTER_OTLP_PROTOCOL`) may name only that
+//! one. The spans go out in batches from the SDK's own thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
