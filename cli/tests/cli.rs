@@ -1,8 +1,9 @@
 //! The `bydelsfakta` binary as a user runs it: stdout carries results, stderr messages,
 //! and the exit code tells success from failure.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use bydelsfakta_tests::data_lines;
 use bydelsfakta_tests::logs::{json_lines, run_records};
@@ -388,6 +389,59 @@ fn lineage_shows_the_input_editions_behind_the_documents() {
         "{text}"
     );
     assert!(!text.contains("trangboddhet"), "{text}");
+    // A crashed publication's backup of the manifest is bookkeeping, not a publication.
+    let backup = prefix.join("_publication/runs/crashed/backup");
+    std::fs::create_dir_all(&backup).unwrap();
+    std::fs::copy(prefix.join("_manifest.json"), backup.join("_manifest.json")).unwrap();
+    let out = lineage("husholdningstyper-status", "json");
+    assert_success(&out, "lineage beside a backup");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    // A manifest that a publication deletes between the listing and its read (it replaces
+    // it) is not a publication; the others are still shown.
+    let root = format!(
+        "{}/",
+        manifest["output_prefix"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+    );
+    let mut racing = Command::new(BIN)
+        .args(["lineage", "--format", "json", "--bucket"])
+        .arg(bucket.path())
+        .arg(&root)
+        .env(
+            "BYDELSFAKTA_FAULTS",
+            "get#1=delay:1500,path=husholdningstyper",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(racing.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("injected fault") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the fault never fired"
+        );
+    }
+    std::fs::remove_file(prefix.join("_manifest.json")).unwrap();
+    let out = racing.wait_with_output().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(out.status.success(), "{line}{rest}");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let datasets: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["output_dataset"].as_str().unwrap())
+        .collect();
+    assert_eq!(datasets, ["trangboddhet-over-2-status"]);
     // Nothing published: an error that says so.
     let out = lineage("bydelsfakta-nothing", "text");
     assert!(!out.status.success());

@@ -1,12 +1,17 @@
 //! `bydelsfakta lineage`: which input editions produced the documents of an output, and
 //! when, read from the manifests that publications write last beside their documents
 //! (`<prefix>_manifest.json`, `queries::publication`).
+//!
+//! A publication in progress backs the manifest up in its bookkeeping folder and deletes it
+//! before it moves the new documents in, so lineage reads only the manifests beside
+//! documents, and one that is gone by the time it is read is not a publication (yet).
 
 use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::publication::records::Manifest;
+use bydelsfakta_queries::publication::site::BOOKKEEPING;
 
 use crate::error::Result;
 use crate::stores::runtime_for;
@@ -26,7 +31,10 @@ pub async fn lineage(bucket: &Bucket, target: &str) -> Result<Vec<Manifest>> {
         .list(Some(&under))
         .map_ok(|meta| bucket.key(&meta.location))
         .try_filter(|key| {
-            let wanted = key.ends_with(MANIFEST_NAME) && (by_prefix || key.contains(&segment));
+            let wanted = key.ends_with(MANIFEST_NAME)
+                && !key.contains(&format!("/{BOOKKEEPING}"))
+                && !key.starts_with(BOOKKEEPING)
+                && (by_prefix || key.contains(&segment));
             std::future::ready(wanted)
         })
         .try_collect()
@@ -34,7 +42,9 @@ pub async fn lineage(bucket: &Bucket, target: &str) -> Result<Vec<Manifest>> {
         .map_err(bydelsfakta_queries::Error::from)?;
     let mut manifests = vec![];
     for key in keys {
-        let manifest = read_manifest(store.as_ref(), bucket, &key).await?;
+        let Some(manifest) = read_manifest(store.as_ref(), bucket, &key).await? else {
+            continue;
+        };
         if by_prefix || manifest.output_dataset == target {
             manifests.push(manifest);
         }
@@ -43,18 +53,26 @@ pub async fn lineage(bucket: &Bucket, target: &str) -> Result<Vec<Manifest>> {
     Ok(manifests)
 }
 
-async fn read_manifest(store: &dyn ObjectStore, bucket: &Bucket, key: &str) -> Result<Manifest> {
-    let bytes = store
-        .get(&bucket.path(key))
-        .await
-        .map_err(bydelsfakta_queries::Error::from)?
+/// The manifest at `key`, or `None` when a publication deleted it since it was listed.
+async fn read_manifest(
+    store: &dyn ObjectStore,
+    bucket: &Bucket,
+    key: &str,
+) -> Result<Option<Manifest>> {
+    let got = match store.get(&bucket.path(key)).await {
+        Ok(got) => got,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(bydelsfakta_queries::Error::from(e).into()),
+    };
+    let bytes = got
         .bytes()
         .await
         .map_err(bydelsfakta_queries::Error::from)?;
-    serde_json::from_slice(&bytes).map_err(|e| crate::Error::Manifest {
+    let manifest = serde_json::from_slice(&bytes).map_err(|e| crate::Error::Manifest {
         key: key.to_string(),
         problem: e.to_string(),
-    })
+    })?;
+    Ok(Some(manifest))
 }
 
 /// For people: each publication, its inputs and its documents.
