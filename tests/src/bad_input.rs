@@ -2,7 +2,8 @@
 //! cannot be run, or an input object that cannot be right. Every case must fail with its
 //! error kind, name where (dataset, object, line, column), write nothing, and read the same
 //! on every engine: `tests/tests/inputs.rs` runs the table embedded,
-//! `cluster/tests/remote.rs` on the loopback cluster.
+//! `cluster/tests/remote.rs` on the loopback cluster, `tests/tests/ballista.rs` the cases
+//! about lines ([`line_cases`]) on Ballista standalone.
 
 use std::path::Path;
 
@@ -36,6 +37,36 @@ fn set_line(bucket: &Path, line: usize, edit: impl Fn(&str) -> String) {
     });
 }
 
+/// Line `blank` of the input emptied (the CSV reader skips it: no record).
+fn blank_line(bucket: &Path, blank: usize) {
+    set_line(bucket, blank, |_| String::new());
+}
+
+/// Line 6's sub-district name quoted, with a line break inside it: one record, two lines.
+/// Lines past 6 move one down, so this goes after the other edits.
+fn quoted_line_break(bucket: &Path) {
+    set_line(bucket, 6, |l| {
+        l.replacen(";Nedre Tøyen;", ";\"Nedre\nTøyen\";", 1)
+    });
+}
+
+/// Every line ending of the input made CRLF (one inside quotes too).
+fn crlf_endings(bucket: &Path) {
+    let path = input_csv(bucket, DATASET);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(path, text.replace('\n', "\r\n")).unwrap();
+}
+
+/// Line 10's year, which is not one.
+fn bad_year(bucket: &Path) {
+    set_line(bucket, 10, |l| l.replacen("2015;", "abcd;", 1));
+}
+
+/// Line 10 with a field too many.
+fn extra_field(bucket: &Path) {
+    set_line(bucket, 10, |l| format!("{l};99"));
+}
+
 fn set_prefix(event: &mut Value, prefix: &str) {
     event["payload"]["output_dataset"]["s3_prefix"] = json!(prefix);
 }
@@ -49,9 +80,10 @@ pub fn input_key(bucket: &Path) -> String {
         .to_string()
 }
 
-/// Every case; the ones about the event come first.
+/// Every case; the ones about the event come first, the ones about lines that are not
+/// records ([`line_cases`]) last.
 pub fn cases() -> Vec<Case> {
-    vec![
+    let mut cases = vec![
         Case {
             name: "output prefix with ..",
             make: |_, e| set_prefix(e, "%stage%/x/../../y/"),
@@ -193,6 +225,96 @@ pub fn cases() -> Vec<Case> {
             },
             kind: "InputFileError",
             says: &[DATASET, "outside the bucket"],
+        },
+    ];
+    cases.extend(line_cases());
+    cases
+}
+
+/// Bad rows and cells after lines that are no record of their own (a blank line, a line
+/// break inside quotes) and with CRLF endings: the error names the line of the file all
+/// the same (docs/inputs.md), whichever class it is.
+pub fn line_cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "a blank line before a bad cell",
+            make: |b, _| {
+                blank_line(b, 6);
+                bad_year(b);
+            },
+            kind: "InputCellError",
+            says: &["line 10, column 'aar'", "'abcd'"],
+        },
+        Case {
+            name: "a blank line before an extra field",
+            make: |b, _| {
+                blank_line(b, 6);
+                extra_field(b);
+            },
+            kind: "InputFileError",
+            says: &[DATASET, "line 10:", "11 fields expected, 12 found"],
+        },
+        Case {
+            name: "a blank line before a district id that is not two digits",
+            make: |b, _| {
+                blank_line(b, 6);
+                set_line(b, 10, |l| {
+                    l.replacen(";01;Bydel Gamle Oslo", ";1;Bydel Gamle Oslo", 1)
+                });
+            },
+            kind: "InputCellError",
+            says: &["line 10, column 'bydel_id'", "two digits", "'1'"],
+        },
+        Case {
+            name: "a blank line before bytes that are not UTF-8",
+            make: |b, _| {
+                blank_line(b, 6);
+                let path = input_csv(b, DATASET);
+                let mut bytes = std::fs::read(&path).unwrap();
+                bytes.extend_from_slice(b"2015;0101;Lod\xffalen;01;Bydel;1;2;3;4;5;15\n");
+                std::fs::write(path, bytes).unwrap();
+            },
+            kind: "InputFileError",
+            says: &[DATASET, "line 1022, column 'delbydel_navn': not UTF-8 text"],
+        },
+        Case {
+            name: "a quoted line break before a bad cell",
+            make: |b, _| {
+                bad_year(b);
+                quoted_line_break(b);
+            },
+            kind: "InputCellError",
+            says: &["line 11, column 'aar'", "'abcd'"],
+        },
+        Case {
+            name: "a quoted line break before an extra field",
+            make: |b, _| {
+                extra_field(b);
+                quoted_line_break(b);
+            },
+            kind: "InputFileError",
+            says: &[DATASET, "line 11:", "11 fields expected, 12 found"],
+        },
+        Case {
+            name: "CRLF endings and a blank line before a bad cell",
+            make: |b, _| {
+                blank_line(b, 6);
+                bad_year(b);
+                crlf_endings(b);
+            },
+            kind: "InputCellError",
+            says: &["line 10, column 'aar'", "'abcd'"],
+        },
+        Case {
+            name: "CRLF endings, a blank line and a quoted line break before an extra field",
+            make: |b, _| {
+                blank_line(b, 4);
+                extra_field(b);
+                quoted_line_break(b);
+                crlf_endings(b);
+            },
+            kind: "InputFileError",
+            says: &[DATASET, "line 11:", "11 fields expected, 12 found"],
         },
     ]
 }

@@ -64,6 +64,32 @@ async fn executor_errors() {
     assert!(files_below(&dir.path().join("intermediate")).is_empty());
 }
 
+/// The bad-input cases about lines that are no record (a blank line, a quoted line break)
+/// and CRLF endings: Ballista standalone names the same line of the file as embedded
+/// (`inputs::every_bad_input_fails_clearly`).
+#[test]
+fn bad_lines_are_named_by_their_line_in_the_file() {
+    // A scheduler and an executor in this process: never beside a test that asserts on time.
+    let _serial = serial::shared_blocking();
+    let rt = large_stack_runtime();
+    rt.block_on(async { tokio::spawn(bad_lines()).await.unwrap() });
+}
+
+async fn bad_lines() {
+    use bydelsfakta_tests::bad_input::{check, line_cases};
+    let mut failures = vec![];
+    for case in line_cases() {
+        let checked = check(&case, |bucket| async move {
+            Engine::ballista_standalone(&bucket).await.unwrap()
+        })
+        .await;
+        if let Err(failure) = checked {
+            failures.push(failure);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn outputs_sent_as_one_job_keep_their_own_outcomes() {
     // A scheduler and an executor in this process: never beside a test that asserts on time.

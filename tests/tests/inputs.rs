@@ -258,6 +258,31 @@ async fn a_bad_row_past_the_first_batch_is_named_alike() {
     );
 }
 
+/// Bad rows and cells after a blank line, after a quoted line break, with CRLF endings
+/// (the bad-input table's line cases): in memory and as plans, the error names the same line,
+/// the file's.
+#[tokio::test]
+async fn in_memory_and_planned_typing_name_the_files_line() {
+    use bydelsfakta_tests::bad_input::line_cases;
+    for case in line_cases() {
+        let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+        (case.make)(dir.path(), &mut fixture_event(EVENT));
+        let engine = bydelsfakta_scheduler_client::Engine::embedded(&bucket)
+            .await
+            .unwrap();
+        let csv = input_csv(dir.path(), DATASET);
+        let prefix = csv.parent().unwrap().strip_prefix(dir.path()).unwrap();
+        let prefix = prefix.display().to_string();
+        let cache = bydelsfakta_queries::reader::InputCache::default();
+        let in_memory = reading(&engine, &bucket, DATASET, &prefix, Some(&cache)).await;
+        let planned = reading(&engine, &bucket, DATASET, &prefix, None).await;
+        assert_eq!(in_memory, planned, "{}", case.name);
+        for says in case.says {
+            assert!(in_memory.contains(says), "{}: {in_memory}", case.name);
+        }
+    }
+}
+
 /// Every case of the bad-input table, embedded: its error kind, its place, nothing written.
 /// (`cluster/tests/remote.rs` runs the same table on the loopback cluster.)
 #[tokio::test]

@@ -3,13 +3,15 @@
 //! The reader reports `incorrect number of fields for line 6, expected 11 got 9` or
 //! `Encountered invalid UTF-8 data for line 1022 and field 3`, wrapped differently by every
 //! engine (`Arrow error: Csv error: ...` embedded, `DataFusionError(Shared(External(...`
-//! from Ballista). Its lines are the file's lines (the header is line 1), its fields count
-//! from 1. The text is the same whatever wraps it, so it is read from there.
+//! from Ballista). Its "lines" are records (the header is record 1; a blank line is no
+//! record, a quoted line break no new one), its fields count from 1. The text is the same
+//! whatever wraps it, so it is read from there; the error names the record as its line, and
+//! [`super::lines::at_file_line`] makes that the file's line.
 
 use crate::error::Error;
 
 /// `e`, or the located error for input `dataset` (object `key`, columns `header`) when it
-/// is the CSV reader's complaint about a row.
+/// is the CSV reader's complaint about a row; its line is the record's number.
 pub fn locate_csv_error(e: Error, dataset: &str, key: &str, header: &[String]) -> Error {
     let text = e.to_string();
     let file_error = |line: u64, column: Option<String>, problem: String| Error::InputFile {

@@ -12,6 +12,9 @@
 //!    integer column `date`; `__row` keeps the file's line order.
 //! 4. [`csv_errors`]: what the CSV reader says about a bad row becomes an error naming the
 //!    dataset, the object, the line and the column (docs/deviations.md D6), on every engine.
+//! 5. [`lines`]: the reader and the probe count records, so a bad row's or cell's error is
+//!    built with its record's number; the object is read again, only then, to name the line
+//!    of the file where that record starts (blank lines and quoted line breaks counted).
 //!
 //! Where the plans run decides how: for a cluster, the probe and the casts are plans that
 //! run where the scan runs; embedded, the file is read into memory once per batch and
@@ -19,6 +22,7 @@
 
 mod csv_errors;
 mod header;
+mod lines;
 mod single_object;
 pub mod typed_record;
 mod typing;

@@ -18,6 +18,7 @@ use datafusion::prelude::*;
 use super::PlanExecutor;
 use super::csv_errors::locate_csv_error;
 use super::header::{check_header, read_header};
+use super::lines::{DELIMITER, at_file_line};
 use super::typed_record::{self, RecordedType, TypedRecord};
 use crate::bucket::Bucket;
 use crate::catalog::{self, Kind, YEAR_COLUMN};
@@ -44,7 +45,7 @@ async fn text_scan(
             .collect::<Vec<_>>(),
     );
     let options = CsvReadOptions::new()
-        .delimiter(b';')
+        .delimiter(DELIMITER)
         .has_header(true)
         .schema(&schema)
         .file_extension("");
@@ -111,19 +112,21 @@ impl ColumnType {
     }
 }
 
-/// A column that cannot be typed, at the first row that shows it.
+/// A column that cannot be typed, at the first row that shows it (data row n is the
+/// object's record n + 1, the header is record 1).
 struct BadColumn {
     row: i64,
     problem: &'static str,
 }
 
 impl BadColumn {
-    /// The error naming the input, line, column and the cell's `value`.
+    /// The error naming the input, the row's record as its line, the column and the cell's
+    /// `value`; [`at_file_line`] makes the record the file's line.
     fn error(self, dataset: &str, file: &str, column: &str, value: String) -> Error {
         Error::Cell {
             dataset: dataset.into(),
             file: file.into(),
-            // Line 1 is the header; data row n is line n + 1.
+            // The header is record 1; data row n is record n + 1.
             line: self.row as u64 + 1,
             column: column.into(),
             problem: self.problem,
@@ -188,6 +191,15 @@ fn probed_columns<'h>(dataset: &catalog::InputDataset, header: &'h [String]) -> 
 /// Rows per batch of the CSV decoder when an object is read into memory.
 const IN_MEMORY_CSV_BATCH_ROWS: usize = 1024;
 
+/// `e`, naming the line of object `key` where the record it names starts (its line is a
+/// record's number until then; see [`at_file_line`]).
+async fn with_file_line(ctx: &SessionContext, bucket: &Bucket, key: &str, e: Error) -> Error {
+    match ctx.runtime_env().object_store(bucket.store_url()) {
+        Ok(store) => at_file_line(e, store.as_ref(), &bucket.path(key)).await,
+        Err(_) => e,
+    }
+}
+
 /// Embedded: the object read, probed and cast in memory.
 pub async fn typed_in_memory(
     ctx: &SessionContext,
@@ -196,6 +208,19 @@ pub async fn typed_in_memory(
     key: &str,
 ) -> Result<RecordBatch> {
     let (header, scan) = text_scan(ctx, bucket, dataset, key).await?;
+    match typed_batch(dataset, key, &header, scan).await {
+        Err(e) => Err(with_file_line(ctx, bucket, key, e).await),
+        typed => typed,
+    }
+}
+
+/// The cells of `scan` probed and cast in memory; an error names a record as its line.
+async fn typed_batch(
+    dataset: &catalog::InputDataset,
+    key: &str,
+    header: &[String],
+    scan: DataFrame,
+) -> Result<RecordBatch> {
     let schema = scan.schema().inner().clone();
     // The CSV decoder sets aside, and zeroes, room for a batch's rows times the columns
     // (8,192 rows by default: 8 MB for the 127 age columns, whatever the file's rows); the
@@ -206,15 +231,16 @@ pub async fn typed_in_memory(
     let batches = DataFrame::new(state, plan)
         .collect()
         .await
-        .map_err(|e| locate_csv_error(e.into(), dataset.id, key, &header))?;
+        .map_err(|e| locate_csv_error(e.into(), dataset.id, key, header))?;
     let text = concat_batches(&schema, &batches).map_err(DataFusionError::from)?;
     if text.num_rows() == 0 {
         return Err(no_rows(dataset.id, key));
     }
-    // One partition, so the batches are in file order: row n is data line n.
+    // One partition, so the batches are in file order: row n is data record n (record
+    // n + 1 of the object, whose header is record 1).
     let rows = Int64Array::from_iter_values(1..=text.num_rows() as i64);
-    check_ids_in_memory(dataset, key, &header, &text)?;
-    let numbers = probed_columns(dataset, &header);
+    check_ids_in_memory(dataset, key, header, &text)?;
+    let numbers = probed_columns(dataset, header);
     let mut fields = vec![];
     let mut columns: Vec<ArrayRef> = vec![];
     for (i, name) in header.iter().enumerate() {
@@ -279,7 +305,10 @@ pub async fn typed_scan(
             return Ok((cast_columns(&raw, types)?, record.rows, None));
         }
     }
-    let (types, rows) = probed_types(executor, &raw, dataset, key, &header).await?;
+    let (types, rows) = match probed_types(executor, &raw, dataset, key, &header).await {
+        Ok(probed) => probed,
+        Err(e) => return Err(with_file_line(ctx, bucket, key, e).await),
+    };
     let record = record_key.map(|record_key| TypedRecord {
         record_key,
         object_key: object.key.clone(),
@@ -312,7 +341,8 @@ fn cast_columns<'n>(
     Ok(raw.clone().select(columns)?)
 }
 
-/// Each column's type and the rows, by the probe job; the input's first problem as an error.
+/// Each column's type and the rows, by the probe job; the input's first problem as an error
+/// that names a record as its line.
 async fn probed_types(
     executor: &dyn PlanExecutor,
     raw: &DataFrame,
