@@ -179,6 +179,36 @@ pub fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "an infinite count",
+            make: |b, _| {
+                set_line(b, 6, |l| {
+                    let (rest, _) = l.rsplit_once(';').unwrap();
+                    format!("{rest};inf")
+                })
+            },
+            kind: "InputCellError",
+            says: &[
+                "line 6, column 'rom_per_person_i_alt'",
+                "not a number",
+                "'inf'",
+            ],
+        },
+        Case {
+            name: "a count beyond a float's range",
+            make: |b, _| {
+                set_line(b, 6, |l| {
+                    let (rest, _) = l.rsplit_once(';').unwrap();
+                    format!("{rest};1e400")
+                })
+            },
+            kind: "InputCellError",
+            says: &[
+                "line 6, column 'rom_per_person_i_alt'",
+                "not a number",
+                "'1e400'",
+            ],
+        },
+        Case {
             name: "a header and no rows",
             make: |b, _| {
                 let path = input_csv(b, DATASET);

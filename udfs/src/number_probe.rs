@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StructArray};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion::arrow::util::display::FormatOptions;
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
@@ -29,7 +29,8 @@ pub const PROBE_FIELDS: [&str; 5] = [
     description = "Probes a text column for its number kind: `missing` counts missing cells, \
 `non_integer` counts present cells that are not a whole number (an optional sign and digits), \
 `first_unparsable_row` is the smallest `row` of a present cell that does not parse as a \
-float (missing when every present cell parses), `first_non_integer_row` the smallest `row` \
+finite float (`inf`, or `1e400` beyond a float's range, does not; missing when every present \
+cell parses), `first_non_integer_row` the smallest `row` \
 of a cell that is missing or not a whole number, and `first_out_of_range_row` the smallest \
 `row` of a whole number beyond a 64-bit integer.",
     syntax_example = "number_probe(value, row)",
@@ -121,7 +122,9 @@ pub struct NumberKind {
     pub missing: i64,
     /// Present cells that are not a whole number.
     pub non_integer: i64,
-    /// The smallest row of a present cell that does not parse as a float.
+    /// The smallest row of a present cell that does not parse as a finite float: no count
+    /// or rate of the platform is infinite, and one would reach the documents as a division
+    /// by it or fail there without naming its cell.
     pub first_unparsable_row: Option<i64>,
     /// The smallest row of a cell that is missing or not a whole number.
     pub first_non_integer_row: Option<i64>,
@@ -138,8 +141,9 @@ impl NumberKind {
     /// [`add_whole_numbers`](Self::add_whole_numbers) falls back on.
     fn add(&mut self, text: &ArrayRef, rows: &Int64Array) -> Result<()> {
         // The same conversion as `try_cast(value AS DOUBLE)`: a present cell that becomes
-        // missing does not parse.
+        // missing, or infinite, does not parse.
         let floats = cast_with_options(text, &DataType::Float64, &SAFE)?;
+        let floats = floats.as_primitive::<Float64Type>();
         let text = text.as_string::<i32>();
         for i in 0..text.len() {
             let row = rows.is_valid(i).then(|| rows.value(i));
@@ -155,7 +159,7 @@ impl NumberKind {
                 {
                     self.first_out_of_range_row = min_row(self.first_out_of_range_row, row);
                 }
-                if floats.is_null(i)
+                if (floats.is_null(i) || floats.value(i).is_infinite())
                     && let Some(row) = row
                 {
                     self.first_unparsable_row = min_row(self.first_unparsable_row, row);
@@ -388,6 +392,14 @@ mod tests {
             .await,
             [Some(0), Some(0), None, None, Some(3)]
         );
+        // Infinite, written out or beyond a float's range: not a number of the platform.
+        for infinite in ["inf", "-Infinity", "1e400"] {
+            assert_eq!(
+                row(probe(&format!("('1', 1), ('{infinite}', 4), ('2.5', 3)"))).await,
+                [Some(0), Some(2), Some(4), Some(3), None],
+                "{infinite}"
+            );
+        }
     }
 
     /// A cell of a text column and its row number in the file.
