@@ -145,12 +145,27 @@ pub enum Error {
 /// file that happened to be named as an input.
 const QUOTE_LIMIT: usize = 200;
 
-/// `text`, or its first [`QUOTE_LIMIT`] characters and an ellipsis.
+/// `text`, or its first [`QUOTE_LIMIT`] characters and an ellipsis, its control characters
+/// escaped.
 fn clip(text: &str) -> String {
-    match text.char_indices().nth(QUOTE_LIMIT) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
+    let clipped = match text.char_indices().nth(QUOTE_LIMIT) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    };
+    // Control characters (a NUL, a line break) are shown escaped: written raw they would
+    // break the message's line, or the terminal, of whoever reads it.
+    let mut shown = String::with_capacity(clipped.len());
+    for c in clipped.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
     }
+    if clipped.len() < text.len() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// `, line 6, column 'x'` as far as they are known.
@@ -360,5 +375,10 @@ mod tests {
         assert_eq!(clipped.chars().count(), QUOTE_LIMIT + 1);
         assert!(clipped.ends_with('…'));
         assert_eq!(clip("short"), "short");
+        assert_eq!(
+            clip("8\u{0}36\r\n"),
+            "8\\u{0}36\\r\\n",
+            "control characters escaped"
+        );
     }
 }
