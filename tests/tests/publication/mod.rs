@@ -4,10 +4,12 @@
 //! previous documents are byte-identical or the new set is complete and matches its
 //! manifest, `recover` leaves no bookkeeping behind, and the publication reported success
 //! exactly when the new set was published; `/metrics` counts a rollback exactly when one
-//! happened (the failures' own, and recovery's of a crashed publisher). `kills` does the same to real `bydelsfakta run`
-//! processes with SIGKILL; `retries` checks the S3 client's bounds.
+//! happened (the failures' own, and recovery's of a crashed publisher). `kills` does the
+//! same to real `bydelsfakta run` processes with SIGKILL; `recovery` faults `recover`
+//! itself, at every call, after a crash; `retries` checks the S3 client's bounds.
 
 mod kills;
+mod recovery;
 mod retries;
 mod support;
 
