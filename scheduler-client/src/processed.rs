@@ -1,11 +1,13 @@
 //! The processed datasets of a bucket: every object under
 //! `processed/<confidentiality>/<dataset-id>/version=<v>/edition=<e>/`, grouped by dataset and
 //! ordered by version (numerically) and edition. `run-all` takes the latest edition of each
-//! input from here, `sql` makes tables of them.
+//! input from here, `sql` makes tables of them. An edition that cannot be listed (a link
+//! that loops, in a local bucket) is listed all the same: only what reads it fails.
 
 use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
+use futures::future::BoxFuture;
 use object_store::ObjectStore;
 
 use bydelsfakta_queries::bucket::Bucket;
@@ -57,15 +59,11 @@ pub async fn processed_datasets(
     store: &dyn ObjectStore,
     bucket: &Bucket,
 ) -> bydelsfakta_queries::Result<Vec<ProcessedDataset>> {
-    let objects: Vec<_> = store
-        .list(Some(&bucket.path("processed")))
-        .try_collect()
-        .await?;
+    let folders = edition_folders(store, bucket, "processed".into()).await?;
     let mut datasets: BTreeMap<String, Vec<Edition>> = BTreeMap::new();
-    for meta in objects {
-        let key = bucket.key(&meta.location);
-        let parts: Vec<&str> = key.split('/').collect();
-        let [_, confidentiality, id, version, edition, _file] = parts.as_slice() else {
+    for folder in folders {
+        let parts: Vec<&str> = folder.split('/').collect();
+        let [_, confidentiality, id, version, edition] = parts.as_slice() else {
             continue;
         };
         let (Some(v), Some(e)) = (
@@ -78,7 +76,7 @@ pub async fn processed_datasets(
             confidentiality: confidentiality.to_string(),
             version: v.to_string(),
             edition: e.to_string(),
-            prefix: parts[..5].join("/") + "/",
+            prefix: format!("{folder}/"),
         };
         let editions = datasets.entry(id.to_string()).or_default();
         if !editions.contains(&edition) {
@@ -94,6 +92,59 @@ pub async fn processed_datasets(
         .collect())
 }
 
+/// How many segments an edition folder's key has:
+/// `processed/<confidentiality>/<id>/version=<v>/edition=<e>`.
+const EDITION_DEPTH: usize = 5;
+
+/// The folders (keys) at the edition level below `folder` that hold an object, by one
+/// listing. When that listing fails in a local bucket (a link that loops fails it), the
+/// folders below are listed one by one, so that the failure stays in its own edition: an
+/// edition folder that cannot be listed is still an edition, and a run that reads it names
+/// what is wrong with it (`reader::locate_single_object`); the other datasets are as listed.
+fn edition_folders<'a>(
+    store: &'a dyn ObjectStore,
+    bucket: &'a Bucket,
+    folder: String,
+) -> BoxFuture<'a, bydelsfakta_queries::Result<Vec<String>>> {
+    Box::pin(async move {
+        let listed = store.list(Some(&bucket.path(&folder)));
+        let error = match listed.try_collect::<Vec<_>>().await {
+            Ok(objects) => {
+                return Ok(objects
+                    .iter()
+                    .filter_map(|meta| edition_of(&bucket.key(&meta.location)))
+                    .collect());
+            }
+            Err(e) => e,
+        };
+        // Only a local bucket's listing fails on one entry; another store's is the store's.
+        if bucket.local_folder("").is_none() {
+            return Err(error.into());
+        }
+        let depth = folder.split('/').count();
+        if depth >= EDITION_DEPTH {
+            tracing::warn!(folder = %folder, "cannot be listed: {error}");
+            return Ok(vec![folder]);
+        }
+        // A folder whose entries cannot be listed either fails as the listing did.
+        let Ok(below) = store.list_with_delimiter(Some(&bucket.path(&folder))).await else {
+            return Err(error.into());
+        };
+        let mut folders = vec![];
+        for prefix in below.common_prefixes {
+            folders.extend(edition_folders(store, bucket, bucket.key(&prefix)).await?);
+        }
+        Ok(folders)
+    })
+}
+
+/// The edition folder of an object's key: the key without its last segment, when that is
+/// the object's name in an edition folder.
+fn edition_of(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split('/').collect();
+    (parts.len() == EDITION_DEPTH + 1).then(|| parts[..EDITION_DEPTH].join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +156,48 @@ mod tests {
             edition: edition.into(),
             prefix: String::new(),
         }
+    }
+
+    /// A link that loops in one dataset's edition fails neither the listing nor the other
+    /// datasets: its edition is still listed (a run that reads it names the problem).
+    #[tokio::test]
+    async fn a_link_that_loops_stays_in_its_own_edition() {
+        let dir = tempfile::tempdir().unwrap();
+        for (dataset, edition) in [("a", "1"), ("b", "1"), ("b", "2")] {
+            let folder = dir.path().join(format!(
+                "processed/green/{dataset}/version=1/edition={edition}"
+            ));
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join(format!("{dataset}.csv")), "x\n1\n").unwrap();
+        }
+        let looped = dir
+            .path()
+            .join("processed/green/b/version=1/edition=2/b.csv");
+        std::fs::remove_file(&looped).unwrap();
+        std::os::unix::fs::symlink("b.csv", &looped).unwrap();
+        let bucket = Bucket::folder(dir.path()).unwrap();
+        let store = object_store::local::LocalFileSystem::new();
+        assert!(
+            store
+                .list(Some(&bucket.path("processed")))
+                .try_collect::<Vec<_>>()
+                .await
+                .is_err(),
+            "the store's listing fails on the loop"
+        );
+        let datasets = processed_datasets(&store, &bucket).await.unwrap();
+        let latest: Vec<(&str, &str)> = datasets
+            .iter()
+            .map(|d| (d.id.as_str(), d.latest().prefix.as_str()))
+            .collect();
+        assert_eq!(
+            latest,
+            [
+                ("a", "processed/green/a/version=1/edition=1/"),
+                ("b", "processed/green/b/version=1/edition=2/")
+            ]
+        );
+        assert_eq!(datasets[1].editions.len(), 2);
     }
 
     #[test]

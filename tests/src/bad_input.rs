@@ -3,7 +3,8 @@
 //! error kind, name where (dataset, object, line, column), write nothing, and read the same
 //! on every engine: `tests/tests/inputs.rs` runs the table embedded,
 //! `cluster/tests/remote.rs` on the loopback cluster, `tests/tests/ballista.rs` the cases
-//! about lines ([`line_cases`]) on Ballista standalone.
+//! about lines ([`line_cases`]) and objects that cannot be read ([`unreadable_cases`]) on
+//! Ballista standalone.
 
 use std::path::Path;
 
@@ -257,8 +258,47 @@ pub fn cases() -> Vec<Case> {
             says: &[DATASET, "outside the bucket"],
         },
     ];
+    cases.extend(unreadable_cases());
     cases.extend(line_cases());
     cases
+}
+
+/// The input's key in the bucket, as the messages name it.
+const KEY: &str = "(processed/green/husholdninger-etter-rom-per-person/version=1/edition=20240622T191428/husholdninger-etter-rom-per-person.csv)";
+
+/// The input replaced by a link to `target`.
+fn link_to(bucket: &Path, target: &str) {
+    let path = input_csv(bucket, DATASET);
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(target, path).unwrap();
+}
+
+/// An object the file system cannot read (docs/inputs.md, step 1): named by its key in
+/// the bucket, never by a path of the machine. (A file the process may not read is one
+/// too, but a test run as root reads every file.)
+pub fn unreadable_cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "a link that loops",
+            make: |b, _| link_to(b, "husholdninger-etter-rom-per-person.csv"),
+            kind: "InputFileError",
+            says: &[
+                DATASET,
+                KEY,
+                "cannot be read: too many levels of symbolic links",
+            ],
+        },
+        Case {
+            name: "a link to nothing",
+            make: |b, _| link_to(b, "no-such-file.csv"),
+            kind: "InputFileError",
+            says: &[
+                DATASET,
+                KEY,
+                "cannot be read: a link to a file that does not exist",
+            ],
+        },
+    ]
 }
 
 /// Bad rows and cells after lines that are no record of their own (a blank line, a line

@@ -66,7 +66,7 @@ async fn executor_errors() {
 
 /// The bad-input cases about lines that are no record (a blank line, a quoted line break)
 /// and CRLF endings: Ballista standalone names the same line of the file as embedded
-/// (`inputs::every_bad_input_fails_clearly`).
+/// (`inputs::every_bad_input_fails_clearly`); and an object that cannot be read, named alike.
 #[test]
 fn bad_lines_are_named_by_their_line_in_the_file() {
     // A scheduler and an executor in this process: never beside a test that asserts on time.
@@ -76,9 +76,9 @@ fn bad_lines_are_named_by_their_line_in_the_file() {
 }
 
 async fn bad_lines() {
-    use bydelsfakta_tests::bad_input::{check, line_cases};
+    use bydelsfakta_tests::bad_input::{check, line_cases, unreadable_cases};
     let mut failures = vec![];
-    for case in line_cases() {
+    for case in line_cases().into_iter().chain(unreadable_cases()) {
         let checked = check(&case, |bucket| async move {
             Engine::ballista_standalone(&bucket).await.unwrap()
         })

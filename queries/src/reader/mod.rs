@@ -1,7 +1,8 @@
 //! Reads the one CSV object under an input prefix into a typed DataFrame (docs/inputs.md).
 //!
 //! 1. [`single_object`]: list the prefix (S3 prefix semantics): no object or more than one is
-//!    an error, and in a local bucket the object must lie inside the bucket (no symlink out).
+//!    an error, and in a local bucket the object must lie inside the bucket (no symlink out)
+//!    and every entry under the prefix must be readable (no link that loops or leads nowhere).
 //! 2. [`header`]: read the first line (64 KiB at most) and check it against the catalog: an
 //!    explicit schema maps columns by position, so a file with other columns must fail here,
 //!    naming what differs.

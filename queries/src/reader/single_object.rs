@@ -19,6 +19,19 @@ pub async fn locate_single_object(
         Some(i) => (&prefix[..i], &prefix[i + 1..]),
         None => ("", prefix),
     };
+    // In a local bucket, every entry under the prefix must be one the process can read.
+    if let Some((key, problem)) = bucket
+        .local_folder(dir)
+        .and_then(|folder| unreadable_entry(&folder, dir, partial))
+    {
+        return Err(Error::InputFile {
+            dataset: dataset.into(),
+            file: key,
+            line: None,
+            column: None,
+            problem,
+        });
+    }
     let listed: Vec<_> = store
         .list(Some(&bucket.path(dir)))
         .try_collect()
@@ -84,4 +97,165 @@ fn inside_the_bucket(bucket: &Bucket, dataset: &str, key: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// In a local bucket, the first entry under `folder` (bucket key `key`) whose name starts
+/// with `partial` that cannot be read, and why: a link that loops or leads nowhere, a file
+/// or folder the process may not read. The store would fail on it naming neither the
+/// input nor the object (a loop, a file it may not open), or skip it as if there were no
+/// object (a link that leads nowhere).
+fn unreadable_entry(
+    folder: &std::path::Path,
+    key: &str,
+    partial: &str,
+) -> Option<(String, String)> {
+    let cannot = |key: String, e: &std::io::Error| {
+        let text = e.to_string();
+        let text = text.split(" (os error").next().unwrap_or_default();
+        let mut chars = text.chars();
+        let first = chars.next().map(|c| c.to_lowercase().to_string());
+        Some((
+            key,
+            format!(
+                "cannot be read: {}{}",
+                first.unwrap_or_default(),
+                chars.as_str()
+            ),
+        ))
+    };
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        // No folder: no object, which the listing reports.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return None;
+        }
+        Err(e) => return cannot(format!("{key}/"), &e),
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => return cannot(format!("{key}/"), &e),
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(partial) {
+            continue;
+        }
+        let entry_key = match key {
+            "" => name,
+            key => format!("{key}/{name}"),
+        };
+        let path = entry.path();
+        let link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if link {
+                    return Some((
+                        entry_key,
+                        "cannot be read: a link to a file that does not exist".into(),
+                    ));
+                }
+                // Gone since the folder was read.
+            }
+            Err(e) => return cannot(entry_key, &e),
+            // A linked folder is left to the store, which finds the loops among folders.
+            Ok(meta) if meta.is_dir() && !link => {
+                if let Some(found) = unreadable_entry(&path, &entry_key, "") {
+                    return Some(found);
+                }
+            }
+            // Only a regular file is opened (a named pipe would wait for a writer); the
+            // store lists nothing else.
+            Ok(meta) if meta.is_file() => {
+                if let Err(e) = std::fs::File::open(&path) {
+                    return cannot(entry_key, &e);
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::local::LocalFileSystem;
+
+    const PREFIX: &str = "processed/green/d/version=1/edition=1/";
+
+    /// A bucket whose prefix holds `d.csv`, made by `make` in the prefix's folder.
+    async fn located(make: impl Fn(&std::path::Path)) -> Result<InputObject> {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join(PREFIX);
+        std::fs::create_dir_all(&folder).unwrap();
+        make(&folder);
+        let bucket = Bucket::folder(dir.path()).unwrap();
+        locate_single_object(&LocalFileSystem::new(), &bucket, "d", PREFIX).await
+    }
+
+    fn message(located: Result<InputObject>) -> (&'static str, String) {
+        let e = located.expect_err("the object cannot be read");
+        (e.kind(), e.to_string())
+    }
+
+    #[tokio::test]
+    async fn an_object_that_cannot_be_read_is_named_by_its_key() {
+        let key = format!("input d ({PREFIX}d.csv): cannot be read: ");
+        let looped = located(|f| std::os::unix::fs::symlink("d.csv", f.join("d.csv")).unwrap());
+        assert_eq!(
+            message(looped.await),
+            (
+                "InputFileError",
+                format!("{key}too many levels of symbolic links")
+            )
+        );
+        let nowhere = located(|f| std::os::unix::fs::symlink("gone.csv", f.join("d.csv")).unwrap());
+        assert_eq!(
+            message(nowhere.await),
+            (
+                "InputFileError",
+                format!("{key}a link to a file that does not exist")
+            )
+        );
+        let folder = located(|f| {
+            std::fs::create_dir(f.join("sub")).unwrap();
+            std::os::unix::fs::symlink("d.csv", f.join("sub/d.csv")).unwrap();
+        });
+        assert!(
+            message(folder.await)
+                .1
+                .contains(&format!("({PREFIX}sub/d.csv)")),
+            "an object below a folder under the prefix"
+        );
+        let fine = located(|f| std::fs::write(f.join("d.csv"), "a;b\n1;2\n").unwrap());
+        assert_eq!(fine.await.unwrap().key, format!("{PREFIX}d.csv"));
+    }
+
+    #[tokio::test]
+    async fn a_file_the_process_may_not_read_is_named_by_its_key() {
+        use std::os::unix::fs::PermissionsExt;
+        let closed = |f: &std::path::Path| {
+            let file = f.join("d.csv");
+            std::fs::write(&file, "a;b\n1;2\n").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+        };
+        let probe = tempfile::tempdir().unwrap();
+        closed(probe.path());
+        if std::fs::File::open(probe.path().join("d.csv")).is_ok() {
+            eprintln!("skipped: this process reads every file (root)");
+            return;
+        }
+        assert_eq!(
+            message(located(closed).await),
+            (
+                "InputFileError",
+                format!("input d ({PREFIX}d.csv): cannot be read: permission denied")
+            )
+        );
+    }
 }
