@@ -22,7 +22,7 @@ pub async fn locate_single_object(
     // In a local bucket, every entry under the prefix must be one the process can read.
     if let Some((key, problem)) = bucket
         .local_folder(dir)
-        .and_then(|folder| unreadable_entry(&folder, dir, partial))
+        .and_then(|folder| unreadable_entry(&folder, dir, partial, MAX_FOLDER_DEPTH))
     {
         return Err(Error::InputFile {
             dataset: dataset.into(),
@@ -99,8 +99,13 @@ fn inside_the_bucket(bucket: &Bucket, dataset: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// In a local bucket, the first entry under `folder` (bucket key `key`) whose name starts
-/// with `partial` that cannot be read, and why: a link that loops or leads nowhere, a file
+/// How many folders deep below an input prefix [`unreadable_entry`] looks. An input prefix
+/// holds one object, most often directly; the bound keeps the recursion finite, and what
+/// lies deeper is left to the store's listing.
+const MAX_FOLDER_DEPTH: usize = 8;
+
+/// In a local bucket, the first entry under `folder` (bucket key `key`, and at most `depth`
+/// folders further down) whose name starts with `partial` that cannot be read, and why: a link that loops or leads nowhere, a file
 /// or folder the process may not read. The store would fail on it naming neither the
 /// input nor the object (a loop, a file it may not open), or skip it as if there were no
 /// object (a link that leads nowhere).
@@ -108,6 +113,7 @@ fn unreadable_entry(
     folder: &std::path::Path,
     key: &str,
     partial: &str,
+    depth: usize,
 ) -> Option<(String, String)> {
     let cannot = |key: String, e: &std::io::Error| {
         let text = e.to_string();
@@ -164,7 +170,9 @@ fn unreadable_entry(
             Err(e) => return cannot(entry_key, &e),
             // A linked folder is left to the store, which finds the loops among folders.
             Ok(meta) if meta.is_dir() && !link => {
-                if let Some(found) = unreadable_entry(&path, &entry_key, "") {
+                let below = depth.checked_sub(1);
+                if let Some(found) = below.and_then(|d| unreadable_entry(&path, &entry_key, "", d))
+                {
                     return Some(found);
                 }
             }
