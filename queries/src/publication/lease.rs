@@ -13,9 +13,9 @@
 //!
 //! A holder checks that its lease is still the highest, and still its own record, before
 //! each step that changes the documents (fencing); one that was paused past its expiry and
-//! overtaken stops there. The record is read, not only the key listed, because a
-//! generation is used again once every lease is released (the next publisher finds none
-//! and starts at 1).
+//! overtaken stops there. Once its lease has expired by its own clock, a holder also reads
+//! the record, not only the key listed, because a generation is used again once every
+//! lease is released (the next publisher finds none and starts at 1).
 //!
 //! S3 retries a request that was answered with a server error, a conditional put included,
 //! although the first try may have landed; the retry is then refused as if another
@@ -201,10 +201,16 @@ impl Lease {
     }
 
     /// Whether the lease in force is this one: the highest generation, holding this run's
-    /// and this holder's record.
+    /// and this holder's record. Until it expires by this holder's clock nobody can have
+    /// taken it over (this holder runs), so the key is still its own object and the record
+    /// is not read; once expired, the generation may have been taken over, every lease
+    /// released, and the key used again by a later publisher.
     async fn is_held(&self, site: &Site<'_>, leases: &[Found]) -> Result<bool> {
         if leases.last().map(|l| l.key.as_str()) != Some(self.key.as_str()) {
             return Ok(false);
+        }
+        if now_ms() < self.record.expires_at_ms {
+            return Ok(true);
         }
         Ok(read(site, &self.key).await?.is_some_and(|found| {
             found.run_id == self.record.run_id && found.holder == self.record.holder

@@ -19,27 +19,25 @@ pub async fn locate_single_object(
         Some(i) => (&prefix[..i], &prefix[i + 1..]),
         None => ("", prefix),
     };
-    // In a local bucket, every entry under the prefix must be one the process can read.
-    if let Some((key, problem)) = bucket
-        .local_folder(dir)
-        .and_then(|folder| unreadable_entry(&folder, dir, partial, MAX_FOLDER_DEPTH))
-    {
-        return Err(Error::InputFile {
+    // In a local bucket, an entry the process cannot read fails the store's listing (a
+    // link that loops) naming neither the input nor the object, or is skipped by it (a link
+    // that leads nowhere); only then is the folder walked, to name it.
+    let unreadable = || {
+        let folder = bucket.local_folder(dir)?;
+        let (key, problem) = unreadable_entry(&folder, dir, partial, MAX_FOLDER_DEPTH)?;
+        Some(Error::InputFile {
             dataset: dataset.into(),
             file: key,
             line: None,
             column: None,
             problem,
-        });
-    }
-    let listed: Vec<_> = store
-        .list(Some(&bucket.path(dir)))
-        .try_collect()
-        .await
-        .or_else(|e| match e {
-            object_store::Error::NotFound { .. } => Ok(vec![]),
-            e => Err(e),
-        })?;
+        })
+    };
+    let listed: Vec<_> = match store.list(Some(&bucket.path(dir))).try_collect().await {
+        Ok(listed) => listed,
+        Err(object_store::Error::NotFound { .. }) => vec![],
+        Err(e) => return Err(unreadable().unwrap_or_else(|| e.into())),
+    };
     let mut found: Vec<InputObject> = listed
         .into_iter()
         .map(|meta| {
@@ -53,10 +51,10 @@ pub async fn locate_single_object(
         })
         .collect();
     match found.len() {
-        0 => Err(Error::EmptyPrefix {
+        0 => Err(unreadable().unwrap_or_else(|| Error::EmptyPrefix {
             dataset: dataset.into(),
             prefix: prefix.into(),
-        }),
+        })),
         1 => {
             let object = found.remove(0);
             inside_the_bucket(bucket, dataset, &object.key)?;
@@ -74,8 +72,9 @@ pub async fn locate_single_object(
     }
 }
 
-/// In a local bucket, the object must be a file inside the bucket's folder: a symbolic
-/// link out of it (to `/etc/passwd`, say) is refused before anything is read.
+/// In a local bucket, the object must be a file inside the bucket's folder that the process
+/// may read: a symbolic link out of it (to `/etc/passwd`, say) is refused before anything
+/// is read, and a file it may not open is named here rather than by the store's error.
 fn inside_the_bucket(bucket: &Bucket, dataset: &str, key: &str) -> Result<()> {
     let (Some(root), Some(file)) = (bucket.local_folder(""), bucket.local_folder(key)) else {
         return Ok(());
@@ -96,7 +95,21 @@ fn inside_the_bucket(bucket: &Bucket, dataset: &str, key: &str) -> Result<()> {
             "a link to a file outside the bucket; it is not read".into(),
         ));
     }
+    std::fs::File::open(&target).map_err(|e| refused(cannot_be_read(&e)))?;
     Ok(())
+}
+
+/// `cannot be read: permission denied`, from the file system's error.
+fn cannot_be_read(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or_default();
+    let mut chars = text.chars();
+    let first = chars.next().map(|c| c.to_lowercase().to_string());
+    format!(
+        "cannot be read: {}{}",
+        first.unwrap_or_default(),
+        chars.as_str()
+    )
 }
 
 /// How many folders deep below an input prefix [`unreadable_entry`] looks. An input prefix
@@ -105,30 +118,17 @@ fn inside_the_bucket(bucket: &Bucket, dataset: &str, key: &str) -> Result<()> {
 const MAX_FOLDER_DEPTH: usize = 8;
 
 /// In a local bucket, the first entry under `folder` (bucket key `key`, and at most `depth`
-/// folders further down) whose name starts with `partial` that cannot be read, and why: a link that loops or leads nowhere, a file
-/// or folder the process may not read. The store would fail on it naming neither the
-/// input nor the object (a loop, a file it may not open), or skip it as if there were no
-/// object (a link that leads nowhere).
+/// folders further down) whose name starts with `partial` that cannot be read, and why: a
+/// link that loops or leads nowhere, a file or folder the process may not read. The store
+/// fails on some of them naming neither the input nor the object (a loop), and skips
+/// others as if there were no object (a link that leads nowhere).
 fn unreadable_entry(
     folder: &std::path::Path,
     key: &str,
     partial: &str,
     depth: usize,
 ) -> Option<(String, String)> {
-    let cannot = |key: String, e: &std::io::Error| {
-        let text = e.to_string();
-        let text = text.split(" (os error").next().unwrap_or_default();
-        let mut chars = text.chars();
-        let first = chars.next().map(|c| c.to_lowercase().to_string());
-        Some((
-            key,
-            format!(
-                "cannot be read: {}{}",
-                first.unwrap_or_default(),
-                chars.as_str()
-            ),
-        ))
-    };
+    let cannot = |key: String, e: &std::io::Error| Some((key, cannot_be_read(e)));
     let entries = match std::fs::read_dir(folder) {
         Ok(entries) => entries,
         // No folder: no object, which the listing reports.
