@@ -63,6 +63,14 @@ fn bad_year(bucket: &Path) {
     set_line(bucket, 10, |l| l.replacen("2015;", "abcd;", 1));
 }
 
+/// Line 6's last count (`rom_per_person_i_alt`) written as `value`.
+fn last_count_on_line_6(bucket: &Path, value: &str) {
+    set_line(bucket, 6, |l| {
+        let (rest, _) = l.rsplit_once(';').unwrap();
+        format!("{rest};{value}")
+    });
+}
+
 /// Line 10 with a field too many.
 fn extra_field(bucket: &Path) {
     set_line(bucket, 10, |l| format!("{l};99"));
@@ -166,12 +174,7 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             name: "a whole number beyond 64 bits",
-            make: |b, _| {
-                set_line(b, 6, |l| {
-                    let (rest, _) = l.rsplit_once(';').unwrap();
-                    format!("{rest};99999999999999999999")
-                })
-            },
+            make: |b, _| last_count_on_line_6(b, "99999999999999999999"),
             kind: "InputCellError",
             says: &[
                 "line 6, column 'rom_per_person_i_alt'",
@@ -181,12 +184,7 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             name: "an infinite count",
-            make: |b, _| {
-                set_line(b, 6, |l| {
-                    let (rest, _) = l.rsplit_once(';').unwrap();
-                    format!("{rest};inf")
-                })
-            },
+            make: |b, _| last_count_on_line_6(b, "inf"),
             kind: "InputCellError",
             says: &[
                 "line 6, column 'rom_per_person_i_alt'",
@@ -196,12 +194,7 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             name: "a count beyond a float's range",
-            make: |b, _| {
-                set_line(b, 6, |l| {
-                    let (rest, _) = l.rsplit_once(';').unwrap();
-                    format!("{rest};1e400")
-                })
-            },
+            make: |b, _| last_count_on_line_6(b, "1e400"),
             kind: "InputCellError",
             says: &[
                 "line 6, column 'rom_per_person_i_alt'",

@@ -113,6 +113,23 @@ async fn every_call_fails(
     faults
 }
 
+/// The new set published through `store` as run `r1` and killed (its task dropped, as a
+/// process is killed) once `store`'s fault takes effect; `what` names the case.
+async fn publish_killed_at_fault(backend: &Backend, prefix: &str, store: FaultyStore, what: &str) {
+    let store = Arc::new(store);
+    let publisher = {
+        let (store, backend, prefix) = (Arc::clone(&store), backend.clone(), prefix.to_string());
+        tokio::spawn(async move {
+            publish_set(store.as_ref(), &backend, &prefix, "new", "r1", settings()).await
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(60), store.fired())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the call was never made"));
+    publisher.abort();
+    let _ = publisher.await;
+}
+
 /// The publisher dies at every call, before it is made or once it has landed (its task is
 /// dropped there, as a process is killed): `recover` leaves the previous set or the new
 /// one complete, and nothing else.
@@ -132,20 +149,8 @@ async fn every_call_crashes(
                 let prefix = backend.fresh_prefix();
                 scenario.prepare(backend, &prefix).await;
                 let before = State::read(backend, &prefix).await;
-                let store = Arc::new(faulty(backend, operation, nth, action));
-                let publisher = {
-                    let (store, backend, prefix) =
-                        (Arc::clone(&store), backend.clone(), prefix.clone());
-                    tokio::spawn(async move {
-                        publish_set(store.as_ref(), &backend, &prefix, "new", "r1", settings())
-                            .await
-                    })
-                };
-                tokio::time::timeout(Duration::from_secs(60), store.fired())
-                    .await
-                    .unwrap_or_else(|_| panic!("{what}: the call was never made"));
-                publisher.abort();
-                let _ = publisher.await;
+                let store = faulty(backend, operation, nth, action);
+                publish_killed_at_fault(backend, &prefix, store, &what).await;
                 let rollbacks = Metrics::in_process();
                 let recovery = recover_prefix(backend, &prefix).await;
                 // Recovery counts the publication it undid, and nothing else does.

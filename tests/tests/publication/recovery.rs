@@ -13,8 +13,8 @@ use bydelsfakta_queries::publication::{Recovered, recover};
 use bydelsfakta_scheduler_client::stores::faults::{Action, Faults, FaultyStore, Operation, Rule};
 use bydelsfakta_tests::serial;
 
-use super::support::{Backend, Scenario, State, publish_set, recover_prefix};
-use super::{faulty, settings};
+use super::support::{Backend, Scenario, State, recover_prefix};
+use super::{faulty, publish_killed_at_fault, settings};
 
 /// Long enough to stand for a process that died there.
 const FOREVER: Duration = Duration::from_secs(3600);
@@ -36,18 +36,8 @@ async fn crashed_before_commit(backend: &Backend) -> (String, State) {
         path: Some("lambda_invoker/_manifest.json".into()),
         ..Faults::default()
     };
-    let store = Arc::new(FaultyStore::new(backend.store.clone(), faults));
-    let publisher = {
-        let (store, backend, prefix) = (Arc::clone(&store), backend.clone(), prefix.clone());
-        tokio::spawn(async move {
-            publish_set(store.as_ref(), &backend, &prefix, "new", "r1", settings()).await
-        })
-    };
-    tokio::time::timeout(Duration::from_secs(60), store.fired())
-        .await
-        .expect("the publication reached its manifest");
-    publisher.abort();
-    let _ = publisher.await;
+    let store = FaultyStore::new(backend.store.clone(), faults);
+    publish_killed_at_fault(backend, &prefix, store, "the manifest's put").await;
     (prefix, before)
 }
 
