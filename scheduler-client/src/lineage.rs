@@ -11,7 +11,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::publication::records::Manifest;
-use bydelsfakta_queries::publication::site::BOOKKEEPING;
+use bydelsfakta_queries::publication::site::bookkeeping_start;
 
 use crate::error::Result;
 use crate::stores::runtime_for;
@@ -32,8 +32,7 @@ pub async fn lineage(bucket: &Bucket, target: &str) -> Result<Vec<Manifest>> {
         .map_ok(|meta| bucket.key(&meta.location))
         .try_filter(|key| {
             let wanted = key.ends_with(MANIFEST_NAME)
-                && !key.contains(&format!("/{BOOKKEEPING}"))
-                && !key.starts_with(BOOKKEEPING)
+                && bookkeeping_start(key).is_none()
                 && (by_prefix || key.contains(&segment));
             std::future::ready(wanted)
         })

@@ -34,7 +34,7 @@ use crate::document::Document;
 use crate::error::{Error, Result};
 use lease::Lease;
 use records::{DocumentEntry, Journal, Manifest, PublishSettings, RunRecord, now_rfc3339};
-use site::{BOOKKEEPING, MANIFEST, Site};
+use site::{MANIFEST, Site};
 
 use object_store::ObjectStore;
 
@@ -155,10 +155,7 @@ pub async fn find_bookkeeping(
         .await?
         .into_iter()
         .filter_map(|(key, _)| {
-            let at = key
-                .find(&format!("/{BOOKKEEPING}"))
-                .map(|i| i + 1)
-                .or_else(|| key.starts_with(BOOKKEEPING).then_some(0))?;
+            let at = site::bookkeeping_start(&key)?;
             Some(key[..at].to_string())
         })
         .collect();

@@ -29,6 +29,14 @@ pub const MANIFEST: &str = "_manifest.json";
 /// The folder of everything else the protocol keeps while it works.
 pub const BOOKKEEPING: &str = "_publication/";
 
+/// Where a bucket key's bookkeeping folder starts (the length of its output prefix), when
+/// the key lies in one.
+pub fn bookkeeping_start(key: &str) -> Option<usize> {
+    key.find(&format!("/{BOOKKEEPING}"))
+        .map(|i| i + 1)
+        .or_else(|| key.starts_with(BOOKKEEPING).then_some(0))
+}
+
 /// How many objects are written, copied, moved or deleted at once. On S3 each request is a
 /// round trip of tens of milliseconds, so one at a time would keep a 16-document output
 /// waiting on dozens of them; on a local folder the requests overlap on tokio's blocking pool.
