@@ -15,8 +15,8 @@ use bydelsfakta_scheduler_client::run::{
 };
 use bydelsfakta_scheduler_client::sql::limits::parse_size;
 use bydelsfakta_scheduler_client::stores::settings::{
-    CONNECT_TIMEOUT_VARIABLE, MAX_RETRIES_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
-    RETRY_TIMEOUT_VARIABLE, StoreSettings,
+    CONNECT_TIMEOUT_VARIABLE, LOCAL_CALL_TIMEOUT_VARIABLE, MAX_RETRIES_VARIABLE,
+    REQUEST_TIMEOUT_VARIABLE, RETRY_TIMEOUT_VARIABLE, StoreSettings,
 };
 
 /// Turns Oslo's processed district statistics into the JSON documents of the Bydelsfakta
@@ -52,6 +52,10 @@ pub struct Cli {
     /// Retries of one S3 call at most (default 5).
     #[arg(long, global = true, env = MAX_RETRIES_VARIABLE, value_name = "COUNT")]
     pub s3_max_retries: Option<usize>,
+    /// Seconds one call of a local-folder bucket may take, answer included (default 30):
+    /// a hung mount fails the run instead of holding it.
+    #[arg(long, global = true, env = LOCAL_CALL_TIMEOUT_VARIABLE, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub local_call_timeout: Option<Duration>,
     /// How log lines on stderr look: text, or one JSON object per line (each run's record
     /// nested, errors included). Stdout is the same either way.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = LOG_FORMAT_VARIABLE)]
@@ -262,7 +266,7 @@ pub enum Format {
 }
 
 impl Cli {
-    /// The S3 settings of the flags (or their variables), the defaults for the rest.
+    /// The store settings of the flags (or their variables), the defaults for the rest.
     pub fn store_settings(&self) -> StoreSettings {
         let defaults = StoreSettings::default();
         StoreSettings {
@@ -270,6 +274,9 @@ impl Cli {
             request_timeout: self.s3_request_timeout.unwrap_or(defaults.request_timeout),
             retry_timeout: self.s3_retry_timeout.unwrap_or(defaults.retry_timeout),
             max_retries: self.s3_max_retries.unwrap_or(defaults.max_retries),
+            local_call_timeout: self
+                .local_call_timeout
+                .unwrap_or(defaults.local_call_timeout),
         }
     }
 }

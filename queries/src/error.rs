@@ -89,7 +89,7 @@ pub enum Error {
     },
 
     #[error(
-        "output {dataset}: publishing under '{prefix}' failed ({source}), and restoring the previous documents failed too ({rollback}); the journal is kept: run `bydelsfakta recover` or the same event again"
+        "output {dataset}: publishing under '{prefix}' failed ({source}), and the previous documents are not restored: {rollback}; the journal is kept: run `bydelsfakta recover` or the same event again"
     )]
     RecoveryNeeded {
         dataset: String,
@@ -320,6 +320,38 @@ impl From<DataFusionError> for Error {
                     .unwrap_or(Error::DataFusion(Box::new(other)))
             }
         }
+    }
+}
+
+/// A store call that did not answer within its time limit (a local folder's calls are
+/// bounded by the store that wraps them): its outcome is unknown, and a write may still
+/// land after the caller gave up. The publication protocol stops writing when it meets
+/// one (docs/publication.md), so that nothing it writes later can be overtaken by it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{operation} of '{key}' did not answer within {} s{}",
+    .limit.as_secs_f64(),
+    if *.may_land { "; it may still land" } else { "" }
+)]
+pub struct Unanswered {
+    pub operation: &'static str,
+    pub key: String,
+    pub limit: std::time::Duration,
+    /// A write (put, copy, rename, delete) goes on after it was given up.
+    pub may_land: bool,
+}
+
+impl Unanswered {
+    /// Whether `e` or one of its causes is an unanswered call.
+    pub fn caused(e: &(dyn std::error::Error + 'static)) -> bool {
+        let mut cause = Some(e);
+        while let Some(e) = cause {
+            if e.is::<Unanswered>() {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
     }
 }
 

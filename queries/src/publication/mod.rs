@@ -31,7 +31,7 @@ use tracing::{info, warn};
 
 use crate::bucket::Bucket;
 use crate::document::Document;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unanswered};
 use lease::Lease;
 use records::{DocumentEntry, Journal, Manifest, PublishSettings, RunRecord, now_rfc3339};
 use site::{MANIFEST, Site};
@@ -70,7 +70,15 @@ pub async fn publish(
     let result = match Lease::acquire(&site, run_id, &publication.settings).await {
         Ok(mut lease) => {
             let result = publish_under_lease(&site, &mut lease, publication, documents).await;
-            release(&site, lease).await;
+            match &result {
+                // Releasing would let the next publisher in while the call may still land.
+                Err(e) if Unanswered::caused(e) => warn!(
+                    prefix = %site.prefix,
+                    run = %run_id,
+                    "left the lease to expire: a store call did not answer and may still land"
+                ),
+                _ => release(&site, lease).await,
+            }
             result
         }
         Err(e) => Err(e),
@@ -232,6 +240,24 @@ async fn publish_under_lease(
             }
             Err(lost)
         }
+        // The call may still land, and overtake whatever this run wrote after it: a
+        // rollback could be undone by a late move, a clean-up by a late stage. So nothing
+        // more is written; the next holder of the lease recovers from the journal.
+        Err(cause) if Unanswered::caused(&cause) => Err(match progress {
+            Progress::Journaled(_) => Error::RecoveryNeeded {
+                dataset: publication.output_dataset.into(),
+                prefix: site.prefix.clone(),
+                source: Box::new(cause),
+                rollback:
+                    "a store call did not answer and may still land, so nothing more was written"
+                        .into(),
+            },
+            Progress::Nothing => Error::Write {
+                dataset: publication.output_dataset.into(),
+                prefix: site.prefix.clone(),
+                source: Box::new(cause),
+            },
+        }),
         Err(cause) => {
             let undone = match progress {
                 Progress::Journaled(journal) => roll_back(site, &journal).await,
@@ -255,7 +281,7 @@ async fn publish_under_lease(
                     dataset: publication.output_dataset.into(),
                     prefix: site.prefix.clone(),
                     source: Box::new(cause),
-                    rollback: rollback.to_string(),
+                    rollback: format!("restoring them failed too ({rollback})"),
                 },
             })
         }

@@ -58,6 +58,23 @@ impl Operation {
         Operation::Head,
     ];
 
+    /// A put in `mode`: conditional or not.
+    pub fn of_put(mode: &PutMode) -> Self {
+        match mode {
+            PutMode::Overwrite => Operation::Put,
+            PutMode::Create | PutMode::Update(_) => Operation::Create,
+        }
+    }
+
+    /// A get with `options`: of the object, or of its metadata alone.
+    pub fn of_get(options: &GetOptions) -> Self {
+        if options.head {
+            Operation::Head
+        } else {
+            Operation::Get
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Operation::Put => "put",
@@ -364,10 +381,7 @@ impl ObjectStore for FaultyStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
-        let operation = match opts.mode {
-            PutMode::Overwrite => Operation::Put,
-            PutMode::Create | PutMode::Update(_) => Operation::Create,
-        };
+        let operation = Operation::of_put(&opts.mode);
         let call = self.inner.put_opts(location, payload, opts);
         self.counted(operation, location, call).await
     }
@@ -386,11 +400,7 @@ impl ObjectStore for FaultyStore {
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
-        let operation = if options.head {
-            Operation::Head
-        } else {
-            Operation::Get
-        };
+        let operation = Operation::of_get(&options);
         let call = self.inner.get_opts(location, options);
         self.counted(operation, location, call).await
     }

@@ -2,12 +2,14 @@
 //! through the same registry: `file://` is the local file system, `s3://<bucket>` an S3
 //! client configured from the standard `AWS_*` environment (credentials, region,
 //! `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` for MinIO and other S3-protocol servers), with
-//! the timeouts and retries of [`StoreSettings`]. One client per bucket is built on first
+//! the timeouts and retries of [`StoreSettings`]; a local folder's calls are bounded by its
+//! call timeout ([`BoundedStore`]). One client per bucket is built on first
 //! use and kept. Credentials never travel with a job: each process reads its own
 //! environment (or role). With `BYDELSFAKTA_FAULTS` set, every store is wrapped in a
 //! [`FaultyStore`] (fault-injection tests of real processes). Every store counts the input
 //! bytes it reads ([`CountedStore`], for `/metrics`).
 
+pub mod bounded;
 pub mod counted;
 pub mod faults;
 pub mod named;
@@ -25,6 +27,7 @@ use object_store::local::LocalFileSystem;
 use url::Url;
 
 use crate::error::Result;
+use bounded::BoundedStore;
 use bydelsfakta_queries::Error as QueryError;
 use bydelsfakta_queries::bucket::Bucket;
 use counted::CountedStore;
@@ -118,6 +121,14 @@ impl BucketStores {
         let store = match &config.faults {
             Some(faults) => Arc::new(FaultyStore::announcing(store, faults.clone())),
             None => store,
+        };
+        // Outside the faults, so that a held call is given up as a hung file system's is.
+        let store = match url.scheme() {
+            "file" => {
+                let limit = config.settings.local_call_timeout;
+                Arc::new(BoundedStore::new(store, limit).keys_under("/"))
+            }
+            _ => store,
         };
         Ok(Arc::new(CountedStore::new(store)))
     }

@@ -1,7 +1,9 @@
 //! How long an S3 request may take and how often it is tried. Every store call goes through
 //! object_store's retry loop: server errors (5xx), throttling (429, `SlowDown`) and request
 //! timeouts are retried with exponential backoff; other errors (403, 404, 412) are not.
-//! A call gives up after `retry_timeout` plus at most one `request_timeout`.
+//! A call gives up after `retry_timeout` plus at most one `request_timeout`. A local
+//! folder's calls have no retries; each answers within `local_call_timeout`
+//! ([`super::bounded`]).
 
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ pub const CONNECT_TIMEOUT_VARIABLE: &str = "BYDELSFAKTA_S3_CONNECT_TIMEOUT";
 pub const REQUEST_TIMEOUT_VARIABLE: &str = "BYDELSFAKTA_S3_REQUEST_TIMEOUT";
 pub const RETRY_TIMEOUT_VARIABLE: &str = "BYDELSFAKTA_S3_RETRY_TIMEOUT";
 pub const MAX_RETRIES_VARIABLE: &str = "BYDELSFAKTA_S3_MAX_RETRIES";
+pub const LOCAL_CALL_TIMEOUT_VARIABLE: &str = "BYDELSFAKTA_LOCAL_CALL_TIMEOUT";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreSettings {
@@ -27,6 +30,9 @@ pub struct StoreSettings {
     pub retry_timeout: Duration,
     /// Retries of one call at most.
     pub max_retries: usize,
+    /// For one call of a local folder, to the last byte of its answer (or of each chunk of
+    /// an object's bytes, or each item of a listing): as long as an S3 call may take.
+    pub local_call_timeout: Duration,
 }
 
 impl Default for StoreSettings {
@@ -36,6 +42,7 @@ impl Default for StoreSettings {
             request_timeout: Duration::from_secs(10),
             retry_timeout: Duration::from_secs(20),
             max_retries: 5,
+            local_call_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -64,6 +71,7 @@ impl StoreSettings {
             request_timeout: seconds(REQUEST_TIMEOUT_VARIABLE, defaults.request_timeout)?,
             retry_timeout: seconds(RETRY_TIMEOUT_VARIABLE, defaults.retry_timeout)?,
             max_retries,
+            local_call_timeout: seconds(LOCAL_CALL_TIMEOUT_VARIABLE, defaults.local_call_timeout)?,
         })
     }
 

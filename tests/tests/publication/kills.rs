@@ -521,3 +521,86 @@ fn two_runs_of_one_output_take_turns() {
         assert_eq!(objects, set(&objects), "bookkeeping left");
     }
 }
+
+/// `command`'s output, once it exits; it must within `limit` (it is killed otherwise).
+fn finish_within(command: &mut Command, limit: Duration) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the CLI starts");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => output.expect("the CLI's output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("the process did not exit within {limit:?}")
+        }
+    }
+}
+
+/// A local folder that stops answering (a hung mount) holds a call for ten minutes: the
+/// run gives it up at `--local-call-timeout`, exits non-zero naming the call, and does
+/// not wait for it. Held at a read of its input, it changed nothing. Held at the move of
+/// a document, it wrote nothing more (the call may still land) and kept its journal:
+/// `recover` restores the previous set, and the event then publishes.
+#[test]
+fn a_local_folder_that_stops_answering_fails_the_run() {
+    let _serial = serial::shared_blocking();
+    let work = tempfile::tempdir().unwrap();
+    let event = event_file(work.path());
+    let prepared = published_before(&event);
+    let previous = prepared.objects();
+    let cases = [
+        ("path=processed/,get#1=delay:600000", "get of '/", false),
+        (
+            "path=intermediate/,rename#2=delay:600000",
+            "rename of '/",
+            true,
+        ),
+    ];
+    for (faults, call, journaled) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(prepared.0.path(), dir.path());
+        let place = Folder(dir);
+        let out = finish_within(
+            cli(&place)
+                .args(run_args(&event, &place, AFTER))
+                .args(["--local-call-timeout", "2"])
+                .env("BYDELSFAKTA_FAULTS", faults),
+            Duration::from_secs(120),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{faults}: {stderr}");
+        assert!(out.stdout.is_empty(), "{faults}");
+        let bucket = place.bucket_arg();
+        assert!(
+            stderr.contains(&format!("{call}{}", &bucket[1..]))
+                && stderr.contains("did not answer within 2 s"),
+            "{faults}: {stderr}"
+        );
+        if !journaled {
+            assert_eq!(place.objects(), previous, "{faults}: {stderr}");
+            continue;
+        }
+        assert!(
+            stderr.contains("it may still land") && stderr.contains("the journal is kept"),
+            "{faults}: {stderr}"
+        );
+        assert_ne!(
+            place.objects(),
+            set(&place.objects()),
+            "{faults}: no journal"
+        );
+        let recovered = finish(cli(&place).args(["recover", "--bucket", &bucket]));
+        let said = String::from_utf8_lossy(&recovered.stdout);
+        assert!(recovered.status.success(), "{faults}: {said}");
+        assert!(said.contains("rolled back"), "{faults}: {said}");
+        assert_eq!(place.objects(), previous, "{faults}: after recover");
+        publish(&place, &event, AFTER);
+    }
+}

@@ -6,12 +6,14 @@
 //! exactly when the new set was published; `/metrics` counts a rollback exactly when one
 //! happened (the failures' own, and recovery's of a crashed publisher). `kills` does the
 //! same to real `bydelsfakta run` processes with SIGKILL; `recovery` faults `recover`
-//! itself, at every call, after a crash; `retries` checks the S3 client's bounds.
+//! itself, at every call, after a crash; `retries` checks the S3 client's bounds;
+//! `unanswered` holds every call of a local folder past its limit and lands it later.
 
 mod kills;
 mod recovery;
 mod retries;
 mod support;
+mod unanswered;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
