@@ -3,11 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{assert_executors_ran_tasks, free_port, run_alone, start_cluster};
+use crate::common::{
+    assert_executors_ran_tasks, free_port, run_alone, start_cluster, workspace_binary,
+};
 
 use bydelsfakta_scheduler_client::engine::EngineKind;
 use bydelsfakta_scheduler_client::{Engine, plan_event, run_planned};
-use bydelsfakta_tests::{bucket_copy, compare_folders, fixture_event, fixtures, run_on};
+use bydelsfakta_tests::bad_input::{DATASET, EVENT, input_key};
+use bydelsfakta_tests::{
+    bucket_copy, compare_folders, files_below, fixture_event, fixtures, run_on,
+};
 
 #[test]
 fn a_remote_cluster_writes_the_same_documents() {
@@ -82,6 +87,93 @@ async fn same_documents() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The store fails while an input is read (every read of its object but the client's
+/// read of its header): on the cluster, embedded and standalone the run fails with the
+/// same `StorageError`, which names the input and says what the store said, and writes
+/// nothing. Once the input's types are recorded, the read that fails is the output job's
+/// (no probe): the same error again, and the documents of the run before stay as they
+/// were.
+#[test]
+fn a_store_failing_mid_read_names_the_input_alike_on_every_engine() {
+    run_alone(failing_mid_read());
+}
+
+async fn failing_mid_read() {
+    let file = format!("{DATASET}.csv");
+    // Ballista retries a failed task, so every read after the first `skip` fails.
+    let faults = |skip: u64| {
+        let gets: Vec<String> = (skip + 1..=skip + 20)
+            .map(|n| format!("get#{n}=fail"))
+            .collect();
+        format!("path={file},{}", gets.join(","))
+    };
+    // The executors read the object only: the client, without faults, reads the header.
+    let cluster = start_cluster(2, &[("BYDELSFAKTA_FAULTS", faults(0))]);
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let scheduler = format!("df://127.0.0.1:{}", cluster.scheduler_port);
+    let engine = Engine::remote(&scheduler, &bucket, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let event = fixture_event(EVENT).to_string();
+    let on_cluster = || async {
+        let error = run_on(&engine, &bucket, &event).await.unwrap_err();
+        assert_eq!(error.kind(), "StorageError", "{error}");
+        error.to_string()
+    };
+    let said = on_cluster().await;
+    let key = input_key(dir.path());
+    let named = format!(
+        "input {DATASET} ({key}): cannot be read: Generic FaultyStore error: injected get failure at "
+    );
+    assert!(said.starts_with(&named) && said.ends_with(&key), "{said}");
+
+    let event_file = dir.path().join("event.json");
+    std::fs::write(&event_file, &event).unwrap();
+    let cli = |engine: &str, faults: Option<String>| {
+        let mut command = std::process::Command::new(workspace_binary("bydelsfakta"));
+        command
+            .args(["--engine", engine, "run", "--event"])
+            .arg(&event_file)
+            .arg("--bucket")
+            .arg(dir.path());
+        if let Some(faults) = faults {
+            command.env("BYDELSFAKTA_FAULTS", faults);
+        }
+        command.output().unwrap()
+    };
+    let fails_saying = |engine: &str, said: &str| {
+        let out = cli(engine, Some(faults(1)));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{engine}: {stderr}");
+        let told: Vec<&str> = stderr
+            .lines()
+            .filter(|line| !line.starts_with("bydelsfakta: injected fault"))
+            .collect();
+        assert_eq!(told, [format!("error: {said}")], "{engine}: {stderr}");
+    };
+    for engine in ["embedded", "standalone"] {
+        fails_saying(engine, &said);
+    }
+    assert!(files_below(&dir.path().join("intermediate")).is_empty());
+
+    // Typed and published once; then the output job's read fails.
+    assert!(cli("standalone", None).status.success());
+    let published = || {
+        let below = dir.path().join("intermediate");
+        let files = files_below(&below);
+        let read = |f: &String| std::fs::read(below.join(f)).unwrap();
+        files
+            .iter()
+            .map(|f| (f.clone(), read(f)))
+            .collect::<Vec<_>>()
+    };
+    let before = published();
+    assert!(before.len() > 1, "{:?}", before.len());
+    fails_saying("standalone", &said);
+    assert_eq!(on_cluster().await, said);
+    assert!(before == published(), "the documents changed");
 }
 
 /// A job that no executor takes: the client gives up at its deadline with a clear error

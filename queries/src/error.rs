@@ -60,6 +60,16 @@ pub enum Error {
     #[error("input dataset '{0}' is not in the catalog")]
     UnknownDataset(String),
 
+    /// The store failed while an input was read: a [`Error::kind`] `StorageError` that
+    /// names the input ([`Error::reading`]).
+    #[error("input {dataset} ({file}): cannot be read: {source}")]
+    InputStorage {
+        dataset: String,
+        file: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     #[error(
         "output {dataset}: document {document}, entry {entry}, field {field}: {value} is not a finite number; nothing was written"
     )]
@@ -133,7 +143,8 @@ pub enum Error {
     #[error(transparent)]
     ObjectStore(#[from] object_store::Error),
 
-    /// One of our errors that crossed a process boundary (a Ballista executor) as text.
+    /// One of our errors known by its kind and text only: it crossed a process boundary
+    /// (a Ballista executor), or several places hold it (a shared frame's failed read).
     #[error("{message}")]
     Remote { kind: &'static str, message: String },
 
@@ -275,10 +286,116 @@ impl Error {
             Error::Bucket { .. } => "BucketError",
             Error::UnknownDatasetType { .. } => "UnknownDatasetTypeError",
             Error::Plan(_) => "DataError",
-            Error::ObjectStore(_) => "StorageError",
+            Error::ObjectStore(_) | Error::InputStorage { .. } => "StorageError",
             Error::Remote { kind, .. } => kind,
             Error::DataFusion(_) => "DataError",
         }
+    }
+}
+
+impl Error {
+    /// A store failure named as the read of input `dataset`'s object `file`; any other
+    /// error as it is.
+    pub fn reading(self, dataset: &str, file: &str) -> Error {
+        if !self.is_storage() {
+            return self;
+        }
+        Error::InputStorage {
+            dataset: dataset.into(),
+            file: file.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// A store failure whose message names the object of one of `inputs` (`(dataset,
+    /// key)`), as a cluster job that scanned them reports it, named as the read of that
+    /// input ([`Error::reading`]); any other error as it is.
+    pub fn reading_one_of<'a>(self, inputs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Error {
+        if !self.is_storage() {
+            return self;
+        }
+        let text = self.to_string();
+        // S3's messages name the request's URL, where `=` is escaped.
+        let named = |key: &str| text.contains(key) || text.contains(&key.replace('=', "%3D"));
+        match inputs.into_iter().find(|(_, key)| named(key)) {
+            Some((dataset, key)) => self.reading(dataset, key),
+            None => self,
+        }
+    }
+
+    /// A store's failure that no input names yet.
+    fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            Error::ObjectStore(_)
+                | Error::Remote {
+                    kind: "StorageError",
+                    ..
+                }
+        )
+    }
+}
+
+/// The error of a store's read, kept whole: shown as the error it wraps, and in its
+/// `Debug` form as `StorageError: <the store's message>`. A Ballista executor reports a
+/// failed task with `{:?}`, where object_store's own `Debug` would reach the client as
+/// nested struct syntax; this form is recognised again ([`remote`]), so that a store's
+/// failure mid-read reads the same on every engine. The stores wrap their reads' errors
+/// in it ([`ReadFailure::wrap`]).
+pub struct ReadFailure {
+    /// The whole store error's message (`Generic S3 error: ...`).
+    message: String,
+    inner: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl ReadFailure {
+    /// `e` with its source wrapped, its variant (which callers match on) and its message
+    /// unchanged.
+    pub fn wrap(e: object_store::Error) -> object_store::Error {
+        use object_store::Error as E;
+        let message = e.to_string();
+        let wrap = |inner| -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            Box::new(ReadFailure { message, inner })
+        };
+        match e {
+            E::Generic { store, source } => E::Generic {
+                store,
+                source: wrap(source),
+            },
+            E::NotFound { path, source } => E::NotFound {
+                path,
+                source: wrap(source),
+            },
+            E::PermissionDenied { path, source } => E::PermissionDenied {
+                path,
+                source: wrap(source),
+            },
+            E::Unauthenticated { path, source } => E::Unauthenticated {
+                path,
+                source: wrap(source),
+            },
+            other => other,
+        }
+    }
+}
+
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StorageError: {}", self.message)
+    }
+}
+
+impl std::error::Error for ReadFailure {
+    /// The wrapped error itself, so that a search of the causes ([`Unanswered::caused`])
+    /// finds it.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.inner.as_ref())
     }
 }
 
@@ -296,6 +413,9 @@ impl From<DataFusionError> for Error {
     /// operator), so their kind survives the engine.
     fn from(e: DataFusionError) -> Self {
         match e {
+            // The store's own words, without DataFusion's "Object Store error: ", as a
+            // cluster reports them ([`ReadFailure`]).
+            DataFusionError::ObjectStore(e) => Error::ObjectStore(*e),
             DataFusionError::External(inner) => match inner.downcast::<Error>() {
                 Ok(ours) => *ours,
                 Err(other) => Error::DataFusion(Box::new(DataFusionError::External(other))),
@@ -308,7 +428,14 @@ impl From<DataFusionError> for Error {
             },
             DataFusionError::Shared(shared) => match std::sync::Arc::try_unwrap(shared) {
                 Ok(inner) => Error::from(inner),
-                Err(shared) => Error::DataFusion(Box::new(DataFusionError::Shared(shared))),
+                Err(shared) => match shared.as_ref() {
+                    // A read's failure that several places met (a shared frame's).
+                    DataFusionError::ObjectStore(e) => Error::Remote {
+                        kind: "StorageError",
+                        message: e.to_string(),
+                    },
+                    _ => Error::DataFusion(Box::new(DataFusionError::Shared(shared))),
+                },
             },
             other => {
                 let text = other.to_string();
@@ -399,6 +526,93 @@ mod tests {
             (again.kind(), again.to_string()),
             ("DataError", "no rows".into())
         );
+    }
+
+    /// A store's error on a read as a Ballista task failure reports it (`{:?}` of the
+    /// task's error, inside the job's failure text).
+    fn as_a_cluster_reports(e: object_store::Error) -> Error {
+        let task = DataFusionError::Shared(std::sync::Arc::new(DataFusionError::External(
+            Box::new(DataFusionError::ObjectStore(Box::new(e))),
+        )));
+        let text = format!(
+            "Job 038J6 failed: Job failed due to stage 1 failed: Task failed due to runtime execution error: {task:?}"
+        );
+        Error::from(DataFusionError::Execution(text))
+    }
+
+    #[test]
+    fn a_failed_read_reads_alike_in_process_and_from_a_cluster() {
+        let failed = || object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(Unanswered {
+                operation: "get",
+                key: "/data/in/version=1/d.csv".into(),
+                limit: std::time::Duration::from_secs(30),
+                may_land: false,
+            }),
+        };
+        let said = failed().to_string();
+        let here = Error::from(DataFusionError::ObjectStore(Box::new(ReadFailure::wrap(
+            failed(),
+        ))));
+        let there = as_a_cluster_reports(ReadFailure::wrap(failed()));
+        for e in [&here, &there] {
+            assert_eq!((e.kind(), e.to_string()), ("StorageError", said.clone()));
+        }
+        let unwrapped = as_a_cluster_reports(failed());
+        assert_ne!(unwrapped.to_string(), said, "object_store's Debug form");
+
+        let inputs = [("other", "in/o.csv"), ("d", "in/version=1/d.csv")];
+        for e in [here, there] {
+            let named = e.reading_one_of(inputs);
+            assert_eq!(
+                (named.kind(), named.to_string()),
+                (
+                    "StorageError",
+                    format!("input d (in/version=1/d.csv): cannot be read: {said}")
+                )
+            );
+        }
+        let by_url = Error::ObjectStore(object_store::Error::Generic {
+            store: "S3",
+            source: "GET http://s3/b/in/version%3D1/d.csv failed".into(),
+        });
+        assert!(
+            by_url
+                .reading_one_of(inputs)
+                .to_string()
+                .starts_with("input d ")
+        );
+        let unknown = Error::ObjectStore(failed()).reading_one_of([("o", "in/o.csv")]);
+        assert!(!unknown.to_string().starts_with("input "), "{unknown}");
+        let cell = Error::Plan("no rows".into()).reading("d", "in/d.csv");
+        assert_eq!(
+            cell.to_string(),
+            "no rows",
+            "only a store's failure is a read's"
+        );
+    }
+
+    #[test]
+    fn a_wrapped_read_error_keeps_its_variant_and_its_causes() {
+        let gone = object_store::Error::NotFound {
+            path: "in/d.csv".into(),
+            source: "no such file".into(),
+        };
+        let said = gone.to_string();
+        let wrapped = ReadFailure::wrap(gone);
+        assert!(matches!(wrapped, object_store::Error::NotFound { .. }));
+        assert_eq!(wrapped.to_string(), said);
+        let held = ReadFailure::wrap(object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(Unanswered {
+                operation: "get",
+                key: "/in/d.csv".into(),
+                limit: std::time::Duration::from_secs(1),
+                may_land: false,
+            }),
+        });
+        assert!(Unanswered::caused(&held));
     }
 
     #[test]

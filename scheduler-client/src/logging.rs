@@ -96,11 +96,18 @@ pub fn error(text: &str, kind: Option<&str>) {
 
 /// The command line's filter: warnings, and with JSON lines each run's record too. Text
 /// has lines of its own for what a run wrote or why it failed, so it leaves the records
-/// out (`RUST_LOG=bydelsfakta::run=info` shows them).
+/// out (`RUST_LOG=bydelsfakta::run=info` shows them). The scheduler that `--engine
+/// standalone` runs in the process logs each failed job as an error of its own (`Job
+/// failed: [038J67HZNM000]`); the run's error already says why, once and alike on every
+/// engine, so that module is left out.
 pub fn default_filter(format: LogFormat) -> &'static str {
     match format {
-        LogFormat::Text => "warn,bydelsfakta::run=off",
-        LogFormat::Json => "warn,bydelsfakta::run=info",
+        LogFormat::Text => {
+            "warn,bydelsfakta::run=off,ballista_scheduler::scheduler_server::query_stage_scheduler=off"
+        }
+        LogFormat::Json => {
+            "warn,bydelsfakta::run=info,ballista_scheduler::scheduler_server::query_stage_scheduler=off"
+        }
     }
 }
 

@@ -132,11 +132,19 @@ impl PlannedEvent {
             job_id: run.job_id.clone(),
             ..self.report
         };
-        report.ended(run.summary.as_ref(), elapsed).emit();
+        // A cluster job scans the inputs: a store's failure there names the object only.
+        let summary = run.summary.map_err(|e| match e {
+            crate::Error::Query(e) => {
+                let inputs = report.inputs.iter();
+                crate::Error::from((*e).reading_one_of(inputs.map(|i| (&*i.dataset, &*i.key))))
+            }
+            other => other,
+        });
+        report.ended(summary.as_ref(), elapsed).emit();
         Ok(RunOutcome {
             run_id: self.run_id,
             step_output: self.step_output,
-            summary: run.summary?,
+            summary: summary?,
             output_prefix: self.output_prefix,
             elapsed,
             job_id: run.job_id,

@@ -84,7 +84,9 @@ pub async fn read_input(
     let store = ctx.runtime_env().object_store(bucket.store_url())?;
     let mut object = locate_single_object(store.as_ref(), bucket, dataset_id, prefix).await?;
     let Some(cache) = cache else {
-        let (frame, rows, new_record) = typed_scan(ctx, executor, bucket, dataset, &object).await?;
+        let (frame, rows, new_record) = typed_scan(ctx, executor, bucket, dataset, &object)
+            .await
+            .map_err(|e| e.reading(dataset.id, &object.key))?;
         object.rows = Some(rows);
         return Ok(ReadInput {
             frame,
@@ -92,7 +94,9 @@ pub async fn read_input(
             new_record,
         });
     };
-    let (frame, rows) = read_cached(ctx, bucket, dataset, &object.key, cache).await?;
+    let (frame, rows) = read_cached(ctx, bucket, dataset, &object.key, cache)
+        .await
+        .map_err(|e| e.reading(dataset.id, &object.key))?;
     object.rows = Some(rows);
     Ok(ReadInput {
         frame,

@@ -179,7 +179,7 @@ fn file_chunks(
             });
             match tokio::time::timeout(limit.time, read).await {
                 Ok(Ok(Ok((file, chunk)))) => Ok(Some((chunk, (file, at + length, false)))),
-                Ok(Ok(Err(e))) => Err(failed(ReadFailed { key, source: e })),
+                Ok(Ok(Err(e))) => Err(failed(ChunkReadFailed { key, source: e })),
                 Ok(Err(panicked)) => Err(failed(panicked)),
                 Err(_) => Err(limit.unanswered(Operation::Get, &key)),
             }
@@ -190,7 +190,7 @@ fn file_chunks(
 
 #[derive(Debug, thiserror::Error)]
 #[error("reading '{key}': {source}")]
-struct ReadFailed {
+struct ChunkReadFailed {
     key: Path,
     source: std::io::Error,
 }

@@ -3,7 +3,9 @@
 //! the plan runs (an executor, or this process), through the store of the runtime; this
 //! layer is the one place that sees those bytes on every engine. A read is counted when
 //! its answer arrives, by the range it covers; `head` requests and the pipeline's own
-//! bookkeeping are not input reads. Everything else passes through untouched.
+//! bookkeeping are not input reads. Being that place, it also keeps the errors of reads
+//! readable across a Ballista task failure ([`ReadFailure`]). Everything else passes
+//! through untouched.
 
 use std::fmt;
 use std::ops::Range;
@@ -11,12 +13,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
 };
 
+use bydelsfakta_queries::error::ReadFailure;
 use bydelsfakta_queries::metrics;
 
 #[derive(Debug)]
@@ -61,9 +65,16 @@ impl ObjectStore for CountedStore {
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
         let head = options.head;
-        let result = self.inner.get_opts(location, options).await?;
+        let mut result = self
+            .inner
+            .get_opts(location, options)
+            .await
+            .map_err(ReadFailure::wrap)?;
         if !head {
             metrics::object_read(location.as_ref(), result.range.end - result.range.start);
+        }
+        if let GetResultPayload::Stream(stream) = result.payload {
+            result.payload = GetResultPayload::Stream(stream.map_err(ReadFailure::wrap).boxed());
         }
         Ok(result)
     }
@@ -73,7 +84,11 @@ impl ObjectStore for CountedStore {
         location: &Path,
         ranges: &[Range<u64>],
     ) -> object_store::Result<Vec<Bytes>> {
-        let parts = self.inner.get_ranges(location, ranges).await?;
+        let parts = self
+            .inner
+            .get_ranges(location, ranges)
+            .await
+            .map_err(ReadFailure::wrap)?;
         let bytes = parts.iter().map(|part| part.len() as u64).sum();
         metrics::object_read(location.as_ref(), bytes);
         Ok(parts)
