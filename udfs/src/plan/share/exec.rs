@@ -80,9 +80,9 @@ impl FrameRun {
 /// from a queue made once per operator, so a scan run again finds the queue empty and
 /// yields no rows. A frame computed again after a failed read (or after the place that
 /// computed it was dropped, its output given up) was such an empty frame, and a semi join
-/// whose outer side was empty never polled the side that held the error: a cluster run of
-/// `levekar_trangbodde status` whose input read failed published one document instead of
-/// sixteen.
+/// whose outer side was empty never polled the side that held the error: a standalone
+/// run of `levekar_trangbodde status` whose input read failed published one document
+/// instead of sixteen.
 #[derive(Clone)]
 struct Computation(
     Shared<BoxFuture<'static, std::result::Result<Vec<RecordBatch>, Arc<DataFusionError>>>>,
