@@ -141,7 +141,9 @@ async fn failing_mid_read() {
         if let Some(faults) = faults {
             command.env("BYDELSFAKTA_FAULTS", faults);
         }
-        command.output().unwrap()
+        // A blocking wait, off the runtime's workers, as `compose` runs the CLI; the CLI
+        // bounds its own calls (`--local-call-timeout`, the job deadline).
+        tokio::task::block_in_place(|| command.output()).unwrap()
     };
     let fails_saying = |engine: &str, said: &str| {
         let out = cli(engine, Some(faults(1)));
