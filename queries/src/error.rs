@@ -434,6 +434,15 @@ impl From<DataFusionError> for Error {
                         kind: "StorageError",
                         message: e.to_string(),
                     },
+                    // One of ours that several places met: its kind and words, as a
+                    // cluster reports it (ours are not `Clone`).
+                    DataFusionError::External(inner) => match inner.downcast_ref::<Error>() {
+                        Some(ours) => Error::Remote {
+                            kind: ours.kind(),
+                            message: ours.to_string(),
+                        },
+                        None => Error::DataFusion(Box::new(DataFusionError::Shared(shared))),
+                    },
                     _ => Error::DataFusion(Box::new(DataFusionError::Shared(shared))),
                 },
             },
@@ -469,11 +478,21 @@ pub struct Unanswered {
 }
 
 impl Unanswered {
-    /// Whether `e` or one of its causes is an unanswered call.
+    /// Whether `e` or one of its causes is an unanswered call: a local folder's call given
+    /// up, or a request to S3 that timed out or broke off once sent (S3 may still carry it
+    /// out after the client gave up on it).
     pub fn caused(e: &(dyn std::error::Error + 'static)) -> bool {
+        use object_store::client::{HttpError, HttpErrorKind};
         let mut cause = Some(e);
         while let Some(e) = cause {
-            if e.is::<Unanswered>() {
+            if e.is::<Unanswered>()
+                || e.downcast_ref::<HttpError>().is_some_and(|http| {
+                    matches!(
+                        http.kind(),
+                        HttpErrorKind::Timeout | HttpErrorKind::Interrupted
+                    )
+                })
+            {
                 return true;
             }
             cause = e.source();
@@ -613,6 +632,29 @@ mod tests {
             }),
         });
         assert!(Unanswered::caused(&held));
+    }
+
+    #[test]
+    fn one_of_ours_that_several_places_met_keeps_its_kind() {
+        let ours = || Error::UnknownDatasetType {
+            function: "f".into(),
+            got: "x".into(),
+            valid: vec!["status".into()],
+        };
+        let shared = std::sync::Arc::new(DataFusionError::External(Box::new(ours())));
+        let held_elsewhere = shared.clone();
+        let met = Error::from(DataFusionError::Shared(shared));
+        assert_eq!(
+            (met.kind(), met.to_string()),
+            (ours().kind(), ours().to_string())
+        );
+        drop(held_elsewhere);
+        let foreign = std::sync::Arc::new(DataFusionError::External("theirs".into()));
+        let _also = foreign.clone();
+        assert_eq!(
+            Error::from(DataFusionError::Shared(foreign)).kind(),
+            "DataError"
+        );
     }
 
     #[test]

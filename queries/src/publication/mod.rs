@@ -31,7 +31,7 @@ use tracing::{info, warn};
 
 use crate::bucket::Bucket;
 use crate::document::Document;
-use crate::error::{Error, Result, Unanswered};
+use crate::error::{Error, Result};
 use lease::Lease;
 use records::{DocumentEntry, Journal, Manifest, PublishSettings, RunRecord, now_rfc3339};
 use site::{MANIFEST, Site};
@@ -70,15 +70,7 @@ pub async fn publish(
     let result = match Lease::acquire(&site, run_id, &publication.settings).await {
         Ok(mut lease) => {
             let result = publish_under_lease(&site, &mut lease, publication, documents).await;
-            match &result {
-                // Releasing would let the next publisher in while the call may still land.
-                Err(e) if Unanswered::caused(e) => warn!(
-                    prefix = %site.prefix,
-                    run = %run_id,
-                    "left the lease to expire: a store call did not answer and may still land"
-                ),
-                _ => release(&site, lease).await,
-            }
+            release_unless_unanswered(&site, lease).await;
             result
         }
         Err(e) => Err(e),
@@ -141,7 +133,7 @@ pub async fn recover(
     let run_id = format!("recover-{}", uuid::Uuid::now_v7());
     let mut lease = Lease::acquire(&site, &run_id, settings).await?;
     let result = recover_under_lease(&site, &mut lease).await;
-    release(&site, lease).await;
+    release_unless_unanswered(&site, lease).await;
     result
 }
 
@@ -172,7 +164,17 @@ pub async fn find_bookkeeping(
     Ok(prefixes)
 }
 
-async fn release(site: &Site<'_>, lease: Lease) {
+/// Releases the lease, unless a call did not answer: releasing would let the next
+/// publisher in while that call may still land (after the next publisher's writes).
+async fn release_unless_unanswered(site: &Site<'_>, lease: Lease) {
+    if site.met_unanswered() {
+        warn!(
+            prefix = %site.prefix,
+            run = %lease.run_id(),
+            "left the lease to expire: a store call did not answer and may still land"
+        );
+        return;
+    }
     let run_id = lease.run_id().to_string();
     if let Err(e) = lease.release(site).await {
         // It expires; the next publisher takes it over.
@@ -243,7 +245,7 @@ async fn publish_under_lease(
         // The call may still land, and overtake whatever this run wrote after it: a
         // rollback could be undone by a late move, a clean-up by a late stage. So nothing
         // more is written; the next holder of the lease recovers from the journal.
-        Err(cause) if Unanswered::caused(&cause) => Err(match progress {
+        Err(cause) if site.met_unanswered() => Err(match progress {
             Progress::Journaled(_) => Error::RecoveryNeeded {
                 dataset: publication.output_dataset.into(),
                 prefix: site.prefix.clone(),

@@ -4,7 +4,7 @@
 //! ```text
 //! <prefix>00.json … 15.json                      the documents (the website looks them up by key)
 //! <prefix>_manifest.json                         the completion record of the last publication
-//! <prefix>_publication/lease/<gen>-<run>.json    who publishes now (one publisher at a time)
+//! <prefix>_publication/lease/<generation>.json  who publishes now (one publisher at a time)
 //! <prefix>_publication/journal.json              a publication that has started changing documents
 //! <prefix>_publication/runs/<run>/staged/<doc>   the new documents before they move into place
 //! <prefix>_publication/runs/<run>/backup/<doc>   the previous documents (and manifest) it replaces
@@ -12,8 +12,14 @@
 //!
 //! Every bookkeeping name starts with `_`, so the website's lookups of `<district>.json`
 //! never meet one.
+//!
+//! A call that does not answer may still land later (docs/publication.md, "A call that
+//! does not answer"), so once a site has met one it makes no write at all: whatever step
+//! the publisher or `recover` is in, nothing it would write can be overtaken, and the
+//! caller leaves the lease to expire instead of releasing it ([`Site::met_unanswered`]).
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +29,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::bucket::Bucket;
+use crate::error::Unanswered;
 
 /// The completion record's name, beside the documents.
 pub const MANIFEST: &str = "_manifest.json";
@@ -48,6 +55,8 @@ pub struct Site<'a> {
     pub bucket: &'a Bucket,
     /// The output prefix, ending in `/`.
     pub prefix: String,
+    /// What the first call that did not answer said; from then on nothing is written.
+    unanswered: OnceLock<String>,
 }
 
 impl<'a> Site<'a> {
@@ -57,6 +66,38 @@ impl<'a> Site<'a> {
             store,
             bucket,
             prefix,
+            unanswered: OnceLock::new(),
+        }
+    }
+
+    /// Whether a call did not answer: it may still land, so the caller must not release
+    /// the lease (the next publisher would start while it can land).
+    pub fn met_unanswered(&self) -> bool {
+        self.unanswered.get().is_some()
+    }
+
+    /// Notes a call that did not answer.
+    fn watch<T>(&self, outcome: object_store::Result<T>) -> object_store::Result<T> {
+        if let Err(e) = &outcome
+            && Unanswered::caused(e)
+        {
+            let _first = self.unanswered.set(e.to_string());
+        }
+        outcome
+    }
+
+    /// A write may be made only while every call so far answered.
+    fn may_write(&self, operation: &'static str, key: &str) -> object_store::Result<()> {
+        match self.unanswered.get() {
+            None => Ok(()),
+            Some(earlier) => Err(object_store::Error::Generic {
+                store: "publication",
+                source: Box::new(Withheld {
+                    operation,
+                    key: key.to_string(),
+                    earlier: earlier.clone(),
+                }),
+            }),
         }
     }
 
@@ -101,38 +142,43 @@ impl<'a> Site<'a> {
     }
 
     pub async fn put(&self, key: &str, body: impl Into<Bytes>) -> object_store::Result<()> {
+        self.may_write("put", key)?;
         let payload = PutPayload::from(body.into());
-        self.store.put(&self.path(key), payload).await.map(drop)
+        self.watch(self.store.put(&self.path(key), payload).await.map(drop))
     }
 
     /// Writes `key` only if nothing is there (S3's `If-None-Match: *`, a hard link on a
     /// local folder): `AlreadyExists` tells the caller someone else was first.
     pub async fn create(&self, key: &str, body: impl Into<Bytes>) -> object_store::Result<()> {
+        self.may_write("create", key)?;
         let options = PutOptions::from(PutMode::Create);
         let payload = PutPayload::from(body.into());
-        self.store
-            .put_opts(&self.path(key), payload, options)
-            .await
-            .map(drop)
+        self.watch(
+            self.store
+                .put_opts(&self.path(key), payload, options)
+                .await
+                .map(drop),
+        )
     }
 
     /// The bytes of `key`, or `None` when there is no such object.
     pub async fn read(&self, key: &str) -> object_store::Result<Option<Bytes>> {
-        match self.store.get(&self.path(key)).await {
+        let read = match self.store.get(&self.path(key)).await {
             Ok(got) => got.bytes().await.map(Some),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
-        }
+        };
+        self.watch(read)
     }
 
     /// Every object under `folder` (a key ending in `/`), recursively, by key.
     pub async fn list(&self, folder: &str) -> object_store::Result<Vec<(String, ObjectMeta)>> {
-        let listed: Vec<ObjectMeta> = match self
+        let listed = self
             .store
             .list(Some(&self.path(folder)))
             .try_collect()
-            .await
-        {
+            .await;
+        let listed: Vec<ObjectMeta> = match self.watch(listed) {
             Ok(listed) => listed,
             Err(object_store::Error::NotFound { .. }) => vec![],
             Err(e) => return Err(e),
@@ -161,7 +207,8 @@ impl<'a> Site<'a> {
         folder: &str,
     ) -> object_store::Result<BTreeMap<String, Option<String>>> {
         let folder = self.path(folder);
-        let listed = match self.store.list_with_delimiter(Some(&folder)).await {
+        let listed = self.store.list_with_delimiter(Some(&folder)).await;
+        let listed = match self.watch(listed) {
             Ok(listed) => listed.objects,
             Err(object_store::Error::NotFound { .. }) => vec![],
             Err(e) => return Err(e),
@@ -179,13 +226,20 @@ impl<'a> Site<'a> {
 
     /// Runs `requests`, [`CONCURRENT_REQUESTS`] at a time, and waits for every one of them
     /// (a request dropped half-way may still complete on the blocking pool after a later
-    /// step has run); the first error, if any.
+    /// step has run); the first error, if any, or the first of a call that did not answer
+    /// (the others may be writes it withheld).
     pub async fn each(&self, requests: Vec<Request<'_>>) -> object_store::Result<()> {
         let outcomes: Vec<_> = stream::iter(requests)
             .buffered(CONCURRENT_REQUESTS)
             .collect()
             .await;
-        outcomes.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+        let mut errors: Vec<object_store::Error> =
+            outcomes.into_iter().filter_map(Result::err).collect();
+        match errors.iter().position(|e| Unanswered::caused(e)) {
+            Some(unanswered) => Err(errors.swap_remove(unanswered)),
+            None if errors.is_empty() => Ok(()),
+            None => Err(errors.swap_remove(0)),
+        }
     }
 
     pub fn put_request(&self, key: String, body: Bytes) -> Request<'_> {
@@ -193,18 +247,27 @@ impl<'a> Site<'a> {
     }
 
     pub fn copy_request(&self, from: String, to: String) -> Request<'_> {
-        async move { self.store.copy(&self.path(&from), &self.path(&to)).await }.boxed()
+        async move {
+            self.may_write("copy", &to)?;
+            self.watch(self.store.copy(&self.path(&from), &self.path(&to)).await)
+        }
+        .boxed()
     }
 
     /// A move: a rename on a file system, a copy and a delete on S3.
     pub fn move_request(&self, from: String, to: String) -> Request<'_> {
-        async move { self.store.rename(&self.path(&from), &self.path(&to)).await }.boxed()
+        async move {
+            self.may_write("move", &to)?;
+            self.watch(self.store.rename(&self.path(&from), &self.path(&to)).await)
+        }
+        .boxed()
     }
 
     /// A delete that also succeeds when the object is already gone.
     pub fn delete_request(&self, key: String) -> Request<'_> {
         async move {
-            match self.store.delete(&self.path(&key)).await {
+            self.may_write("delete", &key)?;
+            match self.watch(self.store.delete(&self.path(&key)).await) {
                 Err(object_store::Error::NotFound { .. }) => Ok(()),
                 other => other,
             }
@@ -267,6 +330,17 @@ impl<'a> Site<'a> {
             remove_empty_below(&folder, FOLDER_DEPTH);
         }
     }
+}
+
+/// A write not made because an earlier call of the same publication did not answer.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{operation} of '{key}' not made: an earlier call did not answer and may still land ({earlier})"
+)]
+pub struct Withheld {
+    operation: &'static str,
+    key: String,
+    earlier: String,
 }
 
 /// Whether an object directly under the prefix is one of the website's documents.

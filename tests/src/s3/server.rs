@@ -129,6 +129,11 @@ impl S3Server {
         });
     }
 
+    /// No more faults: those scheduled and not yet taken are dropped.
+    pub fn clear_faults(&self) {
+        self.requests.faults.lock().unwrap().clear();
+    }
+
     /// Every request signed by `access_key` so far.
     pub fn requests_by(&self, access_key: &str) -> Vec<Request> {
         let requests = self.requests.requests.lock().unwrap();

@@ -23,7 +23,7 @@ const FOREVER: Duration = Duration::from_secs(3600);
 /// its manifest: the same state every time (moves run side by side, so a kill between
 /// them would leave a different mix each time, and recovery a different number of
 /// calls). The state before that publication.
-async fn crashed_before_commit(backend: &Backend) -> (String, State) {
+pub(super) async fn crashed_before_commit(backend: &Backend) -> (String, State) {
     let prefix = backend.fresh_prefix();
     Scenario::Replace.prepare(backend, &prefix).await;
     let before = State::read(backend, &prefix).await;

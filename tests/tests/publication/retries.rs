@@ -1,6 +1,7 @@
 //! The S3 client's bounds, against the loopback server answering as a troubled S3 would:
 //! server errors and throttling are retried, other errors are not, and a request that gets
-//! no answer is given up after the request timeout, a bounded number of times.
+//! no answer is given up after the request timeout, a bounded number of times. A
+//! publication whose request timed out treats it as a call that may still land.
 
 use std::time::Duration;
 
@@ -12,6 +13,9 @@ use s3s::S3ErrorCode;
 use bydelsfakta_scheduler_client::stores::settings::StoreSettings;
 use bydelsfakta_tests::s3::{MemoryS3, S3Server, ServerFault};
 use bydelsfakta_tests::serial;
+
+use super::settings;
+use super::support::{Backend, Scenario, State, publish_set, recover_prefix};
 
 const BUCKET: &str = "retries";
 const KEY: (&str, &str) = ("retries-key", "retries-secret");
@@ -122,4 +126,60 @@ async fn a_server_that_never_answers_is_given_up() {
     let tries = count(&server, "GetObject");
     // 700 ms of retries at 300 ms a try (plus backoff) leave room for four at most.
     assert!((1..=4).contains(&tries), "{tries} tries");
+}
+
+/// S3 may carry out a request after the client gave up on it, so a publication whose move
+/// timed out (after the journal) writes nothing more, no rollback, and keeps its lease, as
+/// for a local folder's call that did not answer; `recover` then puts the previous set back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publication_whose_request_timed_out_writes_nothing_more() {
+    // Its lease lasts 150 ms: alone, so that a loaded machine does not outlast it.
+    let _serial = serial::exclusive().await;
+    let settings_s3 = StoreSettings {
+        request_timeout: Duration::from_millis(300),
+        retry_timeout: Duration::from_millis(700),
+        ..StoreSettings::default()
+    };
+    let (backend, server) = Backend::s3_with(settings_s3).await;
+    let prefix = backend.fresh_prefix();
+    // The first publication has no documents to back up: its first copy is a move.
+    Scenario::First.prepare(&backend, &prefix).await;
+    let before = State::read(&backend, &prefix).await;
+    server.inject(
+        "CopyObject",
+        1000,
+        ServerFault::Delay(Duration::from_secs(3600)),
+    );
+    let e = publish_set(
+        backend.store.as_ref(),
+        &backend,
+        &prefix,
+        "new",
+        "r1",
+        settings(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), "RecoveryNeededError", "{e}");
+    assert!(e.to_string().contains("may still land"), "{e}");
+    server.clear_faults();
+    let left = State::read(&backend, &prefix).await;
+    assert!(left.holds_a_lease(), "the lease was released: {left:?}");
+    assert_eq!(
+        count_by(&server, "DeleteObject"),
+        0,
+        "nothing was deleted after the timeout"
+    );
+    recover_prefix(&backend, &prefix).await;
+    let recovered = State::read(&backend, &prefix).await;
+    recovered.assert_no_leftovers("after recover");
+    assert_eq!(recovered.set(), before.set());
+}
+
+fn count_by(server: &S3Server, operation: &str) -> usize {
+    server
+        .requests_by(super::support::S3_KEY.0)
+        .iter()
+        .filter(|r| r.operation == operation)
+        .count()
 }

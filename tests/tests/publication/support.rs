@@ -17,6 +17,7 @@ use bydelsfakta_queries::publication::records::{
     DocumentEntry, Manifest, PublishSettings, RunRecord,
 };
 use bydelsfakta_queries::publication::{Publication, Published, Recovered, publish, recover};
+use bydelsfakta_scheduler_client::stores::settings::StoreSettings;
 use bydelsfakta_tests::s3::{MemoryS3, S3Server};
 
 /// The documents of the new set, and of the set before it (`04` disappears, `03` is new).
@@ -24,7 +25,7 @@ pub const NEW: [&str; 4] = ["00", "01", "02", "03"];
 pub const OLD: [&str; 4] = ["00", "01", "02", "04"];
 
 const S3_BUCKET: &str = "suite";
-const S3_KEY: (&str, &str) = ("suite-key", "suite-secret");
+pub const S3_KEY: (&str, &str) = ("suite-key", "suite-secret");
 
 /// A store to publish in, and the bucket it serves.
 #[derive(Clone)]
@@ -72,6 +73,25 @@ impl Backend {
         }
     }
 
+    /// An S3 client with `settings` against a loopback server of its own, and that server
+    /// (to inject faults into).
+    pub async fn s3_with(settings: StoreSettings) -> (Self, Arc<S3Server>) {
+        let server = Arc::new(S3Server::start(MemoryS3::default(), &[S3_KEY]).await);
+        let store = settings
+            .apply(s3_builder(&server.endpoint))
+            .build()
+            .unwrap();
+        let backend = Self {
+            name: "S3",
+            store: Arc::new(store),
+            bucket: Bucket::parse(&format!("s3://{S3_BUCKET}")).unwrap(),
+            folder: None,
+            _keep: server.clone(),
+            cases: Arc::default(),
+        };
+        (backend, server)
+    }
+
     /// An output prefix no case has used.
     pub fn fresh_prefix(&self) -> String {
         let case = self.cases.fetch_add(1, Ordering::SeqCst);
@@ -81,6 +101,10 @@ impl Backend {
 
 /// object_store's S3 client for the bucket of the loopback server at `endpoint`.
 pub fn s3_client(endpoint: &str) -> object_store::aws::AmazonS3 {
+    s3_builder(endpoint).build().unwrap()
+}
+
+fn s3_builder(endpoint: &str) -> AmazonS3Builder {
     AmazonS3Builder::new()
         .with_endpoint(endpoint)
         .with_bucket_name(S3_BUCKET)
@@ -88,8 +112,6 @@ pub fn s3_client(endpoint: &str) -> object_store::aws::AmazonS3 {
         .with_secret_access_key(S3_KEY.1)
         .with_region("us-east-1")
         .with_allow_http(true)
-        .build()
-        .unwrap()
 }
 
 pub fn documents(names: &[&str], text: &str) -> Vec<Document> {
@@ -230,6 +252,13 @@ impl State {
             found
         });
         Self { objects, files }
+    }
+
+    /// Whether a lease object is there.
+    pub fn holds_a_lease(&self) -> bool {
+        self.objects
+            .keys()
+            .any(|key| key.starts_with("_publication/lease/"))
     }
 
     /// The documents and the manifest: what a reader of the prefix sees.
