@@ -73,7 +73,8 @@ enum PlanRunner {
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which engine runs the plans, as the command line names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum EngineKind {
     /// DataFusion in this process (the fastest for one machine).
     #[default]

@@ -23,7 +23,8 @@ pub const LOG_FORMAT_VARIABLE: &str = "BYDELSFAKTA_LOG_FORMAT";
 pub const RUN_FIELD: &str = "run";
 
 /// How log lines look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum LogFormat {
     /// One line of text per event.
     #[default]

@@ -15,6 +15,7 @@ mod edge_cases;
 mod fixtures;
 mod inputs;
 mod job_shape;
+mod layering;
 mod optimizer_rules;
 mod parity_edges;
 mod port_jobs;
