@@ -1,7 +1,7 @@
 //! The `bydelsfakta` binary as a user runs it: stdout carries results, stderr messages,
 //! and the exit code tells success from failure.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -421,14 +421,7 @@ fn lineage_shows_the_input_editions_behind_the_documents() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(racing.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("injected fault") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the fault never fired"
-        );
-    }
+    let line = bydelsfakta_tests::wait_for_fault(&mut stderr);
     std::fs::remove_file(prefix.join("_manifest.json")).unwrap();
     let out = racing.wait_with_output().unwrap();
     let mut rest = String::new();

@@ -92,9 +92,10 @@ async fn same_documents() {
 /// The store fails while an input is read (every read of its object but the client's
 /// read of its header): on the cluster, embedded and standalone the run fails with the
 /// same `StorageError`, which names the input and says what the store said, and writes
-/// nothing. Once the input's types are recorded, the read that fails is the output job's
-/// (no probe): the same error again, and the documents of the run before stay as they
-/// were.
+/// nothing. So does a failed listing of the input's prefix, and an object deleted between
+/// its listing and its read (embedded and standalone: the client lists). Once the
+/// input's types are recorded, the read that fails is the output job's (no probe): the
+/// same error again, and the documents of the run before stay as they were.
 #[test]
 fn a_store_failing_mid_read_names_the_input_alike_on_every_engine() {
     run_alone(failing_mid_read());
@@ -160,6 +161,44 @@ async fn failing_mid_read() {
     }
     assert!(files_below(&dir.path().join("intermediate")).is_empty());
 
+    // The listing of the input's prefix fails (the client's call): named alike.
+    let event_json: serde_json::Value = serde_json::from_str(&event).unwrap();
+    let prefix = event_json["payload"]["step_data"]["s3_input_prefixes"][DATASET]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let unlisted = format!(
+        "input {DATASET} ({prefix}): cannot be read: Generic FaultyStore error: injected list failure at "
+    );
+    for engine in ["embedded", "standalone"] {
+        let out = cli(engine, Some("path=processed/,list#1=fail".into()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{engine}: {stderr}");
+        assert!(
+            stderr.contains(&format!("error: {unlisted}")),
+            "{engine}: {stderr}"
+        );
+    }
+
+    // The object is deleted between the listing and its read: the store's `NotFound`,
+    // named alike on both engines.
+    let csv = dir.path().join(&key);
+    let kept = std::fs::read(&csv).unwrap();
+    let mut told = vec![];
+    for engine in ["embedded", "standalone"] {
+        told.push(tokio::task::block_in_place(|| {
+            deleted_while_read(&event_file, dir.path(), engine, &csv)
+        }));
+        std::fs::write(&csv, &kept).unwrap();
+    }
+    let gone = format!("input {DATASET} ({key}): cannot be read: Object at location ");
+    assert!(
+        told[0].starts_with(&gone) && told[0].contains("not found"),
+        "{told:?}"
+    );
+    assert_eq!(told[0], told[1]);
+    assert!(files_below(&dir.path().join("intermediate")).is_empty());
+
     // Typed and published once; then the output job's read fails.
     assert!(cli("standalone", None).status.success());
     let published = || {
@@ -176,6 +215,44 @@ async fn failing_mid_read() {
     fails_saying("standalone", &said);
     assert_eq!(on_cluster().await, said);
     assert!(before == published(), "the documents changed");
+}
+
+/// A `run` of `event_file` on `engine` whose second read of `csv` (after the client's
+/// read of its header) is held while the file is deleted; the error it exits with.
+fn deleted_while_read(
+    event_file: &std::path::Path,
+    bucket: &std::path::Path,
+    engine: &str,
+    csv: &std::path::Path,
+) -> String {
+    use std::io::{BufReader, Read};
+    let name = csv.file_name().unwrap().to_string_lossy();
+    let mut run = std::process::Command::new(workspace_binary("bydelsfakta"))
+        .args(["--engine", engine, "run", "--event"])
+        .arg(event_file)
+        .arg("--bucket")
+        .arg(bucket)
+        .env(
+            "BYDELSFAKTA_FAULTS",
+            format!("path={name},get#2=delay:1500"),
+        )
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(run.stderr.take().unwrap());
+    bydelsfakta_tests::wait_for_fault(&mut stderr);
+    std::fs::remove_file(csv).unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{engine}: {rest}");
+    let errors: Vec<&str> = rest
+        .lines()
+        .filter_map(|l| l.strip_prefix("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{engine}: {rest}");
+    errors[0].to_string()
 }
 
 /// A job that no executor takes: the client gives up at its deadline with a clear error

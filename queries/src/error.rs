@@ -191,11 +191,13 @@ fn place(line: Option<u64>, column: Option<&str>) -> String {
     place
 }
 
-/// `Kind: message`, so that engines that report errors with `{:?}` (Ballista's task
-/// failures) carry a readable, recognisable text.
+/// `Kind: "message"`, so that engines that report errors with `{:?}` (Ballista's task
+/// failures) carry a readable, recognisable text. The message is quoted and escaped as a
+/// Rust string, so that it is read back whole whatever it holds (a store's message ends
+/// in `(os error 2)`, as an engine's wrapping does) ([`remote`]).
 impl std::fmt::Debug for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.kind(), self)
+        write!(f, "{}: {:?}", self.kind(), self.to_string())
     }
 }
 
@@ -217,21 +219,62 @@ const REMOTE_KINDS: [&str; 14] = [
     "StorageError",
 ];
 
-/// Finds `Kind: message` of one of our errors inside a remote error's text.
+/// Finds `Kind: "message"` of one of our errors inside a remote error's text.
 fn remote(text: &str) -> Option<Error> {
     REMOTE_KINDS.iter().find_map(|kind| {
         let start = text.find(&format!("{kind}: "))?;
-        let message = &text[start + kind.len() + 2..];
-        // The message ends where the remote wrapper's closing brackets begin.
-        let end = message
-            .find(" })")
-            .or_else(|| message.find("))"))
-            .unwrap_or(message.len());
         Some(Error::Remote {
             kind,
-            message: message[..end].trim_end_matches(['"', ')']).to_string(),
+            message: reported_message(&text[start + kind.len() + 2..]),
         })
     })
+}
+
+/// The message at the start of `text`, as our `Debug` form quoted it, even when an engine
+/// quoted the whole text once more (`\"...\"`). Unquoted (a text from elsewhere), it
+/// ends where a wrapper's closing brackets begin.
+fn reported_message(text: &str) -> String {
+    if let Some(message) = unquote(text) {
+        return message;
+    }
+    if text.starts_with("\\\"")
+        && let Some(message) = unquote(&format!("\"{text}")).and_then(|once| unquote(&once))
+    {
+        return message;
+    }
+    let end = text
+        .find(" })")
+        .or_else(|| text.find("))"))
+        .unwrap_or(text.len());
+    text[..end].trim_end_matches(['"', ')']).to_string()
+}
+
+/// The string of the Rust string literal (as `{:?}` writes it) at the start of `text`.
+fn unquote(text: &str) -> Option<String> {
+    let mut chars = text.strip_prefix('"')?.chars();
+    let mut message = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(message),
+            '\\' => message.push(match chars.next()? {
+                'n' => '\n',
+                't' => '\t',
+                'r' => '\r',
+                '0' => '\0',
+                'u' => {
+                    let hex: String = chars
+                        .by_ref()
+                        .skip_while(|c| *c == '{')
+                        .take_while(|c| *c != '}')
+                        .collect();
+                    char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+                }
+                other => other,
+            }),
+            c => message.push(c),
+        }
+    }
+    None
 }
 
 /// The message inside an engine's debug-formatted error (Ballista reports a failed task as
@@ -261,8 +304,11 @@ impl Error {
     /// writer that ran elsewhere reported it: the same kind and message on every engine.
     pub fn from_reported(text: &str) -> Error {
         remote(text).unwrap_or_else(|| {
-            let message = text.strip_prefix("DataError: ").unwrap_or(text);
-            Error::DataFusion(Box::new(DataFusionError::Execution(message.to_string())))
+            let message = match text.strip_prefix("DataError: ") {
+                Some(reported) => reported_message(reported),
+                None => text.to_string(),
+            };
+            Error::DataFusion(Box::new(DataFusionError::Execution(message)))
         })
     }
 
@@ -337,7 +383,7 @@ impl Error {
 }
 
 /// The error of a store's read, kept whole: shown as the error it wraps, and in its
-/// `Debug` form as `StorageError: <the store's message>`. A Ballista executor reports a
+/// `Debug` form as `StorageError: "<the store's message>"`. A Ballista executor reports a
 /// failed task with `{:?}`, where object_store's own `Debug` would reach the client as
 /// nested struct syntax; this form is recognised again ([`remote`]), so that a store's
 /// failure mid-read reads the same on every engine. The stores wrap their reads' errors
@@ -387,7 +433,7 @@ impl std::fmt::Display for ReadFailure {
 
 impl std::fmt::Debug for ReadFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "StorageError: {}", self.message)
+        write!(f, "StorageError: {:?}", self.message)
     }
 }
 
@@ -654,6 +700,45 @@ mod tests {
         assert_eq!(
             Error::from(DataFusionError::Shared(foreign)).kind(),
             "DataError"
+        );
+    }
+
+    #[test]
+    fn a_message_reads_back_whole_whatever_it_holds() {
+        let ours = Error::Cell {
+            dataset: "d".into(),
+            file: "in/d.csv".into(),
+            line: 7,
+            column: "antall".into(),
+            problem: "not a number",
+            value: "x)) }) \"q\" \\ ø \u{1b}".into(),
+        };
+        let said = ours.to_string();
+        let reported = format!("{ours:?}");
+        for text in [
+            format!("Job 1 failed: ... DataFusionError(Shared(External({reported})))"),
+            // Quoted once more inside an engine's own message.
+            format!("DataFusionError(Execution({reported:?}))"),
+        ] {
+            let again = Error::from_reported(&text);
+            assert_eq!(
+                (again.kind(), again.to_string()),
+                ("InputCellError", said.clone())
+            );
+        }
+        let gone = object_store::Error::NotFound {
+            path: "/b/in/d.csv".into(),
+            source: Box::new(std::io::Error::from_raw_os_error(2)),
+        };
+        let said = gone.to_string();
+        assert!(said.ends_with("(os error 2)"), "{said}");
+        let there = as_a_cluster_reports(ReadFailure::wrap(gone));
+        assert_eq!((there.kind(), there.to_string()), ("StorageError", said));
+        let data = Error::DataFusion(Box::new(DataFusionError::Execution("a (b)".into())));
+        let again = Error::from_reported(&format!("{data:?}"));
+        assert_eq!(
+            (again.kind(), again.to_string()),
+            ("DataError", "a (b)".into())
         );
     }
 

@@ -47,6 +47,21 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Reads a process's stderr until a fault of `BYDELSFAKTA_FAULTS` is announced (for a
+/// `delay`, the call is then held); the lines read, announcement included.
+pub fn wait_for_fault(stderr: &mut impl std::io::BufRead) -> String {
+    let mut read = String::new();
+    loop {
+        let mut line = String::new();
+        let more = stderr.read_line(&mut line).expect("stderr");
+        read.push_str(&line);
+        assert!(more > 0, "the fault never fired: {read}");
+        if line.contains("injected fault") {
+            return read;
+        }
+    }
+}
+
 /// A binary of the workspace (`bydelsfakta`, ...), next to the test binaries' folder in
 /// the target dir (`cargo test --workspace` builds every package's binaries first).
 pub fn workspace_binary(name: &str) -> PathBuf {

@@ -36,7 +36,9 @@ pub async fn locate_single_object(
     let listed: Vec<_> = match store.list(Some(&bucket.path(dir))).try_collect().await {
         Ok(listed) => listed,
         Err(object_store::Error::NotFound { .. }) => vec![],
-        Err(e) => return Err(unreadable().unwrap_or_else(|| e.into())),
+        Err(e) => {
+            return Err(unreadable().unwrap_or_else(|| Error::from(e).reading(dataset, prefix)));
+        }
     };
     let mut found: Vec<InputObject> = listed
         .into_iter()
