@@ -163,34 +163,17 @@ impl Bucket {
 
     /// Refuses an output prefix that leaves a local bucket through a link: a folder of the
     /// prefix that already exists must resolve inside the bucket, or the documents would
-    /// land wherever the link points. Other buckets have no links.
-    pub fn check_output_prefix(&self, prefix: &str) -> Result<()> {
+    /// land wherever the link points. Other buckets have no links. The file system's
+    /// answers come within the local call limit ([`crate::local_calls`]).
+    pub async fn check_output_prefix(&self, prefix: &str) -> Result<()> {
         let Some(root) = self.local_folder("") else {
             return Ok(());
         };
-        let problem = |problem: String| Error::Bucket {
-            url: self.url.to_string(),
-            problem,
-        };
-        let Ok(canonical_root) = std::fs::canonicalize(&root) else {
-            // A bucket folder that does not exist yet is made below it, link-free.
-            return Ok(());
-        };
-        let mut folder = root;
-        for segment in prefix.split('/').filter(|s| !s.is_empty()) {
-            folder.push(segment);
-            let Ok(resolved) = std::fs::canonicalize(&folder) else {
-                return Ok(());
-            };
-            if !resolved.starts_with(&canonical_root) {
-                return Err(problem(format!(
-                    "the output prefix '{prefix}' leaves the bucket: {} leads to {}; nothing is written through a link out of the bucket",
-                    folder.display(),
-                    resolved.display()
-                )));
-            }
-        }
-        Ok(())
+        let (url, prefix) = (self.url.to_string(), prefix.to_string());
+        crate::local_calls::bounded("link check", &root.clone(), false, move || {
+            links_stay_inside(&url, root, &prefix)
+        })
+        .await?
     }
 
     /// A URL DataFusion's readers accept for a bucket key (a key ending in `/` stays a
@@ -231,6 +214,33 @@ impl std::fmt::Display for Bucket {
     }
 }
 
+/// [`Bucket::check_output_prefix`] of the bucket at `url`, whose folder is `root`.
+fn links_stay_inside(url: &str, root: std::path::PathBuf, prefix: &str) -> Result<()> {
+    let problem = |problem: String| Error::Bucket {
+        url: url.to_string(),
+        problem,
+    };
+    let Ok(canonical_root) = std::fs::canonicalize(&root) else {
+        // A bucket folder that does not exist yet is made below it, link-free.
+        return Ok(());
+    };
+    let mut folder = root;
+    for segment in prefix.split('/').filter(|s| !s.is_empty()) {
+        folder.push(segment);
+        let Ok(resolved) = std::fs::canonicalize(&folder) else {
+            return Ok(());
+        };
+        if !resolved.starts_with(&canonical_root) {
+            return Err(problem(format!(
+                "the output prefix '{prefix}' leaves the bucket: {} leads to {}; nothing is written through a link out of the bucket",
+                folder.display(),
+                resolved.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,8 +260,8 @@ mod tests {
     }
 
     /// An existing folder of the output prefix that is a link out of the bucket.
-    #[test]
-    fn an_output_prefix_through_a_link_out_of_the_bucket_is_refused() {
+    #[tokio::test]
+    async fn an_output_prefix_through_a_link_out_of_the_bucket_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (bucket_dir, elsewhere) = (dir.path().join("bucket"), dir.path().join("elsewhere"));
         std::fs::create_dir_all(bucket_dir.join("inside")).unwrap();
@@ -261,17 +271,23 @@ mod tests {
         let bucket = Bucket::folder(&bucket_dir).unwrap();
         let e = bucket
             .check_output_prefix("intermediate/x/lambda_invoker/")
+            .await
             .unwrap_err()
             .to_string();
         assert!(e.contains("leaves the bucket"), "{e}");
         // A link inside the bucket, and folders still to be made, are fine.
         bucket
             .check_output_prefix("alias/x/lambda_invoker/")
+            .await
             .unwrap();
-        bucket.check_output_prefix("new/x/lambda_invoker/").unwrap();
+        bucket
+            .check_output_prefix("new/x/lambda_invoker/")
+            .await
+            .unwrap();
         Bucket::parse("s3://b")
             .unwrap()
             .check_output_prefix("intermediate/")
+            .await
             .unwrap();
     }
 

@@ -22,6 +22,7 @@ pub mod error;
 pub mod function;
 pub mod functions;
 pub mod json;
+pub mod local_calls;
 pub mod metrics;
 pub mod output;
 pub mod publication;

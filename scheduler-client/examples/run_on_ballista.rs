@@ -46,7 +46,7 @@ async fn submit() -> Result<(), Box<dyn Error + Send + Sync>> {
     // plan on the client (it lists the input prefixes and reads the headers), submit it.
     let text = std::fs::read_to_string(fixtures.join("events/boligpriser__status.json"))?;
     let resolved = ResolvedEvent::resolve(PipelineEvent::parse(&text)?, None)?;
-    bucket.check_output_prefix(&resolved.output_prefix)?;
+    bucket.check_output_prefix(&resolved.output_prefix).await?;
     let (run_id, started_at) = (new_run_id(), now_rfc3339());
     let request = RunRequest {
         target: &resolved.target,

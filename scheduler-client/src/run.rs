@@ -199,7 +199,7 @@ async fn plan_reported(
     report.output_prefix = Some(resolved.output_prefix.clone());
     // The run names its job from here on: every later failure ends a started run.
     crate::telemetry::run_started(report);
-    bucket.check_output_prefix(&resolved.output_prefix)?;
+    bucket.check_output_prefix(&resolved.output_prefix).await?;
     report.ms.contract = Some(started.elapsed().as_millis() as u64);
     debug!(
         function = function.name,

@@ -180,7 +180,7 @@ async fn release_unless_unanswered(site: &Site<'_>, lease: Lease) {
         // It expires; the next publisher takes it over.
         warn!(prefix = %site.prefix, run = %run_id, "could not release the lease: {e}");
     }
-    site.remove_empty_folders();
+    site.remove_empty_folders().await;
 }
 
 async fn publish_under_lease(
@@ -397,7 +397,7 @@ async fn change_documents(
 /// Step 1: finishes whatever an earlier holder of the lease left.
 async fn recover_under_lease(site: &Site<'_>, lease: &mut Lease) -> Result<Recovered> {
     let mut leftovers = bookkeeping_objects(site).await?;
-    leftovers.extend(site.remove_local_temporaries());
+    leftovers.extend(site.remove_local_temporaries().await?);
     if leftovers.is_empty() {
         return Ok(Recovered::Clean);
     }

@@ -30,6 +30,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
 
 use crate::bucket::Bucket;
 use crate::error::Unanswered;
+use crate::local_calls;
 
 /// The completion record's name, beside the documents.
 pub const MANIFEST: &str = "_manifest.json";
@@ -77,7 +78,7 @@ impl<'a> Site<'a> {
     }
 
     /// Notes a call that did not answer.
-    fn watch<T>(&self, outcome: object_store::Result<T>) -> object_store::Result<T> {
+    fn watch<T, E: std::error::Error + 'static>(&self, outcome: Result<T, E>) -> Result<T, E> {
         if let Err(e) = &outcome
             && Unanswered::caused(e)
         {
@@ -287,49 +288,66 @@ impl<'a> Site<'a> {
     /// killed half-way leaves beside the documents and in the bookkeeping (the store lists
     /// none of them); returns their names. In the lease folder another publisher's
     /// conditional put may be under way, so only temporaries older than
-    /// [`ABANDONED_LEASE_WRITE`] go there. Only called by the lease's holder.
-    pub fn remove_local_temporaries(&self) -> Vec<String> {
+    /// [`ABANDONED_LEASE_WRITE`] go there. Only called by the lease's holder; bounded as
+    /// the store's calls are ([`local_calls`]).
+    pub async fn remove_local_temporaries(&self) -> crate::error::Result<Vec<String>> {
         let Some(folder) = self.bucket.local_folder(&self.prefix) else {
-            return vec![];
+            return Ok(vec![]);
         };
-        let mut removed = vec![];
-        let mut folders = vec![(folder, 0, Place::Prefix)];
-        while let Some((folder, depth, place)) = folders.pop() {
-            let Ok(entries) = std::fs::read_dir(&folder) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let path = entry.path();
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    // Below the prefix, only the bookkeeping is ours.
-                    let inner = match place {
-                        Place::Prefix if format!("{name}/") == BOOKKEEPING => Place::Bookkeeping,
-                        Place::Prefix => continue,
-                        Place::Bookkeeping if depth == 1 && name == "lease" => Place::Leases,
-                        other => other,
-                    };
-                    if depth < FOLDER_DEPTH {
-                        folders.push((path, depth + 1, inner));
-                    }
-                } else if is_temporary(&name)
-                    && (place != Place::Leases || is_abandoned(&entry))
-                    && std::fs::remove_file(&path).is_ok()
-                {
-                    removed.push(path.display().to_string());
-                }
-            }
-        }
-        removed
+        self.may_write("sweep", &self.prefix)?;
+        let swept =
+            local_calls::bounded("sweep of temporaries", &folder.clone(), true, move || {
+                sweep_temporaries(folder)
+            });
+        self.watch(swept.await)
     }
 
     /// A local folder keeps the folders that the bookkeeping's objects lived in; remove the
     /// ones that are empty now (stores have no folders, so there is nothing to do there).
-    pub fn remove_empty_folders(&self) {
+    pub async fn remove_empty_folders(&self) {
         if let Some(folder) = self.bucket.local_folder(&self.bookkeeping()) {
-            remove_empty_below(&folder, FOLDER_DEPTH);
+            let removal =
+                local_calls::bounded("removal of empty folders", &folder.clone(), true, {
+                    move || remove_empty_below(&folder, FOLDER_DEPTH)
+                });
+            if let Err(e) = removal.await {
+                tracing::warn!(prefix = %self.prefix, "{e}");
+            }
         }
     }
+}
+
+/// [`Site::remove_local_temporaries`] in `folder`, the output prefix's.
+fn sweep_temporaries(folder: std::path::PathBuf) -> Vec<String> {
+    let mut removed = vec![];
+    let mut folders = vec![(folder, 0, Place::Prefix)];
+    while let Some((folder, depth, place)) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                // Below the prefix, only the bookkeeping is ours.
+                let inner = match place {
+                    Place::Prefix if format!("{name}/") == BOOKKEEPING => Place::Bookkeeping,
+                    Place::Prefix => continue,
+                    Place::Bookkeeping if depth == 1 && name == "lease" => Place::Leases,
+                    other => other,
+                };
+                if depth < FOLDER_DEPTH {
+                    folders.push((path, depth + 1, inner));
+                }
+            } else if is_temporary(&name)
+                && (place != Place::Leases || is_abandoned(&entry))
+                && std::fs::remove_file(&path).is_ok()
+            {
+                removed.push(path.display().to_string());
+            }
+        }
+    }
+    removed
 }
 
 /// A write not made because an earlier call of the same publication did not answer.

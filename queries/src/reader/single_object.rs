@@ -5,6 +5,7 @@ use object_store::ObjectStore;
 
 use crate::bucket::Bucket;
 use crate::error::{Error, Result};
+use crate::local_calls;
 use crate::publication::records::InputObject;
 
 /// The single object under `prefix`, with S3 prefix semantics (`a/b` also matches
@@ -22,22 +23,13 @@ pub async fn locate_single_object(
     // In a local bucket, an entry the process cannot read fails the store's listing (a
     // link that loops) naming neither the input nor the object, or is skipped by it (a link
     // that leads nowhere); only then is the folder walked, to name it.
-    let unreadable = || {
-        let folder = bucket.local_folder(dir)?;
-        let (key, problem) = unreadable_entry(&folder, dir, partial, MAX_FOLDER_DEPTH)?;
-        Some(Error::InputFile {
-            dataset: dataset.into(),
-            file: key,
-            line: None,
-            column: None,
-            problem,
-        })
-    };
+    let unreadable = || unreadable(bucket, dataset, dir, partial);
     let listed: Vec<_> = match store.list(Some(&bucket.path(dir))).try_collect().await {
         Ok(listed) => listed,
         Err(object_store::Error::NotFound { .. }) => vec![],
         Err(e) => {
-            return Err(unreadable().unwrap_or_else(|| Error::from(e).reading(dataset, prefix)));
+            let failed = unreadable().await.unwrap_or_else(|| Error::from(e));
+            return Err(failed.reading(dataset, prefix));
         }
     };
     let mut found: Vec<InputObject> = listed
@@ -53,13 +45,24 @@ pub async fn locate_single_object(
         })
         .collect();
     match found.len() {
-        0 => Err(unreadable().unwrap_or_else(|| Error::EmptyPrefix {
-            dataset: dataset.into(),
-            prefix: prefix.into(),
-        })),
+        0 => Err(match unreadable().await {
+            Some(failed) => failed.reading(dataset, prefix),
+            None => Error::EmptyPrefix {
+                dataset: dataset.into(),
+                prefix: prefix.into(),
+            },
+        }),
         1 => {
             let object = found.remove(0);
-            inside_the_bucket(bucket, dataset, &object.key)?;
+            if let Some(file) = bucket.local_folder(&object.key) {
+                let (bucket, dataset, key) =
+                    (bucket.clone(), dataset.to_string(), object.key.clone());
+                local_calls::bounded("link check", &file, false, move || {
+                    inside_the_bucket(&bucket, &dataset, &key)
+                })
+                .await
+                .map_err(|e| e.reading(&object.dataset, &object.key))??;
+            }
             Ok(object)
         }
         _ => {
@@ -72,6 +75,28 @@ pub async fn locate_single_object(
             })
         }
     }
+}
+
+/// In a local bucket, the first entry under the prefix's folder that the process cannot
+/// read, as the input's error (or the walk's, if the folder does not answer).
+async fn unreadable(bucket: &Bucket, dataset: &str, dir: &str, partial: &str) -> Option<Error> {
+    let folder = bucket.local_folder(dir)?;
+    let (key, partial) = (dir.to_string(), partial.to_string());
+    let walked = local_calls::bounded("walk", &folder.clone(), false, move || {
+        unreadable_entry(&folder, &key, &partial, MAX_FOLDER_DEPTH)
+    })
+    .await;
+    let (file, problem) = match walked {
+        Ok(found) => found?,
+        Err(unanswered) => return Some(unanswered),
+    };
+    Some(Error::InputFile {
+        dataset: dataset.into(),
+        file,
+        line: None,
+        column: None,
+        problem,
+    })
 }
 
 /// In a local bucket, the object must be a file inside the bucket's folder that the process

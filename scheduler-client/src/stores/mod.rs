@@ -49,6 +49,8 @@ fn config_from_env(settings: Option<StoreSettings>) -> std::result::Result<Store
         Some(settings) => settings,
         None => StoreSettings::from_env()?,
     };
+    // The file system calls made beside the store are bounded alike.
+    bydelsfakta_queries::local_calls::set_limit(settings.local_call_timeout);
     Ok(StoreConfig {
         settings,
         faults: Faults::from_env()?,
