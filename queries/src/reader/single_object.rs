@@ -1,5 +1,8 @@
 //! Finding the one object under an input prefix.
 
+use std::collections::HashSet;
+use std::sync::{LazyLock, Mutex};
+
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 
@@ -54,7 +57,9 @@ pub async fn locate_single_object(
         }),
         1 => {
             let object = found.remove(0);
-            if let Some(file) = bucket.local_folder(&object.key) {
+            if let Some(file) = bucket.local_folder(&object.key)
+                && !checked_before(&object)
+            {
                 let (bucket, dataset, key) =
                     (bucket.clone(), dataset.to_string(), object.key.clone());
                 local_calls::bounded("link check", &file, false, move || {
@@ -62,6 +67,7 @@ pub async fn locate_single_object(
                 })
                 .await
                 .map_err(|e| e.reading(&object.dataset, &object.key))??;
+                remember_checked(&object);
             }
             Ok(object)
         }
@@ -74,6 +80,33 @@ pub async fn locate_single_object(
                 objects,
             })
         }
+    }
+}
+
+/// Objects of local buckets whose link check passed, by key and entity tag: a local
+/// folder's tag is the file's inode, modification time and size, so a file replaced by a
+/// link, or a link pointed elsewhere, lists with another tag and is checked again. A batch
+/// reads an object for several outputs; checked once, it costs one call of the file
+/// system, not one per output (each call a trip to the blocking pool, [`local_calls`]).
+static CHECKED: LazyLock<Mutex<HashSet<(String, String)>>> = LazyLock::new(Mutex::default);
+
+/// How many checked objects are remembered at most; then the memory starts again.
+const CHECKED_AT_MOST: usize = 4096;
+
+fn checked_before(object: &InputObject) -> bool {
+    object.e_tag.as_ref().is_some_and(|tag| {
+        let checked = CHECKED.lock().expect("checked objects");
+        checked.contains(&(object.key.clone(), tag.clone()))
+    })
+}
+
+fn remember_checked(object: &InputObject) {
+    if let Some(tag) = &object.e_tag {
+        let mut checked = CHECKED.lock().expect("checked objects");
+        if checked.len() >= CHECKED_AT_MOST {
+            checked.clear();
+        }
+        checked.insert((object.key.clone(), tag.clone()));
     }
 }
 
@@ -236,6 +269,29 @@ mod tests {
     fn message(located: Result<InputObject>) -> (&'static str, String) {
         let e = located.expect_err("the object cannot be read");
         (e.kind(), e.to_string())
+    }
+
+    /// A checked object is not checked again while it lists the same; replaced by a link
+    /// out of the bucket, it lists with another tag and is refused.
+    #[tokio::test]
+    async fn a_file_replaced_by_a_link_out_of_the_bucket_is_checked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("bucket"), dir.path().join("outside.csv"));
+        let folder = root.join(PREFIX);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("d.csv"), "a;b\n1;2\n").unwrap();
+        std::fs::write(&outside, "a;b\n1;2\n").unwrap();
+        let bucket = Bucket::folder(&root).unwrap();
+        let store = LocalFileSystem::new();
+        let first = locate_single_object(&store, &bucket, "d", PREFIX)
+            .await
+            .unwrap();
+        assert!(checked_before(&first));
+        std::fs::remove_file(folder.join("d.csv")).unwrap();
+        std::os::unix::fs::symlink(&outside, folder.join("d.csv")).unwrap();
+        let (kind, said) = message(locate_single_object(&store, &bucket, "d", PREFIX).await);
+        assert_eq!(kind, "InputFileError");
+        assert!(said.contains("outside the bucket"), "{said}");
     }
 
     #[tokio::test]
