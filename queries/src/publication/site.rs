@@ -13,10 +13,11 @@
 //! Every bookkeeping name starts with `_`, so the website's lookups of `<district>.json`
 //! never meet one.
 //!
-//! A call that does not answer may still land later (docs/publication.md, "A call that
-//! does not answer"), so once a site has met one it makes no write at all: whatever step
-//! the publisher or `recover` is in, nothing it would write can be overtaken, and the
-//! caller leaves the lease to expire instead of releasing it ([`Site::met_unanswered`]).
+//! A call that does not answer may still land later (docs/publication.md, "One
+//! publication, step by step"), so once a site has met one it makes no write at all:
+//! whatever step the publisher or `recover` is in, nothing it would write can be
+//! overtaken, and the caller leaves the lease to expire instead of releasing it
+//! ([`Site::met_unanswered`]).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -58,16 +58,16 @@ pub async fn locate_single_object(
         1 => {
             let object = found.remove(0);
             if let Some(file) = bucket.local_folder(&object.key)
-                && !checked_before(&object)
+                && !checked_before(bucket, &object)
             {
-                let (bucket, dataset, key) =
+                let (in_bucket, dataset, key) =
                     (bucket.clone(), dataset.to_string(), object.key.clone());
                 local_calls::bounded("link check", &file, false, move || {
-                    inside_the_bucket(&bucket, &dataset, &key)
+                    inside_the_bucket(&in_bucket, &dataset, &key)
                 })
                 .await
                 .map_err(|e| e.reading(&object.dataset, &object.key))??;
-                remember_checked(&object);
+                remember_checked(bucket, &object);
             }
             Ok(object)
         }
@@ -83,7 +83,7 @@ pub async fn locate_single_object(
     }
 }
 
-/// Objects of local buckets whose link check passed, by key and entity tag: a local
+/// Objects of local buckets whose link check passed, by URL and entity tag: a local
 /// folder's tag is the file's inode, modification time and size, so a file replaced by a
 /// link, or a link pointed elsewhere, lists with another tag and is checked again. A batch
 /// reads an object for several outputs; checked once, it costs one call of the file
@@ -93,20 +93,20 @@ static CHECKED: LazyLock<Mutex<HashSet<(String, String)>>> = LazyLock::new(Mutex
 /// How many checked objects are remembered at most; then the memory starts again.
 const CHECKED_AT_MOST: usize = 4096;
 
-fn checked_before(object: &InputObject) -> bool {
+fn checked_before(bucket: &Bucket, object: &InputObject) -> bool {
     object.e_tag.as_ref().is_some_and(|tag| {
         let checked = CHECKED.lock().expect("checked objects");
-        checked.contains(&(object.key.clone(), tag.clone()))
+        checked.contains(&(bucket.object_url(&object.key), tag.clone()))
     })
 }
 
-fn remember_checked(object: &InputObject) {
+fn remember_checked(bucket: &Bucket, object: &InputObject) {
     if let Some(tag) = &object.e_tag {
         let mut checked = CHECKED.lock().expect("checked objects");
         if checked.len() >= CHECKED_AT_MOST {
             checked.clear();
         }
-        checked.insert((object.key.clone(), tag.clone()));
+        checked.insert((bucket.object_url(&object.key), tag.clone()));
     }
 }
 
@@ -286,7 +286,7 @@ mod tests {
         let first = locate_single_object(&store, &bucket, "d", PREFIX)
             .await
             .unwrap();
-        assert!(checked_before(&first));
+        assert!(checked_before(&bucket, &first));
         std::fs::remove_file(folder.join("d.csv")).unwrap();
         std::os::unix::fs::symlink(&outside, folder.join("d.csv")).unwrap();
         let (kind, said) = message(locate_single_object(&store, &bucket, "d", PREFIX).await);
