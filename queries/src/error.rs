@@ -282,21 +282,7 @@ fn unquote(text: &str) -> Option<String> {
 /// text, unescaped, so that no engine's wrapping reaches a user.
 fn engine_message(text: &str) -> Option<String> {
     let wrapped = &text[text.find("DataFusionError(")?..];
-    let start = wrapped.rfind("(\"")? + 2;
-    let mut message = String::new();
-    let mut chars = wrapped[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(message),
-            '\\' => match chars.next()? {
-                'n' => message.push('\n'),
-                't' => message.push('\t'),
-                other => message.push(other),
-            },
-            c => message.push(c),
-        }
-    }
-    None
+    unquote(&wrapped[wrapped.rfind("(\"")? + 1..])
 }
 
 impl Error {

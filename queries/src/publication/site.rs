@@ -307,10 +307,12 @@ impl<'a> Site<'a> {
     /// ones that are empty now (stores have no folders, so there is nothing to do there).
     pub async fn remove_empty_folders(&self) {
         if let Some(folder) = self.bucket.local_folder(&self.bookkeeping()) {
-            let removal =
-                local_calls::bounded("removal of empty folders", &folder.clone(), true, {
-                    move || remove_empty_below(&folder, FOLDER_DEPTH)
-                });
+            let removal = local_calls::bounded(
+                "removal of empty folders",
+                &folder.clone(),
+                true,
+                move || remove_empty_below(&folder, FOLDER_DEPTH),
+            );
             if let Err(e) = removal.await {
                 tracing::warn!(prefix = %self.prefix, "{e}");
             }

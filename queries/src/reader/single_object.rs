@@ -26,12 +26,13 @@ pub async fn locate_single_object(
     // In a local bucket, an entry the process cannot read fails the store's listing (a
     // link that loops) naming neither the input nor the object, or is skipped by it (a link
     // that leads nowhere); only then is the folder walked, to name it.
-    let unreadable = || unreadable(bucket, dataset, dir, partial);
     let listed: Vec<_> = match store.list(Some(&bucket.path(dir))).try_collect().await {
         Ok(listed) => listed,
         Err(object_store::Error::NotFound { .. }) => vec![],
         Err(e) => {
-            let failed = unreadable().await.unwrap_or_else(|| Error::from(e));
+            let failed = unreadable(bucket, dataset, dir, partial)
+                .await
+                .unwrap_or_else(|| Error::from(e));
             return Err(failed.reading(dataset, prefix));
         }
     };
@@ -48,7 +49,7 @@ pub async fn locate_single_object(
         })
         .collect();
     match found.len() {
-        0 => Err(match unreadable().await {
+        0 => Err(match unreadable(bucket, dataset, dir, partial).await {
             Some(failed) => failed.reading(dataset, prefix),
             None => Error::EmptyPrefix {
                 dataset: dataset.into(),
