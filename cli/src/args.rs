@@ -36,7 +36,9 @@ pub struct Cli {
     #[arg(long, global = true, env = PUBLISH_WAIT_VARIABLE, value_name = "SECONDS", value_parser = parse_seconds, default_value = "60")]
     pub publish_wait: Duration,
     /// Seconds a publication's lease lasts unless its holder renews it: a publisher that
-    /// died is taken over after this long (at once when it ran on this machine).
+    /// died is taken over after this long (at once when it ran on this machine). At least
+    /// twice the longest store call (the S3 retry plus request timeouts, or the local call
+    /// timeout).
     #[arg(long, global = true, env = LEASE_TTL_VARIABLE, value_name = "SECONDS", value_parser = parse_seconds, default_value = "60")]
     pub lease_ttl: Duration,
     /// Seconds to open a connection to S3 (default 5).

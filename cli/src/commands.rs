@@ -29,8 +29,11 @@ use bydelsfakta_scheduler_client::sql::limits::SqlLimits;
 
 /// Runs the command; what it prints on stdout is the result, logs go to stderr.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
-    bydelsfakta_scheduler_client::stores::configure(cli.store_settings())
-        .map_err(anyhow::Error::msg)?;
+    let stores = cli.store_settings();
+    stores
+        .check_lease(cli.lease_ttl)
+        .map_err(|e| anyhow::anyhow!("--lease-ttl: {e}"))?;
+    bydelsfakta_scheduler_client::stores::configure(stores).map_err(anyhow::Error::msg)?;
     let mut out = String::new();
     // What was printed stays printed when the command then fails (run-all's table).
     let result = dispatch(cli, &mut out).await;

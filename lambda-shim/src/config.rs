@@ -6,6 +6,7 @@ use bydelsfakta_queries::publication::records::PublishSettings;
 use bydelsfakta_scheduler_client::run::{
     LEASE_TTL_VARIABLE, PUBLISH_WAIT_VARIABLE, parse_published_date, parse_seconds,
 };
+use bydelsfakta_scheduler_client::stores::settings::StoreSettings;
 
 /// The original functions' bucket variable and its default (docs/contract.md §1.3).
 const BUCKET_NAME: &str = "BUCKET_NAME";
@@ -71,6 +72,17 @@ impl ShimConfig {
             wait: seconds(PUBLISH_WAIT_VARIABLE, PublishSettings::DEFAULT_WAIT)?,
             lease_ttl: seconds(LEASE_TTL_VARIABLE, PublishSettings::DEFAULT_LEASE_TTL)?,
         };
+        // The shim's own store settings stand for the executors' (docs/publication.md).
+        let stores = StoreSettings::from_lookup(&lookup).map_err(|problem| ConfigError {
+            variable: "store settings",
+            problem,
+        })?;
+        stores
+            .check_lease(publish.lease_ttl)
+            .map_err(|problem| ConfigError {
+                variable: LEASE_TTL_VARIABLE,
+                problem,
+            })?;
         Ok(Self {
             bucket,
             scheduler: lookup("BYDELSFAKTA_SCHEDULER"),
@@ -122,17 +134,39 @@ mod tests {
         assert!(e.to_string().contains("BYDELSFAKTA_PUBLISHED_DATE"), "{e}");
         let e = config(&[("BYDELSFAKTA_PUBLISH_WAIT", "a minute")]).unwrap_err();
         assert!(e.to_string().contains("BYDELSFAKTA_PUBLISH_WAIT"), "{e}");
+        let e = config(&[("BYDELSFAKTA_S3_REQUEST_TIMEOUT", "soon")]).unwrap_err();
+        assert!(
+            e.to_string().contains("BYDELSFAKTA_S3_REQUEST_TIMEOUT"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_lease_shorter_than_two_store_calls_is_refused() {
+        let e = config(&[("BYDELSFAKTA_LEASE_TTL", "30")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("BYDELSFAKTA_LEASE_TTL: a lease of 30 s"),
+            "{e}"
+        );
+        config(&[
+            ("BYDELSFAKTA_LEASE_TTL", "30"),
+            ("BYDELSFAKTA_S3_RETRY_TIMEOUT", "5"),
+            ("BYDELSFAKTA_S3_REQUEST_TIMEOUT", "5"),
+            ("BYDELSFAKTA_LOCAL_CALL_TIMEOUT", "15"),
+        ])
+        .unwrap();
     }
 
     #[test]
     fn publish_settings_come_in_seconds() {
         let config = config(&[
             ("BYDELSFAKTA_PUBLISH_WAIT", "2.5"),
-            ("BYDELSFAKTA_LEASE_TTL", "30"),
+            ("BYDELSFAKTA_LEASE_TTL", "90"),
         ])
         .unwrap();
         assert_eq!(config.publish.wait, std::time::Duration::from_millis(2500));
-        assert_eq!(config.publish.lease_ttl, std::time::Duration::from_secs(30));
+        assert_eq!(config.publish.lease_ttl, std::time::Duration::from_secs(90));
         assert_eq!(
             super::ShimConfig::from_lookup(|_| None).unwrap().publish,
             PublishSettings::default()

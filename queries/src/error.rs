@@ -141,7 +141,7 @@ pub enum Error {
     Plan(String),
 
     #[error(transparent)]
-    ObjectStore(#[from] object_store::Error),
+    ObjectStore(object_store::Error),
 
     /// One of our errors known by its kind and text only: it crossed a process boundary
     /// (a Ballista executor), or several places hold it (a shared frame's failed read).
@@ -530,6 +530,26 @@ impl Unanswered {
             cause = e.source();
         }
         false
+    }
+}
+
+impl From<object_store::Error> for Error {
+    /// A store error, or one of ours that a store call's wrapper carried: the publication's
+    /// lease check before a write (`publication/site.rs`) keeps its kind.
+    fn from(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::Generic {
+                store: "publication",
+                source,
+            } => match source.downcast::<Error>() {
+                Ok(ours) => *ours,
+                Err(source) => Error::ObjectStore(object_store::Error::Generic {
+                    store: "publication",
+                    source,
+                }),
+            },
+            other => Error::ObjectStore(other),
+        }
     }
 }
 

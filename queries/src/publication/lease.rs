@@ -5,15 +5,15 @@
 //! two publishers that try the same generation exactly one succeeds: the key is the
 //! generation alone, so that they try the same key. The lease in force is the highest
 //! generation. It names its run and holder and when it expires; the holder renews it while
-//! it works. A lease whose holder is known to be dead (a process of
-//! this machine that no longer runs) or that has expired is taken over by creating the next
-//! generation, again with a conditional put, so two publishers that both see a stale lease
-//! still cannot both win. Nothing is ever overwritten except by its own holder, and nothing
+//! it works, before any write that would start on less than half of it (`site.rs`). A
+//! lease whose holder is known to be dead (a process of this machine that no longer runs)
+//! or that has expired is taken over by creating the next generation, again with a
+//! conditional put, so two publishers that both see a stale lease still cannot both win. Nothing is ever overwritten except by its own holder, and nothing
 //! is deleted before the next generation is won, so no conditional delete is needed.
 //!
 //! A holder checks that its lease is still the highest, and still its own record, before
-//! each step that changes the documents (fencing); one that was paused past its expiry and
-//! overtaken stops there. Once its lease has expired by its own clock, a holder also reads
+//! each step that changes the documents and before any write made on less than half the
+//! lease (fencing); one that was paused past its expiry and overtaken stops there. Once its lease has expired by its own clock, a holder also reads
 //! the record, not only the key listed, because a generation is used again once every
 //! lease is released (the next publisher finds none and starts at 1).
 //!
@@ -221,8 +221,16 @@ impl Lease {
         &self.record.run_id
     }
 
+    /// Whether half the lease's time is gone: a write must not start on what is left
+    /// (a call may take half the lease), so the lease is checked and renewed first.
+    pub fn needs_renewal(&self) -> bool {
+        let left = self.record.expires_at_ms.saturating_sub(now_ms());
+        u128::from(left) < self.ttl.as_millis() / 2
+    }
+
     /// Checks that this lease is still the one in force, and renews it once half its time
-    /// is gone. Called before every step that changes documents.
+    /// is gone. Called before every step that changes documents, and by the site before a
+    /// write that would start on less than half the lease.
     pub async fn check(&mut self, site: &Site<'_>) -> Result<()> {
         let leases = list(site).await?;
         if !self.is_held(site, &leases).await? {
@@ -231,10 +239,15 @@ impl Lease {
                 run_id: self.record.run_id.clone(),
             });
         }
-        let left = self.record.expires_at_ms.saturating_sub(now_ms());
-        if u128::from(left) < self.ttl.as_millis() / 2 {
-            self.record.expires_at_ms = now_ms() + self.ttl.as_millis() as u64;
-            site.put(&self.key, to_json(&self.record)).await?;
+        if self.needs_renewal() {
+            // Counted from before the put: the record may land as soon as it is sent. Kept
+            // only once it has landed, so that a failed renewal is tried again.
+            let renewed = LeaseRecord {
+                expires_at_ms: now_ms() + self.ttl.as_millis() as u64,
+                ..self.record.clone()
+            };
+            site.put_now(&self.key, to_json(&renewed)).await?;
+            self.record = renewed;
         }
         Ok(())
     }

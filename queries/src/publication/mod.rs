@@ -68,9 +68,10 @@ pub async fn publish(
     let site = Site::new(store, publication.bucket, publication.prefix);
     let run_id = publication.run.run_id.as_str();
     let result = match Lease::acquire(&site, run_id, &publication.settings).await {
-        Ok(mut lease) => {
-            let result = publish_under_lease(&site, &mut lease, publication, documents).await;
-            release_unless_unanswered(&site, lease).await;
+        Ok(lease) => {
+            site.hold(lease).await;
+            let result = publish_under_lease(&site, publication, documents).await;
+            release_unless_unanswered(&site).await;
             result
         }
         Err(e) => Err(e),
@@ -131,9 +132,10 @@ pub async fn recover(
 ) -> Result<Recovered> {
     let site = Site::new(store, bucket, prefix);
     let run_id = format!("recover-{}", uuid::Uuid::now_v7());
-    let mut lease = Lease::acquire(&site, &run_id, settings).await?;
-    let result = recover_under_lease(&site, &mut lease).await;
-    release_unless_unanswered(&site, lease).await;
+    site.hold(Lease::acquire(&site, &run_id, settings).await?)
+        .await;
+    let result = recover_under_lease(&site).await;
+    release_unless_unanswered(&site).await;
     result
 }
 
@@ -166,7 +168,10 @@ pub async fn find_bookkeeping(
 
 /// Releases the lease, unless a call did not answer: releasing would let the next
 /// publisher in while that call may still land (after the next publisher's writes).
-async fn release_unless_unanswered(site: &Site<'_>, lease: Lease) {
+async fn release_unless_unanswered(site: &Site<'_>) {
+    let Some(lease) = site.let_go().await else {
+        return;
+    };
     if site.met_unanswered() {
         warn!(
             prefix = %site.prefix,
@@ -185,11 +190,10 @@ async fn release_unless_unanswered(site: &Site<'_>, lease: Lease) {
 
 async fn publish_under_lease(
     site: &Site<'_>,
-    lease: &mut Lease,
     publication: &Publication<'_>,
     documents: Vec<Document>,
 ) -> Result<Published> {
-    let recovered = recover_under_lease(site, lease).await?;
+    let recovered = recover_under_lease(site).await?;
     if recovered != Recovered::Clean {
         info!(prefix = %site.prefix, "before publishing: {recovered}");
     }
@@ -208,7 +212,6 @@ async fn publish_under_lease(
     let mut progress = Progress::Nothing;
     let outcome = change_documents(
         site,
-        lease,
         publication,
         documents,
         &entries,
@@ -301,7 +304,6 @@ enum Progress {
 /// Steps 3 to 7 of the module doc (step 2 is the caller's).
 async fn change_documents(
     site: &Site<'_>,
-    lease: &mut Lease,
     publication: &Publication<'_>,
     documents: Vec<Document>,
     entries: &[DocumentEntry],
@@ -333,7 +335,7 @@ async fn change_documents(
         previous: previous.clone(),
         previous_manifest: had_manifest,
     };
-    lease.check(site).await?;
+    site.check_lease().await?;
     // Taken as written before the call: a put whose answer was lost may have landed, and
     // rolling back a journal whose documents never changed restores them as they are.
     let text = to_json(&journal);
@@ -389,13 +391,13 @@ async fn change_documents(
         documents: entries.to_vec(),
         removed,
     };
-    lease.check(site).await?;
+    site.check_lease().await?;
     site.put(&site.manifest(), to_json(&manifest)).await?;
     Ok(())
 }
 
 /// Step 1: finishes whatever an earlier holder of the lease left.
-async fn recover_under_lease(site: &Site<'_>, lease: &mut Lease) -> Result<Recovered> {
+async fn recover_under_lease(site: &Site<'_>) -> Result<Recovered> {
     let mut leftovers = bookkeeping_objects(site).await?;
     leftovers.extend(site.remove_local_temporaries().await?);
     if leftovers.is_empty() {
@@ -410,7 +412,7 @@ async fn recover_under_lease(site: &Site<'_>, lease: &mut Lease) -> Result<Recov
                 prefix: site.prefix.clone(),
                 problem: format!("the journal cannot be read ({e}); nothing was changed"),
             })?;
-            lease.check(site).await?;
+            site.check_lease().await?;
             let manifest = read_manifest(site).await?.flatten();
             if manifest.is_some_and(|m| m.run_id == journal.run_id) {
                 Recovered::Completed {

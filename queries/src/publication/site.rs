@@ -18,6 +18,12 @@
 //! whatever step the publisher or `recover` is in, nothing it would write can be
 //! overtaken, and the caller leaves the lease to expire instead of releasing it
 //! ([`Site::met_unanswered`]).
+//!
+//! Once the publisher holds the prefix's lease ([`Site::hold`]), no write starts unless
+//! half the lease is left: below that, the lease is checked and renewed first (or the
+//! write is refused with `LeaseLostError` when another publisher has it). A store call
+//! ends within half the lease (docs/publication.md, "Settings"), so a write that starts
+//! lands while the lease still holds, however long the step it belongs to takes.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -29,6 +35,7 @@ use futures::{FutureExt, StreamExt, TryStreamExt, stream};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+use super::lease::Lease;
 use crate::bucket::Bucket;
 use crate::error::Unanswered;
 use crate::local_calls;
@@ -59,6 +66,9 @@ pub struct Site<'a> {
     pub prefix: String,
     /// What the first call that did not answer said; from then on nothing is written.
     unanswered: OnceLock<String>,
+    /// The lease the writes are made under, once taken; a write waits here while the
+    /// lease is renewed.
+    lease: tokio::sync::Mutex<Option<Lease>>,
 }
 
 impl<'a> Site<'a> {
@@ -69,6 +79,26 @@ impl<'a> Site<'a> {
             bucket,
             prefix,
             unanswered: OnceLock::new(),
+            lease: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Makes every later write wait for `lease` to be in force: see the module doc.
+    pub async fn hold(&self, lease: Lease) {
+        *self.lease.lock().await = Some(lease);
+    }
+
+    /// Gives back the lease [`Site::hold`] took, to release it; writes are no longer fenced.
+    pub async fn let_go(&self) -> Option<Lease> {
+        self.lease.lock().await.take()
+    }
+
+    /// Checks that the held lease is still in force and renews it when half its time is
+    /// gone ([`Lease::check`]); nothing to check before the lease is held.
+    pub async fn check_lease(&self) -> crate::error::Result<()> {
+        match self.lease.lock().await.as_mut() {
+            Some(lease) => lease.check(self).await,
+            None => Ok(()),
         }
     }
 
@@ -88,8 +118,27 @@ impl<'a> Site<'a> {
         outcome
     }
 
-    /// A write may be made only while every call so far answered.
-    fn may_write(&self, operation: &'static str, key: &str) -> object_store::Result<()> {
+    /// A write may start only while every call so far answered, and while the lease held
+    /// (if any) has half its time left, renewed first if need be.
+    async fn may_write(&self, operation: &'static str, key: &str) -> object_store::Result<()> {
+        self.all_answered(operation, key)?;
+        let mut held = self.lease.lock().await;
+        match held.as_mut() {
+            Some(lease) if lease.needs_renewal() => {
+                lease
+                    .check(self)
+                    .await
+                    .map_err(|e| object_store::Error::Generic {
+                        store: "publication",
+                        source: Box::new(e),
+                    })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether every call so far answered: the lease's own writes need no more.
+    fn all_answered(&self, operation: &'static str, key: &str) -> object_store::Result<()> {
         match self.unanswered.get() {
             None => Ok(()),
             Some(earlier) => Err(object_store::Error::Generic {
@@ -144,7 +193,18 @@ impl<'a> Site<'a> {
     }
 
     pub async fn put(&self, key: &str, body: impl Into<Bytes>) -> object_store::Result<()> {
-        self.may_write("put", key)?;
+        self.may_write("put", key).await?;
+        self.put_now(key, body).await
+    }
+
+    /// A put that does not wait for the lease: the lease's own renewal, made while
+    /// [`Site::may_write`] holds it.
+    pub(super) async fn put_now(
+        &self,
+        key: &str,
+        body: impl Into<Bytes>,
+    ) -> object_store::Result<()> {
+        self.all_answered("put", key)?;
         let payload = PutPayload::from(body.into());
         self.watch(self.store.put(&self.path(key), payload).await.map(drop))
     }
@@ -152,7 +212,7 @@ impl<'a> Site<'a> {
     /// Writes `key` only if nothing is there (S3's `If-None-Match: *`, a hard link on a
     /// local folder): `AlreadyExists` tells the caller someone else was first.
     pub async fn create(&self, key: &str, body: impl Into<Bytes>) -> object_store::Result<()> {
-        self.may_write("create", key)?;
+        self.may_write("create", key).await?;
         let options = PutOptions::from(PutMode::Create);
         let payload = PutPayload::from(body.into());
         self.watch(
@@ -250,7 +310,7 @@ impl<'a> Site<'a> {
 
     pub fn copy_request(&self, from: String, to: String) -> Request<'_> {
         async move {
-            self.may_write("copy", &to)?;
+            self.may_write("copy", &to).await?;
             self.watch(self.store.copy(&self.path(&from), &self.path(&to)).await)
         }
         .boxed()
@@ -259,7 +319,7 @@ impl<'a> Site<'a> {
     /// A move: a rename on a file system, a copy and a delete on S3.
     pub fn move_request(&self, from: String, to: String) -> Request<'_> {
         async move {
-            self.may_write("move", &to)?;
+            self.may_write("move", &to).await?;
             self.watch(self.store.rename(&self.path(&from), &self.path(&to)).await)
         }
         .boxed()
@@ -268,7 +328,7 @@ impl<'a> Site<'a> {
     /// A delete that also succeeds when the object is already gone.
     pub fn delete_request(&self, key: String) -> Request<'_> {
         async move {
-            self.may_write("delete", &key)?;
+            self.may_write("delete", &key).await?;
             match self.watch(self.store.delete(&self.path(&key)).await) {
                 Err(object_store::Error::NotFound { .. }) => Ok(()),
                 other => other,
@@ -295,7 +355,7 @@ impl<'a> Site<'a> {
         let Some(folder) = self.bucket.local_folder(&self.prefix) else {
             return Ok(vec![]);
         };
-        self.may_write("sweep", &self.prefix)?;
+        self.may_write("sweep", &self.prefix).await?;
         let swept =
             local_calls::bounded("sweep of temporaries", &folder.clone(), true, move || {
                 sweep_temporaries(folder)

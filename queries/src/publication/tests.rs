@@ -227,6 +227,51 @@ async fn an_expired_lease_is_taken_over_and_its_holder_stops_for_good() {
     again.release(&site).await.unwrap();
 }
 
+/// A holder paused past its lease and overtaken: its next write is refused before it
+/// starts, with the kind a lost lease has, and the other holder's document stays.
+#[tokio::test]
+async fn a_write_on_a_lease_taken_over_is_refused_before_it_starts() {
+    let store = InMemory::new();
+    let b = bucket();
+    let paused = Site::new(&store, &b, PREFIX);
+    let short = PublishSettings {
+        lease_ttl: Duration::from_millis(50),
+        wait: Duration::from_secs(5),
+    };
+    paused
+        .hold(Lease::acquire(&paused, "paused", &short).await.unwrap())
+        .await;
+    paused
+        .put(&paused.document("00.json"), "mine")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let other = Site::new(&store, &b, PREFIX);
+    let settings = PublishSettings {
+        lease_ttl: Duration::from_secs(60),
+        ..short
+    };
+    let taken = Lease::acquire(&other, "other", &settings).await.unwrap();
+    other
+        .put(&other.document("00.json"), "theirs")
+        .await
+        .unwrap();
+
+    let refused = paused
+        .put(&paused.document("00.json"), "mine again")
+        .await
+        .map_err(Error::from)
+        .unwrap_err();
+    assert_eq!(refused.kind(), "LeaseLostError", "{refused}");
+    assert!(refused.to_string().contains("run paused"), "{refused}");
+    let found = store
+        .get(&b.path(&other.document("00.json")))
+        .await
+        .unwrap();
+    assert_eq!(found.bytes().await.unwrap(), "theirs");
+    taken.release(&other).await.unwrap();
+}
+
 #[tokio::test]
 async fn two_publishers_at_once_take_turns() {
     let store = InMemory::new();

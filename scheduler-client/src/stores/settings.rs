@@ -48,6 +48,28 @@ impl Default for StoreSettings {
 }
 
 impl StoreSettings {
+    /// The longest one store call of this process can take, its retries included: an S3
+    /// call gives up after the retry timeout plus one request timeout, a local folder's
+    /// after its call timeout.
+    pub fn longest_call(&self) -> Duration {
+        (self.retry_timeout + self.request_timeout).max(self.local_call_timeout)
+    }
+
+    /// Whether a lease of `lease_ttl` outlasts every write begun on half of it: a publisher
+    /// starts a write only with half its lease left (`queries/src/publication/site.rs`), so
+    /// a call must end within half the lease for its write to land while the lease holds.
+    pub fn check_lease(&self, lease_ttl: Duration) -> Result<(), String> {
+        let longest = self.longest_call();
+        if lease_ttl >= longest * 2 {
+            return Ok(());
+        }
+        Err(format!(
+            "a lease of {} s is shorter than twice the longest store call ({} s: {RETRY_TIMEOUT_VARIABLE} plus {REQUEST_TIMEOUT_VARIABLE}, or {LOCAL_CALL_TIMEOUT_VARIABLE}), so a write could land after the lease expired; raise the lease or lower those timeouts",
+            lease_ttl.as_secs_f64(),
+            longest.as_secs_f64(),
+        ))
+    }
+
     /// The defaults, overridden by the environment variables that are set.
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
@@ -122,5 +144,20 @@ mod tests {
             StoreSettings::from_lookup(|n| (n == RETRY_TIMEOUT_VARIABLE).then(|| "soon".into()))
                 .unwrap_err();
         assert!(e.contains(RETRY_TIMEOUT_VARIABLE), "{e}");
+    }
+
+    #[test]
+    fn a_lease_must_outlast_two_of_the_longest_calls() {
+        let defaults = StoreSettings::default();
+        assert_eq!(defaults.longest_call(), Duration::from_secs(30));
+        defaults.check_lease(Duration::from_secs(60)).unwrap();
+        let e = defaults.check_lease(Duration::from_secs(59)).unwrap_err();
+        assert!(e.contains("59 s") && e.contains("(30 s"), "{e}");
+        let slow_folder = StoreSettings {
+            local_call_timeout: Duration::from_secs(45),
+            ..defaults
+        };
+        assert_eq!(slow_folder.longest_call(), Duration::from_secs(45));
+        assert!(slow_folder.check_lease(Duration::from_secs(60)).is_err());
     }
 }

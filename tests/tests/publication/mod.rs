@@ -17,14 +17,17 @@ mod unanswered;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bydelsfakta_queries::publication::Recovered;
+use bydelsfakta_queries::publication::lease::LeaseRecord;
 use bydelsfakta_queries::publication::records::PublishSettings;
+use bydelsfakta_queries::publication::{Published, Recovered};
 use bydelsfakta_scheduler_client::stores::faults::{Action, Faults, FaultyStore, Operation, Rule};
 use bydelsfakta_tests::metrics::{Metrics, delta};
 use bydelsfakta_tests::s3::MemoryS3;
 use bydelsfakta_tests::serial;
+use object_store::ObjectStoreExt;
 use support::{Backend, Scenario, State, publish_set, recover_prefix};
 
 /// The counter of publications undone, in this process's registry.
@@ -65,6 +68,36 @@ fn faulty(backend: &Backend, operation: Operation, nth: u64, action: Action) -> 
         ..Faults::default()
     };
     FaultyStore::new(backend.store.clone(), faults)
+}
+
+/// The new set with `text` published through `store` as run `run_id`, on a task of its own.
+fn spawn_publish_set(
+    store: &Arc<FaultyStore>,
+    backend: &Backend,
+    prefix: &str,
+    text: &'static str,
+    run_id: &'static str,
+    settings: PublishSettings,
+) -> tokio::task::JoinHandle<bydelsfakta_queries::Result<Published>> {
+    let (store, backend, prefix) = (Arc::clone(store), backend.clone(), prefix.to_string());
+    tokio::spawn(async move {
+        publish_set(store.as_ref(), &backend, &prefix, text, run_id, settings).await
+    })
+}
+
+/// `first` publishes the set "one" as run r1 on a task of its own; once its fault fires, a
+/// competitor publishes "two" as r2 on the store itself. Both outcomes, the first's first.
+async fn race(
+    first: &Arc<FaultyStore>,
+    backend: &Backend,
+    prefix: &str,
+    settings: PublishSettings,
+) -> [bydelsfakta_queries::Result<Published>; 2] {
+    let first_run = spawn_publish_set(first, backend, prefix, "one", "r1", settings);
+    first.fired().await;
+    let store = backend.store.as_ref();
+    let second = publish_set(store, backend, prefix, "two", "r2", settings).await;
+    [first_run.await.unwrap(), second]
 }
 
 /// Every call fails, or lands and then reports failure: the run reports the failure and
@@ -119,12 +152,7 @@ async fn every_call_fails(
 /// process is killed) once `store`'s fault takes effect; `what` names the case.
 async fn publish_killed_at_fault(backend: &Backend, prefix: &str, store: FaultyStore, what: &str) {
     let store = Arc::new(store);
-    let publisher = {
-        let (store, backend, prefix) = (Arc::clone(&store), backend.clone(), prefix.to_string());
-        tokio::spawn(async move {
-            publish_set(store.as_ref(), &backend, &prefix, "new", "r1", settings()).await
-        })
-    };
+    let publisher = spawn_publish_set(&store, backend, prefix, "new", "r1", settings());
     tokio::time::timeout(Duration::from_secs(60), store.fired())
         .await
         .unwrap_or_else(|_| panic!("{what}: the call was never made"));
@@ -195,24 +223,7 @@ async fn a_competitor_at_every_call(
                 lease_ttl: Duration::from_secs(60),
                 wait: Duration::from_secs(30),
             };
-            let first_run = {
-                let (store, backend, prefix) =
-                    (Arc::clone(&first), backend.clone(), prefix.clone());
-                tokio::spawn(async move {
-                    publish_set(store.as_ref(), &backend, &prefix, "one", "r1", patient).await
-                })
-            };
-            first.fired().await;
-            let second = publish_set(
-                backend.store.as_ref(),
-                backend,
-                &prefix,
-                "two",
-                "r2",
-                patient,
-            )
-            .await;
-            let first_outcome = first_run.await.unwrap();
+            let [first_outcome, second] = race(&first, backend, &prefix, patient).await;
             assert!(first_outcome.is_ok(), "{what}: {first_outcome:?}");
             assert!(second.is_ok(), "{what}: {second:?}");
             let state = State::read(backend, &prefix).await;
@@ -274,12 +285,7 @@ async fn an_impatient_competitor_gives_up_and_changes_nothing() {
         2,
         Action::Delay(Duration::from_millis(800)),
     ));
-    let first_run = {
-        let (store, backend, prefix) = (Arc::clone(&first), backend.clone(), prefix.clone());
-        tokio::spawn(async move {
-            publish_set(store.as_ref(), &backend, &prefix, "one", "r1", settings()).await
-        })
-    };
+    let first_run = spawn_publish_set(&first, &backend, &prefix, "one", "r1", settings());
     first.fired().await;
     let impatient = PublishSettings {
         lease_ttl: Duration::from_secs(60),
@@ -320,26 +326,32 @@ async fn both_find_no_lease(backend: &Backend) {
     Scenario::Replace.prepare(backend, &prefix).await;
     let held = Duration::from_millis(300);
     let first = Arc::new(faulty(backend, Operation::Create, 1, Action::Delay(held)));
-    let first_run = {
-        let (store, backend, prefix) = (Arc::clone(&first), backend.clone(), prefix.clone());
-        tokio::spawn(async move {
-            publish_set(store.as_ref(), &backend, &prefix, "one", "r1", patient()).await
-        })
-    };
+    let first_run = spawn_publish_set(&first, backend, &prefix, "one", "r1", patient());
     first.fired().await;
     let moving = Duration::from_secs(1);
     let second_store = faulty(backend, Operation::Rename, 1, Action::Delay(moving));
     let second = publish_set(&second_store, backend, &prefix, "two", "r2", patient()).await;
     let first_outcome = first_run.await.unwrap();
     let what = format!("{}: both found no lease", backend.name);
-    assert!(second.is_ok(), "{what}: the second: {second:?}");
-    assert!(
-        first_outcome.is_ok(),
-        "{what}: the first: {first_outcome:?}"
-    );
-    let state = State::read(backend, &prefix).await;
-    state.assert_no_leftovers(&what);
-    state.assert_new_complete("one", "r1");
+    let outcomes = [first_outcome, second];
+    assert_took_turns(backend, &prefix, &what, &outcomes, ("one", "r1")).await;
+}
+
+/// Both publishers published, one after the other: the prefix holds the set of `last`
+/// (its text and run), complete, and nothing else.
+async fn assert_took_turns(
+    backend: &Backend,
+    prefix: &str,
+    what: &str,
+    outcomes: &[bydelsfakta_queries::Result<Published>; 2],
+    last: (&str, &str),
+) {
+    for (publisher, outcome) in ["first", "second"].iter().zip(outcomes) {
+        assert!(outcome.is_ok(), "{what}: the {publisher}: {outcome:?}");
+    }
+    let state = State::read(backend, prefix).await;
+    state.assert_no_leftovers(what);
+    state.assert_new_complete(last.0, last.1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,4 +394,97 @@ async fn a_create_whose_answer_was_lost_is_the_publishers_own() {
         state.assert_new_complete("new", "r1");
         state.assert_no_leftovers(&what);
     }
+}
+
+/// What a watcher of the prefix's lease objects saw while they were there: every lease
+/// that was already expired (a competitor would have taken it over), as `key: ms late`.
+async fn watch_the_lease(backend: Backend, prefix: String, stop: Arc<AtomicBool>) -> Vec<String> {
+    let mut expired = vec![];
+    // Bounded: the publications it watches end within seconds.
+    for _ in 0..1500 {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        for meta in backend
+            .listed(&format!("{prefix}_publication/lease/"))
+            .await
+        {
+            // Released between the listing and the read: nothing to see.
+            let Ok(got) = backend.store.get(&meta.location).await else {
+                continue;
+            };
+            let Ok(bytes) = got.bytes().await else {
+                continue;
+            };
+            let record: LeaseRecord = serde_json::from_slice(&bytes).expect("a lease record");
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
+            if record.expires_at_ms < now {
+                let late = now - record.expires_at_ms;
+                expired.push(format!(
+                    "{} ({}): {late} ms late",
+                    meta.location, record.run_id
+                ));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    expired
+}
+
+/// A step that takes longer than the lease, each of its calls within half the lease: the
+/// manifest's delete, the moves and the old document's delete each take 450 ms against a
+/// 1.2 s lease. The publisher renews its lease before a write that would start on less
+/// than half of it, so the lease never lapses while it works (a competitor would take over
+/// a lapsed one and recover from the journal while the moves go on), and a competitor that
+/// arrives meanwhile waits for it.
+async fn a_step_longer_than_the_lease(backend: &Backend) {
+    let prefix = backend.fresh_prefix();
+    Scenario::Replace.prepare(backend, &prefix).await;
+    let slow = Action::Delay(Duration::from_millis(450));
+    let rules = [(Operation::Delete, 1), (Operation::Delete, 2)]
+        .into_iter()
+        .chain((1..=4).map(|nth| (Operation::Rename, nth)))
+        .map(|(operation, nth)| Rule {
+            operation,
+            nth,
+            action: slow,
+        })
+        .collect();
+    let faults = Faults {
+        rules,
+        ..Faults::default()
+    };
+    let first = Arc::new(FaultyStore::new(backend.store.clone(), faults));
+    let settings = PublishSettings {
+        lease_ttl: Duration::from_millis(1200),
+        wait: Duration::from_secs(20),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch_the_lease(
+        backend.clone(),
+        prefix.clone(),
+        stop.clone(),
+    ));
+    // The competitor comes at the manifest's delete, the first write of step 6.
+    let outcomes = race(&first, backend, &prefix, settings).await;
+    stop.store(true, Ordering::SeqCst);
+    let expired = watcher.await.unwrap();
+    let what = format!("{}: a step longer than the lease", backend.name);
+    assert_eq!(
+        first.calls()[&Operation::Rename],
+        4,
+        "{what}: the moves ran"
+    );
+    assert!(expired.is_empty(), "{what}: a lease lapsed: {expired:?}");
+    assert_took_turns(backend, &prefix, &what, &outcomes, ("two", "r2")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_longer_than_the_lease_keeps_it() {
+    let _serial = serial::shared().await;
+    a_step_longer_than_the_lease(&Backend::local()).await;
+    a_step_longer_than_the_lease(&Backend::s3().await).await;
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::document::Document;
@@ -90,6 +90,16 @@ impl Backend {
             cases: Arc::default(),
         };
         (backend, server)
+    }
+
+    /// Every object under the bucket key prefix `under` (none if it cannot be listed).
+    pub async fn listed(&self, under: &str) -> Vec<ObjectMeta> {
+        let folder = self.bucket.path(under);
+        self.store
+            .list(Some(&folder))
+            .try_collect()
+            .await
+            .unwrap_or_default()
     }
 
     /// An output prefix no case has used.
@@ -232,13 +242,7 @@ pub struct State {
 
 impl State {
     pub async fn read(backend: &Backend, prefix: &str) -> Self {
-        let folder = backend.bucket.path(prefix);
-        let listed: Vec<_> = backend
-            .store
-            .list(Some(&folder))
-            .try_collect()
-            .await
-            .unwrap_or_default();
+        let listed = backend.listed(prefix).await;
         let mut objects = BTreeMap::new();
         for meta in listed {
             let key = backend.bucket.key(&meta.location);
