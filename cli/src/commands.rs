@@ -180,7 +180,7 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
             target,
             format,
         } => {
-            let bucket = Bucket::from_arg(&bucket)?;
+            let bucket = Bucket::from_arg(&bucket).await?;
             let manifests = lineage(&bucket, &target).await?;
             anyhow::ensure!(
                 !manifests.is_empty(),
@@ -209,7 +209,7 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
                 dry_run: true,
             };
             let text = read_event(&event)?;
-            let bucket = Bucket::from_arg(&bucket)?;
+            let bucket = Bucket::from_arg(&bucket).await?;
             let engine = at.connect(&bucket).await?;
             let explained = explain(&engine, &bucket, &text, &options, analyze).await?;
             match format {
@@ -243,7 +243,7 @@ async fn run(
     out: &mut String,
 ) -> anyhow::Result<()> {
     let text = read_event(event)?;
-    let bucket = Bucket::from_arg(bucket)?;
+    let bucket = Bucket::from_arg(bucket).await?;
     let engine = at.connect(&bucket).await?;
     let outcome = run_event(&engine, &bucket, &text, options).await?;
     logging::note(&format!(
@@ -297,7 +297,7 @@ async fn run_all_outputs(
     format: Format,
     out: &mut String,
 ) -> anyhow::Result<()> {
-    let bucket = Bucket::from_arg(bucket)?;
+    let bucket = Bucket::from_arg(bucket).await?;
     let engine = at.connect(&bucket).await?;
     let started = Instant::now();
     let rows = run_all(&engine, &bucket, options).await?;
@@ -353,7 +353,7 @@ async fn sql(
     shell: ShellOptions,
     out: &mut String,
 ) -> anyhow::Result<()> {
-    let bucket = Bucket::from_arg(bucket)?;
+    let bucket = Bucket::from_arg(bucket).await?;
     let engine = at.connect(&bucket).await?;
     let session = SqlSession::open(engine, &bucket, limits).await?;
     match query {
@@ -376,7 +376,7 @@ async fn recover(
     publish: &PublishSettings,
     out: &mut String,
 ) -> anyhow::Result<()> {
-    let bucket = Bucket::from_arg(bucket)?;
+    let bucket = Bucket::from_arg(bucket).await?;
     let recovered = recover_bucket(&bucket, under, publish).await?;
     if recovered.is_empty() {
         let place = if under.is_empty() {

@@ -49,7 +49,7 @@ fn local_folder(out: &Path) -> anyhow::Result<PathBuf> {
     if !text.contains("://") {
         return Ok(out.to_path_buf());
     }
-    Bucket::from_arg(&text)?
+    Bucket::parse(&text)?
         .local_folder("")
         .ok_or_else(|| anyhow::anyhow!("--out {text}: the demo writes a folder on this machine"))
 }

@@ -42,7 +42,9 @@ pub const BUCKET_ENV: &str = "BYDELSFAKTA_BUCKET";
 /// The SQL tables of the bucket named by `url` (`file:///folder`, a folder path or
 /// `s3://name`), found once, when the scheduler starts.
 pub async fn sql_tables(url: &str) -> Result<Vec<SqlTable>, String> {
-    let bucket = Bucket::from_arg(url).map_err(|e| format!("{BUCKET_ENV}: {e}"))?;
+    let bucket = Bucket::from_arg(url)
+        .await
+        .map_err(|e| format!("{BUCKET_ENV}: {e}"))?;
     let runtime = runtime_for(&bucket).map_err(|e| format!("{BUCKET_ENV}: {e}"))?;
     let state = SessionStateBuilder::new()
         .with_default_features()

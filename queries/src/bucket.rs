@@ -95,22 +95,32 @@ impl Bucket {
         Self::parse(url.as_str())
     }
 
-    /// A bucket URL as given (it has `://`), or a folder path, which must exist.
-    pub fn from_arg(arg: &str) -> Result<Self> {
+    /// A bucket URL as given (it has `://`), or a folder path, which must exist. The file
+    /// system answers within the local call limit ([`crate::local_calls`]): a hung mount
+    /// fails the command instead of holding it.
+    pub async fn from_arg(arg: &str) -> Result<Self> {
         if arg.contains("://") {
             return Self::parse(arg);
         }
-        let folder = std::fs::canonicalize(arg).map_err(|e| Error::Bucket {
-            url: arg.into(),
-            problem: format!("not a folder: {e}"),
-        })?;
-        if !folder.is_dir() {
-            return Err(Error::Bucket {
+        let given = std::path::PathBuf::from(arg);
+        let resolved = crate::local_calls::bounded("folder check", &given.clone(), false, || {
+            std::fs::canonicalize(given).map(|folder| {
+                let is_dir = folder.is_dir();
+                (folder, is_dir)
+            })
+        })
+        .await?;
+        match resolved {
+            Ok((folder, true)) => Self::folder(&folder),
+            Ok((_, false)) => Err(Error::Bucket {
                 url: arg.into(),
                 problem: "not a folder".into(),
-            });
+            }),
+            Err(e) => Err(Error::Bucket {
+                url: arg.into(),
+                problem: format!("not a folder: {e}"),
+            }),
         }
-        Self::folder(&folder)
     }
 
     /// The URL, without its trailing slash.
@@ -244,6 +254,32 @@ fn links_stay_inside(url: &str, root: std::path::PathBuf, prefix: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_folder_argument_must_be_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = Bucket::from_arg(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        let folder = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(bucket.local_folder(""), Some(folder.clone()));
+        let file = folder.join("a.csv");
+        std::fs::write(&file, "a\n").unwrap();
+        for (arg, problem) in [
+            (file.display().to_string(), "not a folder"),
+            (
+                format!("{}/none", folder.display()),
+                "not a folder: No such file",
+            ),
+        ] {
+            let e = Bucket::from_arg(&arg).await.unwrap_err().to_string();
+            assert_eq!(
+                e.split_once(": ").map(|(a, _)| a),
+                Some(&*format!("bucket '{arg}'"))
+            );
+            assert!(e.contains(problem), "{e}");
+        }
+    }
 
     #[test]
     fn file_bucket_keys_and_urls() {

@@ -1,6 +1,7 @@
 //! The file system calls the pipeline makes on a local bucket itself, beside its object
-//! store: the link checks of an input and of an output prefix, the sweep of a killed
-//! write's temporaries, the removal of emptied folders. A hung mount (NFS, a FUSE-mounted
+//! store: the check that a bucket folder argument is a folder, the link checks of an input
+//! and of an output prefix, the sweep of a killed write's temporaries, the removal of
+//! emptied folders. A hung mount (NFS, a FUSE-mounted
 //! bucket) would hold such a call forever, so each runs on the blocking pool and answers
 //! within the process's local call limit, as the store's own calls do
 //! (`scheduler-client/src/stores/bounded.rs`), or fails with [`Unanswered`].

@@ -16,6 +16,7 @@ struct Counters {
     documents: IntCounter,
     document_bytes: IntCounter,
     rolled_back: IntCounter,
+    lease_renewals: IntCounter,
     input_bytes: IntCounter,
 }
 
@@ -35,6 +36,10 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
     rolled_back: counter(
         "bydelsfakta_publications_rolled_back_total",
         "Publications undone: the previous documents restored after a failure, or by recovery",
+    ),
+    lease_renewals: counter(
+        "bydelsfakta_lease_renewals_total",
+        "Renewals of a publication's lease: a publication renews it once half of it is gone, so many mean slow store calls or a short lease",
     ),
     input_bytes: counter(
         "bydelsfakta_input_bytes_read_total",
@@ -70,6 +75,10 @@ pub fn published(documents: usize, bytes: u64) {
 /// A publication was undone: the previous documents are back.
 pub fn rolled_back() {
     COUNTERS.rolled_back.inc();
+}
+
+pub fn lease_renewed() {
+    COUNTERS.lease_renewals.inc();
 }
 
 /// `bytes` of the object at store path `path` were read: counted unless the object is one

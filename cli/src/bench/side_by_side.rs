@@ -48,8 +48,8 @@ pub struct BenchEvents {
 /// One pipeline event per output dataset, written as files for `run --event`, built as
 /// `run-all` builds them from the latest edition of every input in `bucket`.
 pub fn write_events(bucket: &Path, into: &Path) -> anyhow::Result<BenchEvents> {
-    let at = Bucket::from_arg(&bucket.display().to_string())?;
     let prefixes = tokio::runtime::Handle::current().block_on(async {
+        let at = Bucket::from_arg(&bucket.display().to_string()).await?;
         let engine = Engine::embedded(&at).await?;
         latest_input_prefixes(&engine, &at).await
     })?;

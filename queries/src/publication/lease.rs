@@ -248,6 +248,7 @@ impl Lease {
             };
             site.put_now(&self.key, to_json(&renewed)).await?;
             self.record = renewed;
+            crate::metrics::lease_renewed();
         }
         Ok(())
     }

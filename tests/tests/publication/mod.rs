@@ -32,6 +32,8 @@ use support::{Backend, Scenario, State, publish_set, recover_prefix};
 
 /// The counter of publications undone, in this process's registry.
 const ROLLED_BACK: &str = "bydelsfakta_publications_rolled_back_total";
+/// The counter of lease renewals, in this process's registry.
+const RENEWALS: &str = "bydelsfakta_lease_renewals_total";
 
 /// A crashed publisher's lease expires after this long (it is this process, so it is not
 /// known to be dead); the next holder waits for it.
@@ -468,11 +470,14 @@ async fn a_step_longer_than_the_lease(backend: &Backend) {
         prefix.clone(),
         stop.clone(),
     ));
+    let counted = Metrics::in_process();
     // The competitor comes at the manifest's delete, the first write of step 6.
     let outcomes = race(&first, backend, &prefix, settings).await;
     stop.store(true, Ordering::SeqCst);
     let expired = watcher.await.unwrap();
     let what = format!("{}: a step longer than the lease", backend.name);
+    let renewals = delta(&counted, &Metrics::in_process(), RENEWALS);
+    assert!(renewals >= 1.0, "{what}: {renewals} renewals counted");
     assert_eq!(
         first.calls()[&Operation::Rename],
         4,
