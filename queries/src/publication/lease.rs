@@ -22,6 +22,7 @@
 //! publisher had won. A create that is refused is therefore read back: the object this
 //! publisher wrote is its own.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,42 @@ use crate::error::{Error, Result};
 
 /// How often a waiting publisher looks again, at most.
 const MAX_POLL: Duration = Duration::from_millis(500);
+
+/// The longest one store call of this process can take, in milliseconds: set when its
+/// stores are configured ([`set_longest_call`]), 0 (nothing to check) until then.
+static LONGEST_CALL_MS: AtomicU64 = AtomicU64::new(0);
+static WARNED_SHORT: AtomicBool = AtomicBool::new(false);
+
+/// Notes how long one store call of this process can take, its retries included.
+pub fn set_longest_call(longest: Duration) {
+    let ms = u64::try_from(longest.as_millis()).unwrap_or(u64::MAX);
+    LONGEST_CALL_MS.store(ms, Ordering::Relaxed);
+}
+
+/// Whether a lease of `ttl` outlasts every write begun on half of it: a holder starts a
+/// write with half its lease left (`site.rs`), so a call must end within half the lease
+/// for its write to land while the lease holds. The problem, in words, if not.
+pub fn outlasts_calls(ttl: Duration, longest_call: Duration) -> std::result::Result<(), String> {
+    if ttl >= longest_call * 2 {
+        return Ok(());
+    }
+    Err(format!(
+        "a lease of {} s is shorter than twice the longest store call ({} s), so a write could land after the lease expired",
+        ttl.as_secs_f64(),
+        longest_call.as_secs_f64(),
+    ))
+}
+
+/// An executor publishes under its client's lease with store timeouts of its own: it
+/// says so (once) when they do not fit, as the client's own check cannot see them.
+fn warn_if_short(ttl: Duration) {
+    let longest = Duration::from_millis(LONGEST_CALL_MS.load(Ordering::Relaxed));
+    if let Err(problem) = outlasts_calls(ttl, longest)
+        && !WARNED_SHORT.swap(true, Ordering::Relaxed)
+    {
+        warn!("{problem}: raise the client's lease or lower this process's store timeouts");
+    }
+}
 
 /// What a lease object says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +173,7 @@ impl Lease {
         run_id: &str,
         settings: &PublishSettings,
     ) -> Result<Self> {
+        warn_if_short(settings.lease_ttl);
         let started = tokio::time::Instant::now();
         let mut poll = Duration::from_millis(20);
         loop {
@@ -318,6 +356,16 @@ async fn read(site: &Site<'_>, key: &str) -> Result<Option<LeaseRecord>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_outlasts_two_of_the_longest_calls() {
+        let call = Duration::from_secs(30);
+        outlasts_calls(Duration::from_secs(60), call).unwrap();
+        let e = outlasts_calls(Duration::from_secs(59), call).unwrap_err();
+        assert!(e.starts_with("a lease of 59 s is shorter than"), "{e}");
+        assert!(e.contains("(30 s)"), "{e}");
+        outlasts_calls(Duration::from_millis(150), Duration::ZERO).unwrap();
+    }
 
     #[test]
     fn this_process_is_alive_and_a_finished_one_is_dead() {

@@ -51,6 +51,8 @@ fn config_from_env(settings: Option<StoreSettings>) -> std::result::Result<Store
     };
     // The file system calls made beside the store are bounded alike.
     bydelsfakta_queries::local_calls::set_limit(settings.local_call_timeout);
+    // A publication checks its lease against them.
+    bydelsfakta_queries::publication::lease::set_longest_call(settings.longest_call());
     Ok(StoreConfig {
         settings,
         faults: Faults::from_env()?,

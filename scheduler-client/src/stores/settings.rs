@@ -10,6 +10,8 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
 
+use bydelsfakta_queries::publication::lease::outlasts_calls;
+
 use crate::run::parse_seconds;
 
 /// The environment variables of [`StoreSettings`], read by every process that builds a
@@ -55,19 +57,14 @@ impl StoreSettings {
         (self.retry_timeout + self.request_timeout).max(self.local_call_timeout)
     }
 
-    /// Whether a lease of `lease_ttl` outlasts every write begun on half of it: a publisher
-    /// starts a write only with half its lease left (`queries/src/publication/site.rs`), so
-    /// a call must end within half the lease for its write to land while the lease holds.
+    /// Whether a lease of `lease_ttl` outlasts every write begun on half of it
+    /// ([`outlasts_calls`]); the problem names the settings to change.
     pub fn check_lease(&self, lease_ttl: Duration) -> Result<(), String> {
-        let longest = self.longest_call();
-        if lease_ttl >= longest * 2 {
-            return Ok(());
-        }
-        Err(format!(
-            "a lease of {} s is shorter than twice the longest store call ({} s: {RETRY_TIMEOUT_VARIABLE} plus {REQUEST_TIMEOUT_VARIABLE}, or {LOCAL_CALL_TIMEOUT_VARIABLE}), so a write could land after the lease expired; raise the lease or lower those timeouts",
-            lease_ttl.as_secs_f64(),
-            longest.as_secs_f64(),
-        ))
+        outlasts_calls(lease_ttl, self.longest_call()).map_err(|problem| {
+            format!(
+                "{problem}; raise the lease, or lower {RETRY_TIMEOUT_VARIABLE} plus {REQUEST_TIMEOUT_VARIABLE}, or {LOCAL_CALL_TIMEOUT_VARIABLE}"
+            )
+        })
     }
 
     /// The defaults, overridden by the environment variables that are set.
@@ -152,7 +149,8 @@ mod tests {
         assert_eq!(defaults.longest_call(), Duration::from_secs(30));
         defaults.check_lease(Duration::from_secs(60)).unwrap();
         let e = defaults.check_lease(Duration::from_secs(59)).unwrap_err();
-        assert!(e.contains("59 s") && e.contains("(30 s"), "{e}");
+        assert!(e.contains("59 s") && e.contains("(30 s)"), "{e}");
+        assert!(e.contains(REQUEST_TIMEOUT_VARIABLE), "{e}");
         let slow_folder = StoreSettings {
             local_call_timeout: Duration::from_secs(45),
             ..defaults
