@@ -8,14 +8,16 @@
 //! it works, before any write that would start on less than half of it (`site.rs`). A
 //! lease whose holder is known to be dead (a process of this machine that no longer runs)
 //! or that has expired is taken over by creating the next generation, again with a
-//! conditional put, so two publishers that both see a stale lease still cannot both win. Nothing is ever overwritten except by its own holder, and nothing
-//! is deleted before the next generation is won, so no conditional delete is needed.
+//! conditional put, so two publishers that both see a stale lease still cannot both win.
+//! Nothing is ever overwritten except by its own holder, and nothing is deleted before the
+//! next generation is won, so no conditional delete is needed.
 //!
 //! A holder checks that its lease is still the highest, and still its own record, before
 //! each step that changes the documents and before any write made on less than half the
-//! lease (fencing); one that was paused past its expiry and overtaken stops there. Once its lease has expired by its own clock, a holder also reads
-//! the record, not only the key listed, because a generation is used again once every
-//! lease is released (the next publisher finds none and starts at 1).
+//! lease (fencing); one that was paused past its expiry and overtaken stops there. Once its
+//! lease has expired by its own clock, a holder also reads the record, not only the key
+//! listed, because a generation is used again once every lease is released (the next
+//! publisher finds none and starts at 1).
 //!
 //! S3 retries a request that was answered with a server error, a conditional put included,
 //! although the first try may have landed; the retry is then refused as if another
