@@ -533,18 +533,23 @@ impl Unanswered {
     }
 }
 
+/// The store name of the object_store errors a publication's site makes itself (a write
+/// withheld or refused before it started), so that `From<object_store::Error>` finds one
+/// of ours inside.
+pub const PUBLICATION_STORE: &str = "publication";
+
 impl From<object_store::Error> for Error {
     /// A store error, or one of ours that a store call's wrapper carried: the publication's
     /// lease check before a write (`publication/site.rs`) keeps its kind.
     fn from(e: object_store::Error) -> Self {
         match e {
             object_store::Error::Generic {
-                store: "publication",
+                store: PUBLICATION_STORE,
                 source,
             } => match source.downcast::<Error>() {
                 Ok(ours) => *ours,
                 Err(source) => Error::ObjectStore(object_store::Error::Generic {
-                    store: "publication",
+                    store: PUBLICATION_STORE,
                     source,
                 }),
             },

@@ -37,7 +37,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
 
 use super::lease::Lease;
 use crate::bucket::Bucket;
-use crate::error::Unanswered;
+use crate::error::{PUBLICATION_STORE, Unanswered};
 use crate::local_calls;
 
 /// The completion record's name, beside the documents.
@@ -129,7 +129,7 @@ impl<'a> Site<'a> {
                     .check(self)
                     .await
                     .map_err(|e| object_store::Error::Generic {
-                        store: "publication",
+                        store: PUBLICATION_STORE,
                         source: Box::new(e),
                     })
             }
@@ -142,7 +142,7 @@ impl<'a> Site<'a> {
         match self.unanswered.get() {
             None => Ok(()),
             Some(earlier) => Err(object_store::Error::Generic {
-                store: "publication",
+                store: PUBLICATION_STORE,
                 source: Box::new(Withheld {
                     operation,
                     key: key.to_string(),
