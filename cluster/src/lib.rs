@@ -19,15 +19,15 @@ use ballista_core::utils::default_session_builder;
 use ballista_core::{ConfigProducer, RuntimeProducer};
 use ballista_executor::executor_process::ExecutorProcessConfig;
 use ballista_scheduler::config::SchedulerConfig;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
-use datafusion::prelude::SessionContext;
 
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_scheduler_client::engine::{ballista_session_config, physical_codec};
+use bydelsfakta_scheduler_client::sql::bucket_tables::BucketTables;
 use bydelsfakta_scheduler_client::sql::catalog::read_only_catalog;
 use bydelsfakta_scheduler_client::sql::limits::SqlLimits;
-use bydelsfakta_scheduler_client::sql::tables::{SqlTable, discover};
 use bydelsfakta_scheduler_client::stores::{BucketStores, runtime_for};
 use bydelsfakta_udfs::bounded::bounded_string_functions;
 
@@ -40,8 +40,8 @@ fn config_producer() -> ConfigProducer {
 pub const BUCKET_ENV: &str = "BYDELSFAKTA_BUCKET";
 
 /// The SQL tables of the bucket named by `url` (`file:///folder`, a folder path or
-/// `s3://name`), found once, when the scheduler starts.
-pub async fn sql_tables(url: &str) -> Result<Vec<SqlTable>, String> {
+/// `s3://name`), found now; [`BucketTables::keep_fresh`] finds them again.
+pub async fn sql_tables(url: &str) -> Result<Arc<BucketTables>, String> {
     let bucket = Bucket::from_arg(url)
         .await
         .map_err(|e| format!("{BUCKET_ENV}: {e}"))?;
@@ -50,14 +50,14 @@ pub async fn sql_tables(url: &str) -> Result<Vec<SqlTable>, String> {
         .with_default_features()
         .with_runtime_env(runtime)
         .build();
-    discover(&SessionContext::new_with_state(state), &bucket)
+    BucketTables::find(state, bucket)
         .await
         .map_err(|e| format!("{BUCKET_ENV} {url}: {e}"))
 }
 
 /// What the scheduler's sessions serve to Flight SQL: the bucket's tables, within limits.
 pub struct SqlService {
-    pub tables: Vec<SqlTable>,
+    pub tables: Arc<BucketTables>,
     pub limits: SqlLimits,
 }
 
@@ -73,9 +73,14 @@ pub fn scheduler_config(config: SchedulerConfig, sql: Option<SqlService>) -> Sch
         .with_override_session_builder(Arc::new(move |session_config| {
             let catalog = sql
                 .as_ref()
-                .map(|sql| read_only_catalog(&sql.tables, &session_config));
+                .map(|sql| read_only_catalog(sql.tables.clone(), &session_config));
             let state = default_session_builder(session_config)?;
-            let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(stores.clone());
+            // Without DataFusion's cache of listings, which keeps a folder's listing for as
+            // long as the session lives: an editions table must see the editions that land
+            // while a Flight SQL client stays connected.
+            let mut runtime = RuntimeEnvBuilder::new()
+                .with_object_store_registry(stores.clone())
+                .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0));
             if let Some(sql) = &sql {
                 runtime = runtime.with_memory_limit(sql.limits.memory_limit, 1.0);
             }

@@ -321,3 +321,134 @@ async fn row_count(
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     batches.iter().map(RecordBatch::num_rows).sum()
 }
+
+/// Flight SQL follows the bucket while the scheduler runs (README "Flight SQL"): with
+/// `--flight-sql-refresh 1`, on a client's connection of before, a new edition becomes
+/// the table and joins the editions table; a bad edition is refused with its object and
+/// line while the other tables answer, and mended, it answers; a refresh whose read of the
+/// new object hangs is given up at the local call limit (2 s here, against a hang of 600 s)
+/// and the next one reads it. `/metrics` counts the refreshes and the unavailable tables.
+#[test]
+fn flight_sql_follows_the_bucket() {
+    run_alone(follows_the_bucket());
+}
+
+async fn follows_the_bucket() {
+    use bydelsfakta_tests::land_edition;
+    use bydelsfakta_tests::metrics::Metrics;
+
+    let (dir, _bucket) = bucket_copy(&fixtures().join("input"));
+    let hung = "20990101T000000";
+    // Only the first process to read the hung edition's object (the scheduler, which reads
+    // it before any table points there) holds the read.
+    let once = dir.path().join("hang-once");
+    let (cluster, port) = flight_sql_cluster(
+        1,
+        dir.path(),
+        &[
+            ("BYDELSFAKTA_LOCAL_CALL_TIMEOUT", "2".into()),
+            (
+                "BYDELSFAKTA_FAULTS",
+                format!(
+                    "path=edition={hung},get#1=delay:600000,once={}",
+                    once.display()
+                ),
+            ),
+        ],
+        &["--flight-sql-refresh", "1"],
+    );
+    let mut client = flight_sql_client(port).await;
+    client.handshake("analyst", "").await.unwrap();
+    let count = "SELECT count(*) AS n FROM fodte";
+    let editions = "SELECT count(DISTINCT edition) AS n FROM fodte__editions";
+    assert_eq!(number(&mut client, editions).await, Ok(1));
+    let text = std::fs::read_to_string(bydelsfakta_tests::input_csv(dir.path(), "fodte")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let head = |n: usize| lines[..n].join("\n") + "\n";
+    assert!(number(&mut client, count).await.unwrap() > 10);
+
+    land_edition(dir.path(), "fodte", "20250101T000000", &head(6));
+    let answered = until(&mut client, count, |n| n == &Ok(5)).await;
+    assert!(
+        answered.iter().all(|n| n.is_ok()),
+        "a refresh never leaves a table without an answer: {answered:?}"
+    );
+    assert_eq!(number(&mut client, editions).await, Ok(2));
+
+    // A bad row: refused with its object and line; the other tables answer.
+    let why = bydelsfakta_tests::land_bad_edition(dir.path(), "fodte", "20250201T000000", &text, 5);
+    let why = format!("table 'fodte' is not available: {why}");
+    until(&mut client, count, |n| {
+        n.as_ref().is_err_and(|e| e.contains(&why))
+    })
+    .await;
+    assert!(
+        number(&mut client, "SELECT count(*) FROM dode")
+            .await
+            .unwrap()
+            > 10
+    );
+    let scrape = Metrics::scrape(cluster.scheduler_port);
+    assert_eq!(
+        scrape.labelled("bydelsfakta_sql_tables", "state", "unavailable"),
+        2.0
+    );
+    assert_eq!(
+        scrape.labelled("bydelsfakta_sql_tables", "state", "available"),
+        56.0
+    );
+    land_edition(dir.path(), "fodte", "20250201T000000", &head(4));
+    until(&mut client, count, |n| n == &Ok(3)).await;
+
+    // The read of a new edition hangs: that refresh gives it up within the local call
+    // limit, and a later one reads it (the hang alone would outlast this test).
+    land_edition(dir.path(), "fodte", hung, &head(3));
+    until(&mut client, count, |n| n == &Ok(2)).await;
+    assert!(once.exists(), "the scheduler held a read");
+    assert_eq!(number(&mut client, editions).await, Ok(4));
+    let scrape = Metrics::scrape(cluster.scheduler_port);
+    assert_eq!(
+        scrape.labelled("bydelsfakta_sql_tables", "state", "unavailable"),
+        0.0
+    );
+    assert!(scrape.labelled("bydelsfakta_sql_table_refreshes_total", "outcome", "ok") >= 4.0);
+}
+
+/// The one number a statement answers, or its error.
+async fn number(
+    client: &mut FlightSqlServiceClient<tonic::transport::Channel>,
+    sql: &str,
+) -> Result<i64, String> {
+    use datafusion::arrow::array::{Array, Int64Array};
+    let batches = flight_sql_query(client, sql).await?;
+    let values: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| {
+            let column = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            (0..column.len())
+                .map(|i| column.value(i))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(values.len(), 1, "{sql}: {values:?}");
+    Ok(values[0])
+}
+
+/// Asks `sql` every 200 ms until its answer is `wanted` (within 60 s); every answer
+/// before it, in order.
+async fn until(
+    client: &mut FlightSqlServiceClient<tonic::transport::Channel>,
+    sql: &str,
+    wanted: impl Fn(&Result<i64, String>) -> bool,
+) -> Vec<Result<i64, String>> {
+    let mut answers = vec![];
+    for _ in 0..300 {
+        let answer = number(client, sql).await;
+        if wanted(&answer) {
+            return answers;
+        }
+        answers.push(answer);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{sql}: not answered as wanted within 60 s: {answers:?}");
+}

@@ -243,6 +243,59 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Lands a new edition `edition` of input `dataset` holding `text`, beside its others (in
+/// the same confidentiality), as the data platform does: the object appears whole, written
+/// aside and renamed into place, so that a reader never sees half of it. Returns its path.
+pub fn land_edition(bucket_dir: &Path, dataset: &str, edition: &str, text: &str) -> PathBuf {
+    let conf = ["green", "yellow", "red"]
+        .into_iter()
+        .find(|conf| {
+            bucket_dir
+                .join("processed")
+                .join(conf)
+                .join(dataset)
+                .exists()
+        })
+        .unwrap_or_else(|| panic!("{dataset} is not in the bucket"));
+    let folder = bucket_dir
+        .join("processed")
+        .join(conf)
+        .join(dataset)
+        .join("version=1")
+        .join(format!("edition={edition}"));
+    std::fs::create_dir_all(&folder).expect("edition folder");
+    let aside = bucket_dir.join(format!(".landing-{dataset}-{edition}"));
+    std::fs::write(&aside, text).expect("write aside");
+    let path = folder.join(format!("{dataset}.csv"));
+    std::fs::rename(&aside, &path).expect("rename into place");
+    path
+}
+
+/// Lands edition `edition` of input `dataset` as the first `lines` lines of `text` (a CSV,
+/// header first), the last of them with one field too many. Returns how the reader names
+/// that row: `input <dataset> (<key>), line <lines>: <n> fields expected, <n + 1> found ...`.
+pub fn land_bad_edition(
+    bucket_dir: &Path,
+    dataset: &str,
+    edition: &str,
+    text: &str,
+    lines: usize,
+) -> String {
+    let lines: Vec<&str> = text.lines().take(lines).collect();
+    let bad = format!("{};9\n", lines.join("\n"));
+    let landed = land_edition(bucket_dir, dataset, edition, &bad);
+    let key = landed
+        .strip_prefix(bucket_dir)
+        .expect("in the bucket")
+        .display();
+    let fields = lines[0].split(';').count();
+    format!(
+        "input {dataset} ({key}), line {}: {fields} fields expected, {} found (a field missing or too many, or an unbalanced quote)",
+        lines.len(),
+        fields + 1
+    )
+}
+
 /// Rewrites the lines of input `dataset`'s CSV (header included) with `edit`, which may
 /// return `None` to drop a line.
 pub fn edit_csv(bucket_dir: &Path, dataset: &str, edit: impl Fn(usize, &str) -> Option<String>) {

@@ -61,6 +61,20 @@ impl Metrics {
             .sum()
     }
 
+    /// The value of counter or gauge `name` whose label `label` is `value`; 0 when the
+    /// process has none.
+    pub fn labelled(&self, name: &str, label: &str, value: &str) -> f64 {
+        self.0
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && s.labels.get(label) == Some(value))
+            .map(|s| match s.value {
+                Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+                _ => panic!("{name} is a histogram or a summary"),
+            })
+            .sum()
+    }
+
     /// How many observations histogram `name` holds (its `+Inf` bucket); 0 when absent.
     pub fn histogram_count(&self, name: &str) -> f64 {
         self.0

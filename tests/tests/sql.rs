@@ -8,7 +8,9 @@ use bydelsfakta_cli::sql::output::{Format, render};
 use bydelsfakta_scheduler_client::Engine;
 use bydelsfakta_scheduler_client::sql::limits::SqlLimits;
 use bydelsfakta_scheduler_client::sql::{SqlError, SqlSession};
-use bydelsfakta_tests::{bucket_copy, csv_table, edit_csv, fixtures, input_csv};
+use bydelsfakta_tests::{
+    bucket_copy, csv_table, edit_csv, fixtures, input_csv, land_bad_edition, land_edition,
+};
 use datafusion::arrow::datatypes::DataType;
 
 async fn session(bucket_dir: &Path) -> SqlSession {
@@ -187,7 +189,9 @@ async fn float_sums_with_our_sum_nans_match_the_file() {
 async fn every_dataset_is_a_table_and_an_editions_table_with_typed_ids() {
     let (dir, _) = bucket_copy(&fixtures().join("input"));
     let session = session(dir.path()).await;
-    let names: Vec<&str> = session.tables().iter().map(|t| t.name.as_str()).collect();
+    let set = session.tables();
+    assert!(set.unavailable.is_empty(), "{:?}", set.unavailable);
+    let names: Vec<&str> = set.tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names.len(), 2 * 29, "{names:?}");
     for name in [
         "befolkning_etter_kjonn_og_alder",
@@ -418,4 +422,148 @@ async fn show_functions_lists_ours_and_they_run() {
     }
     let rows = query(&session, "SELECT ratio(1, 4), round_half_even(2.5, 0)").await;
     assert_eq!(rows, [["0.25", "2.0"]]);
+}
+
+/// A bad row makes its dataset's tables unavailable, and a statement that names one is
+/// told why, with the object and line, alike embedded and on Ballista standalone; the
+/// other datasets answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_whose_objects_cannot_be_read_says_why() {
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    edit_csv(dir.path(), "dode", |i, line| {
+        Some(if i == 3 {
+            format!("{line};1;2")
+        } else {
+            line.into()
+        })
+    });
+    let key = input_csv(dir.path(), "dode");
+    let key = key.strip_prefix(dir.path()).unwrap().display().to_string();
+    let fields = csv_table(&input_csv(dir.path(), "dode")).0.len();
+    let why = format!(
+        "input dode ({key}), line 4: {fields} fields expected, {} found (a field missing or too many, or an unbalanced quote)",
+        fields + 2
+    );
+    let standalone = Engine::ballista_standalone(&bucket).await.unwrap();
+    let standalone = SqlSession::open(standalone, &bucket, SqlLimits::cli())
+        .await
+        .unwrap();
+    for session in [session(dir.path()).await, standalone] {
+        refuses_dode(&session, &why).await;
+    }
+}
+
+async fn refuses_dode(session: &SqlSession, why: &str) {
+    for table in ["dode", "dode__editions"] {
+        let Err(SqlError::DataFusion(e)) = session.run(&format!("SELECT * FROM {table}")).await
+        else {
+            panic!("{table} was answered");
+        };
+        assert_eq!(
+            e.strip_backtrace(),
+            format!("Error during planning: table '{table}' is not available: {why}")
+        );
+        let Err(SqlError::Unavailable(said)) = session.table(table) else {
+            panic!("{table} is described");
+        };
+        assert_eq!(said, format!("table '{table}' is not available: {why}"));
+    }
+    assert_eq!(
+        query(session, "SELECT count(*) > 0 FROM fodte").await,
+        [["true"]]
+    );
+    let set = session.tables();
+    assert_eq!(set.tables.len(), 2 * 28);
+    assert_eq!(set.unavailable.len(), 2);
+}
+
+/// Found again, the tables follow the bucket (as the scheduler finds them at an interval):
+/// a new edition becomes the latest table and joins the editions table, reading only the
+/// new object; a bad edition, or one the store fails to read, makes the dataset's tables
+/// unavailable with the reason until a later round reads it; a bucket that cannot be
+/// listed keeps the tables found before.
+#[tokio::test]
+async fn tables_found_again_follow_the_bucket() {
+    use bydelsfakta_scheduler_client::sql::bucket_tables::BucketTables;
+    use bydelsfakta_scheduler_client::stores::faults::{Faults, FaultyStore};
+
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let runtime = bydelsfakta_scheduler_client::stores::runtime_for(&bucket).unwrap();
+    let plain = runtime.object_store(bucket.store_url()).unwrap();
+    let serve_with_faults = |faults: &str| {
+        let faulty = FaultyStore::new(plain.clone(), Faults::parse(faults).unwrap());
+        runtime.register_object_store(bucket.store_url().as_ref(), std::sync::Arc::new(faulty));
+    };
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_default_features()
+        .with_runtime_env(runtime.clone())
+        .build();
+    let tables = BucketTables::find(state, bucket.clone()).await.unwrap();
+    let editions = |name: &str| {
+        let set = tables.current();
+        match (set.table(name), set.unavailable(name)) {
+            (Some(table), None) => table.editions.clone(),
+            (None, Some(unavailable)) => format!("unavailable: {}", unavailable.reason),
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    assert_eq!(editions("fodte"), "version=1/edition=20241215T063308");
+    assert_eq!(
+        tables.refresh().await.unwrap(),
+        0,
+        "nothing changed, nothing read"
+    );
+
+    let text = std::fs::read_to_string(input_csv(dir.path(), "fodte")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let head = |n: usize| lines[..n].join("\n") + "\n";
+    land_edition(dir.path(), "fodte", "20250101T000000", &head(6));
+    assert_eq!(tables.refresh().await.unwrap(), 1);
+    assert_eq!(editions("fodte"), "version=1/edition=20250101T000000");
+    assert_eq!(editions("fodte__editions"), "2 editions");
+
+    // A bad row: refused with its line, the other datasets as they were.
+    let why = land_bad_edition(dir.path(), "fodte", "20250201T000000", &text, 5);
+    assert_eq!(tables.refresh().await.unwrap(), 1);
+    let why = format!("unavailable: {why}");
+    assert_eq!(editions("fodte"), why);
+    assert_eq!(editions("fodte__editions"), why);
+    assert_eq!(editions("dode"), "version=1/edition=20240628T173629");
+    // Mended in place: read again, as a changed object.
+    land_edition(dir.path(), "fodte", "20250201T000000", &head(5));
+    assert_eq!(tables.refresh().await.unwrap(), 1);
+    assert_eq!(editions("fodte"), "version=1/edition=20250201T000000");
+    assert_eq!(editions("fodte__editions"), "3 editions");
+
+    // The store fails the new object's read: unavailable, naming it, until it is read.
+    serve_with_faults("path=edition=20250301T000000,get#1=fail");
+    let landed = land_edition(dir.path(), "fodte", "20250301T000000", &head(3));
+    let key = landed
+        .strip_prefix(dir.path())
+        .unwrap()
+        .display()
+        .to_string();
+    assert_eq!(tables.refresh().await.unwrap(), 1);
+    let said = editions("fodte");
+    assert!(
+        said.starts_with(&format!(
+            "unavailable: input fodte ({key}): cannot be read: Generic FaultyStore error: injected get failure"
+        )),
+        "{said}"
+    );
+    assert_eq!(tables.refresh().await.unwrap(), 1);
+    assert_eq!(editions("fodte"), "version=1/edition=20250301T000000");
+    assert_eq!(editions("fodte__editions"), "4 editions");
+
+    // Every listing fails: the refresh fails, and the tables found before stay.
+    let before = tables.current();
+    let lists: Vec<String> = (1..=200).map(|n| format!("list#{n}=fail")).collect();
+    serve_with_faults(&lists.join(","));
+    land_edition(dir.path(), "fodte", "20250401T000000", &head(2));
+    assert!(tables.refresh().await.is_err());
+    assert!(std::sync::Arc::ptr_eq(&before, &tables.current()));
+    // The store answers again: the edition is read.
+    serve_with_faults("");
+    assert_eq!(tables.refresh().await.unwrap(), 1);
+    assert_eq!(editions("fodte"), "version=1/edition=20250401T000000");
 }

@@ -130,9 +130,14 @@ pub async fn run(session: &SqlSession, options: &ShellOptions) -> anyhow::Result
         let _ = editor.load_history(path);
     }
     if interactive {
+        let set = session.tables();
+        let unavailable = match set.unavailable.len() {
+            0 => String::new(),
+            n => format!(" ({n} not available: \\d says why)"),
+        };
         println!(
-            "{} tables from the bucket; \\? for help, \\q to quit.",
-            session.tables().len()
+            "{} tables from the bucket{unavailable}; \\? for help, \\q to quit.",
+            set.tables.len()
         );
     }
     let mut buffer = Buffer::default();
@@ -240,7 +245,9 @@ fn listing(
     let schema = Arc::new(Schema::new(
         columns
             .iter()
-            .map(|(name, array)| Field::new(*name, array.data_type().clone(), false))
+            .map(|(name, array)| {
+                Field::new(*name, array.data_type().clone(), array.null_count() > 0)
+            })
             .collect::<Vec<_>>(),
     ));
     let batch = RecordBatch::try_new(
@@ -254,28 +261,44 @@ fn listing(
     })
 }
 
-/// `\d`: every table, its dataset, edition(s) and number of columns.
+/// `\d`: every table, its dataset, edition(s) and number of columns; then every table that
+/// could not be made, with why in place of its editions and no columns.
 pub fn tables_listing(session: &SqlSession) -> Result<StatementResult, SqlError> {
-    let tables = session.tables();
+    let set = session.tables();
+    let (tables, unavailable) = (&set.tables, &set.unavailable);
+    let column = |made: Vec<String>, refused: Vec<String>| strings([made, refused].concat());
     listing(vec![
         (
             "table",
-            strings(tables.iter().map(|t| t.name.clone()).collect()),
+            column(
+                tables.iter().map(|t| t.name.clone()).collect(),
+                unavailable.iter().map(|t| t.name.clone()).collect(),
+            ),
         ),
         (
             "dataset",
-            strings(tables.iter().map(|t| t.dataset.clone()).collect()),
+            column(
+                tables.iter().map(|t| t.dataset.clone()).collect(),
+                unavailable.iter().map(|t| t.dataset.clone()).collect(),
+            ),
         ),
         (
             "editions",
-            strings(tables.iter().map(|t| t.editions.clone()).collect()),
+            column(
+                tables.iter().map(|t| t.editions.clone()).collect(),
+                unavailable
+                    .iter()
+                    .map(|t| format!("not available: {}", t.reason))
+                    .collect(),
+            ),
         ),
         (
             "columns",
             Arc::new(UInt64Array::from(
                 tables
                     .iter()
-                    .map(|t| t.schema().fields().len() as u64)
+                    .map(|t| Some(t.schema().fields().len() as u64))
+                    .chain(unavailable.iter().map(|_| None))
                     .collect::<Vec<_>>(),
             )),
         ),

@@ -2,9 +2,9 @@
 //! the document writer's codec and our object stores. gRPC, `/healthz`, `/readyz` and
 //! `/metrics` share `--bind-port` (50050), served by [`scheduler_port`] (Ballista's router
 //! takes no routes of ours). With `--flight-sql`, Flight SQL serves the datasets of the
-//! bucket named by `BYDELSFAKTA_BUCKET` (read when the scheduler starts) on
-//! `--flight-sql-port` (50060), within limits and, when configured, only to clients with
-//! credentials.
+//! bucket named by `BYDELSFAKTA_BUCKET` (found when the scheduler starts, and again every
+//! `--flight-sql-refresh` seconds) on `--flight-sql-port` (50060), within limits and, when
+//! configured, only to clients with credentials.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use bydelsfakta_cluster::flight_sql::auth::Credentials;
 use bydelsfakta_cluster::flight_sql::{self, FlightSqlArgs};
 use bydelsfakta_cluster::scheduler_port;
 use bydelsfakta_scheduler_client::logging::{LOG_FORMAT_VARIABLE, LogFormat};
+use bydelsfakta_scheduler_client::sql::bucket_tables::BucketTables;
 
 /// Ballista's scheduler flags, and ours for Flight SQL.
 #[derive(Parser)]
@@ -72,10 +73,15 @@ async fn serve() -> ballista_core::error::Result<()> {
     bydelsfakta_scheduler_client::stores::check_config().map_err(BallistaError::Configuration)?;
     // Only Flight SQL plans SQL on the scheduler; the pipeline's clients send plans.
     let sql = match flight_sql_address {
-        Some(_) => Some(SqlService {
-            tables: flight_sql_tables().await?,
-            limits: flight_sql_args.limits(),
-        }),
+        Some(_) => {
+            let tables = flight_sql_tables().await?;
+            // The task ends with the process.
+            let _refreshing = tables.keep_fresh(flight_sql_args.refresh_interval());
+            Some(SqlService {
+                tables,
+                limits: flight_sql_args.limits(),
+            })
+        }
         None => None,
     };
     let limits = sql.as_ref().map(|sql| sql.limits);
@@ -109,18 +115,22 @@ fn address_if(host: &str, port: u16, wanted: bool) -> Result<Option<SocketAddr>,
 }
 
 /// The tables of the bucket named by `BYDELSFAKTA_BUCKET`, or none (with a warning).
-async fn flight_sql_tables()
--> Result<Vec<bydelsfakta_scheduler_client::sql::tables::SqlTable>, BallistaError> {
+async fn flight_sql_tables() -> Result<Arc<BucketTables>, BallistaError> {
     let Ok(url) = std::env::var(bydelsfakta_cluster::BUCKET_ENV) else {
         tracing::warn!(
             "--flight-sql without {}: Flight SQL serves no tables",
             bydelsfakta_cluster::BUCKET_ENV
         );
-        return Ok(vec![]);
+        return Ok(BucketTables::none());
     };
     let tables = bydelsfakta_cluster::sql_tables(&url)
         .await
         .map_err(BallistaError::Configuration)?;
-    tracing::info!("Flight SQL serves {} tables from {url}", tables.len());
+    let set = tables.current();
+    tracing::info!(
+        "Flight SQL serves {} tables from {url} ({} not available)",
+        set.tables.len(),
+        set.unavailable.len()
+    );
     Ok(tables)
 }

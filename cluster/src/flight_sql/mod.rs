@@ -42,9 +42,18 @@ pub struct FlightSqlArgs {
     /// machine's memory, at most 2 GiB). Executors keep --memory-pool-size.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub flight_sql_memory_limit: Option<usize>,
+
+    /// With --flight-sql: the tables are found again this many seconds after the last time
+    /// (new datasets and editions become tables; only new or changed objects are read).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub flight_sql_refresh: u64,
 }
 
 impl FlightSqlArgs {
+    pub fn refresh_interval(&self) -> Duration {
+        Duration::from_secs(self.flight_sql_refresh)
+    }
+
     /// The limits every Flight SQL statement is held to.
     pub fn limits(&self) -> SqlLimits {
         let defaults = SqlLimits::flight_sql();

@@ -52,6 +52,47 @@ pub fn locate_csv_error(e: Error, dataset: &str, key: &str, header: &[String]) -
     e
 }
 
+/// `e`, named for input `dataset`'s object `key`, from inferring the object's schema (the
+/// SQL tables, `sql::schemas` of the client): a row with another number of fields than the
+/// header, or bytes that are not UTF-8, located on their line; a store's failure as the
+/// read of the object ([`Error::reading`]). Inference reads with the `csv` crate, which
+/// says where the bad record starts as a line of the file, counting its LF line endings
+/// (CRLF ends one line too); so unlike [`locate_csv_error`], the number is the file's line
+/// already.
+pub fn locate_inference_error(e: Error, dataset: &str, key: &str) -> Error {
+    let text = e.to_string();
+    let file_error = |line: u64, problem: String| Error::InputFile {
+        dataset: dataset.into(),
+        file: key.into(),
+        line: Some(line),
+        column: None,
+        problem,
+    };
+    if let Some(rest) = after(
+        &text,
+        "Encountered unequal lengths between records on CSV file. Expected ",
+    ) && let Some((expected, rest)) = number(rest)
+        && let Some(rest) = rest.strip_prefix(" records, found ")
+        && let Some((got, rest)) = number(rest)
+        && let Some(rest) = rest.strip_prefix(" records at line ")
+        && let Some((line, _)) = number(rest)
+    {
+        return file_error(
+            line,
+            format!(
+                "{expected} fields expected, {got} found (a field missing or too many, or an unbalanced quote)"
+            ),
+        );
+    }
+    if let Some(rest) = after(&text, "Encountered UTF-8 error while reading CSV file: ")
+        && let Some(rest) = after(rest, " at line ")
+        && let Some((line, _)) = number(rest)
+    {
+        return file_error(line, "not UTF-8 text".into());
+    }
+    e.reading(dataset, key)
+}
+
 fn after<'t>(text: &'t str, marker: &str) -> Option<&'t str> {
     text.find(marker).map(|at| &text[at + marker.len()..])
 }
@@ -99,6 +140,40 @@ mod tests {
         assert_eq!(
             locate_csv_error(other, "fodte", "f.csv", &header()).to_string(),
             "something else"
+        );
+    }
+
+    #[test]
+    fn inference_complaints_are_located_on_their_line() {
+        let inferred = |said: &str| {
+            let e = Error::from(DataFusionError::Context(
+                "Error when processing CSV file tmp/b/processed/f.csv".into(),
+                Box::new(DataFusionError::Execution(said.into())),
+            ));
+            locate_inference_error(e, "fodte", "processed/f.csv")
+        };
+        let e = inferred(
+            "Csv error: Encountered unequal lengths between records on CSV file. Expected 3 records, found 5 records at line 7",
+        );
+        assert_eq!(e.kind(), "InputFileError");
+        assert_eq!(
+            e.to_string(),
+            "input fodte (processed/f.csv), line 7: 3 fields expected, 5 found (a field missing or too many, or an unbalanced quote)"
+        );
+        assert_eq!(
+            inferred("Csv error: Encountered UTF-8 error while reading CSV file: invalid utf-8: invalid UTF-8 in field 1 near byte index 0 at line 4").to_string(),
+            "input fodte (processed/f.csv), line 4: not UTF-8 text"
+        );
+        let store = Error::from(object_store::Error::NotFound {
+            path: "processed/f.csv".into(),
+            source: "gone".into(),
+        });
+        let e = locate_inference_error(store, "fodte", "processed/f.csv");
+        assert_eq!(e.kind(), "StorageError");
+        assert!(
+            e.to_string()
+                .starts_with("input fodte (processed/f.csv): cannot be read: "),
+            "{e}"
         );
     }
 }

@@ -21,7 +21,7 @@
 //! run where the scan runs; embedded, the file is read into memory once per batch and
 //! probed and cast there, column by column, with the same probe and the same cast kernel.
 
-mod csv_errors;
+pub mod csv_errors;
 mod header;
 mod lines;
 mod single_object;

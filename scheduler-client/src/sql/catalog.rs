@@ -5,7 +5,6 @@
 //! `CREATE SCHEMA` must fail here. [`super::SqlSession::run`], which the CLI uses, refuses them
 //! earlier, with [`super::guard`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -13,7 +12,7 @@ use datafusion::catalog::{CatalogProvider, CatalogProviderList, SchemaProvider, 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionConfig;
 
-use super::tables::SqlTable;
+use super::bucket_tables::BucketTables;
 
 const READ_ONLY: &str =
     "read-only: the bucket's datasets are queried here, never created, changed or dropped";
@@ -22,18 +21,15 @@ fn refused(what: &str) -> DataFusionError {
     DataFusionError::Plan(format!("{READ_ONLY} ({what} refused)"))
 }
 
-/// The tables, in the session's default catalog and schema (`datafusion.public`).
+/// The tables, in the session's default catalog and schema (`datafusion.public`): the set
+/// that `tables` found last, whenever a statement is planned. A table that could not be
+/// made refuses a statement that names it, saying why.
 pub fn read_only_catalog(
-    tables: &[SqlTable],
+    tables: Arc<BucketTables>,
     config: &SessionConfig,
 ) -> Arc<dyn CatalogProviderList> {
     let options = &config.options().catalog;
-    let schema = Arc::new(ReadOnlySchema {
-        tables: tables
-            .iter()
-            .map(|t| (t.name.clone(), t.provider.clone() as Arc<dyn TableProvider>))
-            .collect(),
-    });
+    let schema = Arc::new(ReadOnlySchema { tables });
     Arc::new(ReadOnlyCatalogList {
         name: options.default_catalog.clone(),
         catalog: Arc::new(ReadOnlyCatalog {
@@ -45,17 +41,22 @@ pub fn read_only_catalog(
 
 #[derive(Debug)]
 struct ReadOnlySchema {
-    tables: BTreeMap<String, Arc<dyn TableProvider>>,
+    tables: Arc<BucketTables>,
 }
 
 #[async_trait]
 impl SchemaProvider for ReadOnlySchema {
     fn table_names(&self) -> Vec<String> {
-        self.tables.keys().cloned().collect()
+        let set = self.tables.current();
+        set.tables.iter().map(|t| t.name.clone()).collect()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        Ok(self.tables.get(name).cloned())
+        let set = self.tables.current();
+        if let Some(unavailable) = set.unavailable(name) {
+            return Err(DataFusionError::Plan(unavailable.refusal()));
+        }
+        Ok(set.table(name).map(|t| t.provider.clone()))
     }
 
     fn register_table(
@@ -71,7 +72,7 @@ impl SchemaProvider for ReadOnlySchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.tables.contains_key(name)
+        self.tables.current().table(name).is_some()
     }
 }
 

@@ -1,16 +1,21 @@
 //! Ad-hoc SQL over the bucket's processed datasets, on the same engines as the pipeline
 //! (embedded DataFusion, Ballista standalone or a remote cluster) and with our functions.
 //!
-//! * [`tables`]: each dataset as a listing table (latest edition) and an editions table;
+//! * [`tables`]: each dataset as a listing table (latest edition) and an editions table,
+//!   or why it cannot be one; [`schemas`] keeps what was inferred from each object;
+//! * [`bucket_tables`]: the tables as last found, found again at an interval on the
+//!   scheduler;
 //! * [`catalog`]: a catalog of those tables that refuses changes;
 //! * [`guard`]: statements that write, create, drop or set are refused before they run;
 //! * [`limits`]: what one statement may cost (size, depth, memory, time).
 //!
 //! Results are printed, and the shell runs, in the `bydelsfakta-cli` crate.
 
+pub mod bucket_tables;
 pub mod catalog;
 pub mod guard;
 pub mod limits;
+mod schemas;
 pub mod tables;
 
 use std::sync::Arc;
@@ -24,9 +29,10 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::DFParser;
 
 use crate::engine::Engine;
+use bucket_tables::BucketTables;
 use bydelsfakta_queries::bucket::Bucket;
 use limits::SqlLimits;
-use tables::SqlTable;
+use tables::{SqlTable, TableSet};
 
 /// Why a statement gave no result.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +46,10 @@ pub enum SqlError {
 
     #[error("no table '{0}'; \\d lists the tables")]
     UnknownTable(String),
+
+    /// A table whose objects could not be read: why.
+    #[error("{0}")]
+    Unavailable(String),
 
     /// Too long or too deep to plan safely; refused before it is parsed.
     #[error("statement refused: {0}")]
@@ -113,7 +123,7 @@ impl StatementResult {
 /// An engine whose catalog is the bucket's tables.
 pub struct SqlSession {
     engine: Engine,
-    tables: Vec<SqlTable>,
+    tables: Arc<BucketTables>,
     limits: SqlLimits,
 }
 
@@ -134,8 +144,11 @@ impl SqlSession {
         {
             ctx.register_udf(Arc::unwrap_or_clone(function));
         }
-        let tables = tables::discover(ctx, bucket).await?;
-        ctx.register_catalog_list(catalog::read_only_catalog(&tables, &ctx.copied_config()));
+        let tables = BucketTables::find(ctx.state(), bucket.clone()).await?;
+        ctx.register_catalog_list(catalog::read_only_catalog(
+            tables.clone(),
+            &ctx.copied_config(),
+        ));
         Ok(Self {
             engine,
             tables,
@@ -143,14 +156,18 @@ impl SqlSession {
         })
     }
 
-    pub fn tables(&self) -> &[SqlTable] {
-        &self.tables
+    /// The tables found when the session opened, and those that could not be made.
+    pub fn tables(&self) -> Arc<TableSet> {
+        self.tables.current()
     }
 
-    pub fn table(&self, name: &str) -> Result<&SqlTable, SqlError> {
-        self.tables
-            .iter()
-            .find(|t| t.name == name)
+    pub fn table(&self, name: &str) -> Result<SqlTable, SqlError> {
+        let set = self.tables.current();
+        if let Some(unavailable) = set.unavailable(name) {
+            return Err(SqlError::Unavailable(unavailable.refusal()));
+        }
+        set.table(name)
+            .cloned()
             .ok_or_else(|| SqlError::UnknownTable(name.into()))
     }
 

@@ -13,6 +13,9 @@
 //! missing-value spellings are NULL, as the pipeline reads them. DataFusion's CSV reader
 //! knows only the empty cell, so each table is a view: the objects scanned as text, then
 //! `pandas_missing` and a cast per column.
+//!
+//! A table whose objects cannot be inferred (a bad row, a store that fails the read) is an
+//! [`UnavailableTable`] with the reason, which a statement naming it is told.
 
 use std::sync::Arc;
 
@@ -26,8 +29,8 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{LogicalPlanBuilder, cast};
-use datafusion::prelude::SessionContext;
 
+use super::schemas::SchemaCache;
 use crate::processed::{ProcessedDataset, processed_datasets};
 use bydelsfakta_queries::bucket::Bucket;
 use bydelsfakta_queries::catalog::{self, Kind};
@@ -107,20 +110,64 @@ fn id_like(column: &str) -> bool {
     column == "id" || column.ends_with("_id")
 }
 
-/// The tables of every processed dataset of `bucket`, in name order. A dataset whose
-/// objects cannot be read is left out with a warning: one bad file must not hide the rest.
-pub async fn discover(ctx: &SessionContext, bucket: &Bucket) -> crate::Result<Vec<SqlTable>> {
-    let store = ctx.runtime_env().object_store(bucket.store_url())?;
-    let state = ctx.state();
-    let mut tables = vec![];
+/// A table that could not be made from the bucket's objects, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnavailableTable {
+    pub name: String,
+    pub dataset: String,
+    /// The error that an object of the dataset gave, naming it (and its line, for a bad
+    /// row), or why its editions cannot share a table.
+    pub reason: String,
+}
+
+impl UnavailableTable {
+    /// What a statement that names the table is told.
+    pub fn refusal(&self) -> String {
+        format!("table '{}' is not available: {}", self.name, self.reason)
+    }
+}
+
+/// The bucket's tables as found at one moment, and those that could not be made: one bad
+/// object must not hide the other datasets, and a statement naming its table must be told
+/// why it is missing.
+#[derive(Debug, Clone, Default)]
+pub struct TableSet {
+    /// In name order.
+    pub tables: Vec<SqlTable>,
+    /// In name order.
+    pub unavailable: Vec<UnavailableTable>,
+}
+
+impl TableSet {
+    pub fn table(&self, name: &str) -> Option<&SqlTable> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    pub fn unavailable(&self, name: &str) -> Option<&UnavailableTable> {
+        self.unavailable.iter().find(|t| t.name == name)
+    }
+}
+
+/// The tables of every processed dataset of `bucket`; `schemas` keeps what was inferred
+/// from objects that have not changed since the last call.
+pub async fn discover(
+    state: &SessionState,
+    bucket: &Bucket,
+    schemas: &mut SchemaCache,
+) -> crate::Result<TableSet> {
+    let store = state.runtime_env().object_store(bucket.store_url())?;
+    let mut set = TableSet::default();
     for dataset in processed_datasets(store.as_ref(), bucket).await? {
-        match dataset_tables(&state, bucket, &dataset).await {
-            Ok(mut found) => tables.append(&mut found),
-            Err(e) => tracing::warn!(dataset = %dataset.id, "not available to SQL: {e}"),
+        for table in dataset_tables(state, bucket, &dataset, schemas).await {
+            match table {
+                Ok(table) => set.tables.push(table),
+                Err(unavailable) => set.unavailable.push(unavailable),
+            }
         }
     }
-    tables.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(tables)
+    set.tables.sort_by(|a, b| a.name.cmp(&b.name));
+    set.unavailable.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(set)
 }
 
 fn csv_options() -> ListingOptions {
@@ -142,37 +189,88 @@ fn folder_url(bucket: &Bucket, prefix: &str) -> datafusion::error::Result<Listin
     ))
 }
 
+/// The dataset's two tables, `<name>` (its latest edition) and `<name>__editions`, each made
+/// or refused with its reason. An edition that cannot be read refuses the editions table,
+/// and the latest table too when it is the latest.
 async fn dataset_tables(
     state: &SessionState,
     bucket: &Bucket,
     dataset: &ProcessedDataset,
-) -> datafusion::error::Result<Vec<SqlTable>> {
+    schemas: &mut SchemaCache,
+) -> [Result<SqlTable, UnavailableTable>; 2] {
     let name = table_name(&dataset.id);
-    let mut inferred = vec![];
+    let editions_name = format!("{name}{EDITIONS_SUFFIX}");
+    let refused = |table: &str, reason: String| UnavailableTable {
+        name: table.to_string(),
+        dataset: dataset.id.clone(),
+        reason,
+    };
+    let format = csv_options().format;
+    // Every edition is inferred, also after one failed, so that each object's schema is
+    // kept for the next round.
+    let mut inferred: Vec<Result<SchemaRef, String>> = vec![];
     for edition in &dataset.editions {
-        let url = folder_url(bucket, &edition.prefix)?;
-        inferred.push(csv_options().infer_schema(state, &url).await?);
+        inferred.push(match folder_url(bucket, &edition.prefix) {
+            Ok(url) => schemas
+                .edition_schema(state, bucket, format.as_ref(), &dataset.id, &url)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        });
     }
+    let latest = match inferred.last().expect("a dataset has an edition") {
+        Ok(schema) => {
+            latest_table(bucket, dataset, &name, schema).map_err(|e| refused(&name, e.to_string()))
+        }
+        Err(reason) => Err(refused(&name, reason.clone())),
+    };
+    // The newest edition that failed refuses the editions table.
+    let editions = match inferred.iter().rev().find_map(|r| r.as_ref().err()) {
+        Some(reason) => Err(refused(&editions_name, reason.clone())),
+        None => {
+            let inferred: Vec<SchemaRef> = inferred.into_iter().flatten().collect();
+            // An explicit schema maps columns by position, so editions whose headers
+            // differ cannot share one table.
+            match merge(&inferred) {
+                Some(merged) => editions_table(bucket, dataset, &editions_name, &merged)
+                    .map_err(|e| refused(&editions_name, e.to_string())),
+                None => Err(refused(
+                    &editions_name,
+                    format!(
+                        "its editions have different columns; only the latest is a table ('{name}')"
+                    ),
+                )),
+            }
+        }
+    };
+    [latest, editions]
+}
+
+/// `<name>`: the dataset's latest version and edition, whose objects have `inferred`.
+fn latest_table(
+    bucket: &Bucket,
+    dataset: &ProcessedDataset,
+    name: &str,
+    inferred: &Schema,
+) -> datafusion::error::Result<SqlTable> {
     let latest = dataset.latest();
-    let latest_schema = typed(&dataset.id, inferred.last().expect("one edition at least"));
     let config = ListingTableConfig::new(folder_url(bucket, &latest.prefix)?)
         .with_listing_options(csv_options());
-    let mut tables = vec![SqlTable {
-        name: name.clone(),
+    Ok(SqlTable {
+        name: name.to_string(),
         dataset: dataset.id.clone(),
         editions: format!("version={}/edition={}", latest.version, latest.edition),
-        provider: typed_view(&name, config, &latest_schema)?,
-    }];
+        provider: typed_view(name, config, &typed(&dataset.id, inferred))?,
+    })
+}
 
-    // An explicit schema maps columns by position, so editions whose headers differ cannot
-    // share one table.
-    let Some(merged) = merge(&inferred) else {
-        tracing::warn!(
-            dataset = %dataset.id,
-            "editions have different columns; only the latest is a table"
-        );
-        return Ok(tables);
-    };
+/// `<name>__editions`: every edition, whose objects' schemas merge to `merged`.
+fn editions_table(
+    bucket: &Bucket,
+    dataset: &ProcessedDataset,
+    name: &str,
+    merged: &Schema,
+) -> datafusion::error::Result<SqlTable> {
     // One folder per confidentiality the dataset was published under.
     let folders: std::collections::BTreeSet<String> = dataset
         .editions
@@ -190,14 +288,12 @@ async fn dataset_tables(
             .collect(),
     );
     let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options);
-    let editions_name = format!("{name}{EDITIONS_SUFFIX}");
-    tables.push(SqlTable {
-        provider: typed_view(&editions_name, config, &typed(&dataset.id, &merged))?,
-        name: editions_name,
+    Ok(SqlTable {
+        provider: typed_view(name, config, &typed(&dataset.id, merged))?,
+        name: name.to_string(),
         dataset: dataset.id.clone(),
         editions: format!("{} editions", dataset.editions.len()),
-    });
-    Ok(tables)
+    })
 }
 
 /// The inferred schemas of several editions as one, if their columns are the same: a
