@@ -960,7 +960,7 @@ fn sql_shell_reads_statements_and_commands_from_stdin() {
     assert!(!out.status.success());
     assert!(stderr.contains("error: read-only"), "{stderr}");
     assert!(
-        stdout.contains("fodte__editions,fodte,1 editions,8"),
+        stdout.contains("fodte__editions,fodte,1 edition,8"),
         "{stdout}"
     );
     assert!(

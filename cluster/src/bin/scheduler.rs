@@ -123,11 +123,13 @@ async fn flight_sql_tables() -> Result<Arc<BucketTables>, BallistaError> {
         );
         return Ok(BucketTables::none());
     };
+    let started = std::time::Instant::now();
     let tables = bydelsfakta_cluster::sql_tables(&url)
         .await
         .map_err(BallistaError::Configuration)?;
     let set = tables.current();
     tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
         "Flight SQL serves {} tables from {url} ({} not available)",
         set.tables.len(),
         set.unavailable.len()

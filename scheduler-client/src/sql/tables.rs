@@ -292,7 +292,10 @@ fn editions_table(
         provider: typed_view(name, config, &typed(&dataset.id, merged))?,
         name: name.to_string(),
         dataset: dataset.id.clone(),
-        editions: format!("{} editions", dataset.editions.len()),
+        editions: match dataset.editions.len() {
+            1 => "1 edition".into(),
+            n => format!("{n} editions"),
+        },
     })
 }
 
