@@ -370,3 +370,61 @@ async fn an_unreachable_scheduler_is_a_clear_error() {
         "{text}"
     );
 }
+
+/// The Lambda shim ends its invocation's cluster jobs before Lambda ends the invocation:
+/// with a function timeout of 10 s and no executor to take the job, the job is cancelled
+/// 5 s before the invocation's deadline, and the invocation fails with `JobTimeoutError`
+/// saying so (instead of Lambda stopping the function while its job stays queued, to run
+/// when an executor joins, with no one to report it).
+#[test]
+fn the_shim_cancels_its_jobs_before_the_invocations_deadline() {
+    run_alone(shim_deadline());
+}
+
+async fn shim_deadline() {
+    use bydelsfakta_tests::lambda_api::{Answer, RuntimeApi};
+    use bydelsfakta_tests::metrics::Metrics;
+
+    let cluster = start_cluster(0, &[]);
+    let (dir, _bucket) = bucket_copy(&fixtures().join("input"));
+    let api = RuntimeApi::start().await;
+    let _shim = crate::common::Process::spawn(
+        std::process::Command::new(workspace_binary("bydelsfakta-lambda-shim"))
+            .envs(api.function_env())
+            .env(
+                "BYDELSFAKTA_BUCKET",
+                format!("file://{}", dir.path().display()),
+            )
+            .env(
+                "BYDELSFAKTA_SCHEDULER",
+                format!("df://127.0.0.1:{}", cluster.scheduler_port),
+            )
+            .env_remove("BYDELSFAKTA_JOB_TIMEOUT_SECS")
+            .env_remove("RUST_LOG"),
+    );
+    let cancelled = |scrape: &Metrics| scrape.value("job_cancelled_total");
+    let before = cancelled(&Metrics::scrape(cluster.scheduler_port));
+    let event = fixture_event(EVENT);
+    let answer = api
+        .invoke_with_function_timeout(&event, Duration::from_secs(10), Duration::from_secs(60))
+        .await;
+    let Answer::Error { body, .. } = answer else {
+        panic!("no executor, so no step output: {answer:?}");
+    };
+    assert_eq!(body["errorType"], "JobTimeoutError", "{body}");
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains(", the time left before the invocation's deadline and was cancelled"),
+        "{message}"
+    );
+    assert!(
+        files_below(&dir.path().join("intermediate")).is_empty(),
+        "nothing written"
+    );
+    // The scheduler counts the cancellation once it has handled it.
+    let counted = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        cancelled(&Metrics::scrape(cluster.scheduler_port)) > before
+    });
+    assert!(counted, "the job was not cancelled");
+}

@@ -1,5 +1,7 @@
 //! One invocation: the event to the engine, the outcome to the Runtime API's terms.
 
+use std::time::{Duration, Instant, SystemTime};
+
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use opentelemetry::context::FutureExt;
 use opentelemetry::propagation::TextMapPropagator;
@@ -59,6 +61,20 @@ pub fn trace_parent(header: Option<&str>) -> opentelemetry::Context {
     XrayPropagator::new().extract(&carrier)
 }
 
+/// Kept back from the invocation's deadline: time to cancel a cluster job that is still
+/// running (the job client gives the scheduler 2 s to answer) and to report the error,
+/// before Lambda stops the function.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// The instant by which the invocation's cluster jobs must end: its deadline less
+/// [`DEADLINE_MARGIN`], on this process's clock.
+pub fn jobs_deadline(invocation_deadline: SystemTime) -> Instant {
+    let left = invocation_deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+}
+
 async fn run(config: &ShimConfig, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
     let engine = Engine::connect(
         EngineKind::Embedded,
@@ -67,7 +83,10 @@ async fn run(config: &ShimConfig, event: LambdaEvent<Value>) -> Result<Value, In
     )
     .await
     // A run that fails later logs its own record; this one never started.
-    .inspect_err(|e| tracing::error!(kind = e.kind(), "{e}"))?;
+    .inspect_err(|e| tracing::error!(kind = e.kind(), "{e}"))?
+    // A job still running when Lambda stops the function would run on without anyone to
+    // report it: it is cancelled first, and the invocation fails with `JobTimeoutError`.
+    .with_deadline(jobs_deadline(event.context.deadline()));
     let options = RunOptions {
         published_date: config.published_date.clone().unwrap_or_else(today_utc),
         dry_run: false,
@@ -85,4 +104,24 @@ async fn run(config: &ShimConfig, event: LambdaEvent<Value>) -> Result<Value, In
         serde_json::from_str(&outcome.step_output.to_python_string())
             .expect("the step output is JSON"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_end_a_margin_before_the_invocation() {
+        let deadline = SystemTime::now() + Duration::from_secs(60);
+        let left = jobs_deadline(deadline).saturating_duration_since(Instant::now());
+        assert!(left <= Duration::from_secs(55), "{left:?}");
+        assert!(left > Duration::from_secs(50), "{left:?}");
+        // Already within the margin, or past the deadline: no time for a job.
+        for deadline in [
+            SystemTime::now() + Duration::from_secs(3),
+            SystemTime::now() - Duration::from_secs(3),
+        ] {
+            assert!(jobs_deadline(deadline) <= Instant::now());
+        }
+    }
 }

@@ -217,12 +217,20 @@ impl Engine {
     /// The same engine, giving up on (and cancelling) a cluster job that has not finished
     /// `timeout` after its submission ([`crate::Error::JobTimeout`]). No effect embedded.
     pub fn with_job_timeout(self, timeout: Duration) -> Self {
+        self.with_jobs(|jobs| jobs.with_timeout(timeout))
+    }
+
+    /// The same engine, giving up on (and cancelling) any cluster job still running at
+    /// `deadline` ([`crate::Error::JobTimeout`]): the Lambda shim's invocation ends then.
+    /// No effect embedded.
+    pub fn with_deadline(self, deadline: std::time::Instant) -> Self {
+        self.with_jobs(|jobs| jobs.with_deadline(deadline))
+    }
+
+    fn with_jobs(self, change: impl FnOnce(&JobClient) -> JobClient) -> Self {
         let runner = match self.runner {
             PlanRunner::Ballista { jobs } => PlanRunner::Ballista {
-                jobs: Arc::new(
-                    JobClient::new(jobs.scheduler_url().to_string(), timeout)
-                        .for_standalone(jobs.standalone()),
-                ),
+                jobs: Arc::new(change(&jobs)),
             },
             embedded => embedded,
         };
@@ -426,11 +434,14 @@ impl PlanExecutor for Engine {
         &self,
         plan: Arc<dyn ExecutionPlan>,
     ) -> bydelsfakta_queries::Result<Vec<RecordBatch>> {
+        // The reader's error type carries ours by kind and words, so that a probe job past
+        // its deadline still reads as `JobTimeoutError`, not as a data error.
         self.run_plan(plan).await.map_err(|e| match e {
             crate::Error::Query(e) => *e,
-            other => bydelsfakta_queries::Error::from(
-                datafusion::error::DataFusionError::External(Box::new(other)),
-            ),
+            other => bydelsfakta_queries::Error::Remote {
+                kind: other.kind(),
+                message: other.to_string(),
+            },
         })
     }
 }

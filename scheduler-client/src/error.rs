@@ -33,13 +33,16 @@ pub enum Error {
     #[error("scheduler {url}: {problem}")]
     Scheduler { url: String, problem: String },
 
-    /// A cluster job that did not finish within the deadline (`BYDELSFAKTA_JOB_TIMEOUT_SECS`);
-    /// the client cancelled it.
-    #[error("scheduler {url}: job {job_id} did not finish within {seconds} s and was cancelled")]
+    /// A cluster job that did not finish within the deadline (`BYDELSFAKTA_JOB_TIMEOUT_SECS`,
+    /// or the Lambda invocation's end); the client cancelled it.
+    #[error("scheduler {url}: job {job_id} did not finish within {seconds} s{} and was cancelled", by_deadline_words(*.by_deadline))]
     JobTimeout {
         url: String,
         job_id: String,
         seconds: u64,
+        /// The limit was the time left before the engine's deadline
+        /// ([`crate::Engine::with_deadline`]), not the job timeout.
+        by_deadline: bool,
     },
 
     /// A publication's manifest that does not parse (`bydelsfakta lineage`).
@@ -66,6 +69,15 @@ impl From<QueryError> for Error {
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         Error::from(QueryError::from(e))
+    }
+}
+
+/// How [`Error::JobTimeout`] says where its limit came from.
+fn by_deadline_words(by_deadline: bool) -> &'static str {
+    if by_deadline {
+        ", the time left before the invocation's deadline"
+    } else {
+        ""
     }
 }
 
@@ -109,10 +121,12 @@ impl Error {
                 url,
                 job_id,
                 seconds,
+                by_deadline,
             } => Error::JobTimeout {
                 url: url.clone(),
                 job_id: job_id.clone(),
                 seconds: *seconds,
+                by_deadline: *by_deadline,
             },
             Error::Manifest { key, problem } => Error::Manifest {
                 key: key.clone(),

@@ -50,12 +50,19 @@ pub struct FinishedJob {
     pub batches: Vec<RecordBatch>,
 }
 
+/// How long the scheduler has to answer the cancellation of a job past its deadline; the
+/// job's outcome is reported either way.
+const CANCEL_WITHIN: Duration = Duration::from_secs(2);
+
 /// One scheduler's jobs, over one channel made on the first job.
 #[derive(Debug)]
 pub struct JobClient {
     scheduler_url: String,
     channel: OnceCell<Channel>,
     timeout: Duration,
+    /// No job runs past this instant (a Lambda invocation's end, less a margin), whatever
+    /// `timeout` leaves it.
+    deadline: Option<Instant>,
     /// The in-process scheduler and executor of `--engine standalone`: the executor is
     /// woken before each status request so that it reports the tasks it finished.
     standalone: Option<Arc<Standalone>>,
@@ -67,7 +74,46 @@ impl JobClient {
             scheduler_url,
             channel: OnceCell::new(),
             timeout,
+            deadline: None,
             standalone: None,
+        }
+    }
+
+    /// The same client, giving up on a job `timeout` after its submission.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..self.settings()
+        }
+    }
+
+    /// The same client, giving up on every job at `deadline` at the latest.
+    pub fn with_deadline(&self, deadline: Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..self.settings()
+        }
+    }
+
+    /// A client with this one's settings and a channel of its own.
+    fn settings(&self) -> Self {
+        Self {
+            scheduler_url: self.scheduler_url.clone(),
+            channel: OnceCell::new(),
+            timeout: self.timeout,
+            deadline: self.deadline,
+            standalone: self.standalone.clone(),
+        }
+    }
+
+    /// How long the job submitted now may take, and whether the deadline set that.
+    fn limit(&self) -> (Duration, bool) {
+        match self.deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                (self.timeout.min(left), left < self.timeout)
+            }
+            None => (self.timeout, false),
         }
     }
 
@@ -98,8 +144,9 @@ impl JobClient {
         let mut scheduler = self.scheduler(&grpc).await?;
         let query = query(plan, config, session_id)?;
         let mut job_id = None;
+        let (limit, by_deadline) = self.limit();
         let job = tokio::time::timeout(
-            self.timeout,
+            limit,
             self.follow(&mut scheduler, query, &grpc, &mut job_id),
         )
         .await;
@@ -112,7 +159,8 @@ impl JobClient {
                 Err(Error::JobTimeout {
                     url: self.scheduler_url.clone(),
                     job_id: job_id.unwrap_or_else(|| "(not yet submitted)".into()),
-                    seconds: self.timeout.as_secs(),
+                    seconds: limit.as_secs(),
+                    by_deadline,
                 })
             }
         }
@@ -303,8 +351,13 @@ async fn cancel(scheduler: &mut SchedulerGrpcClient<Channel>, job_id: &str) {
     let params = CancelJobParams {
         job_id: job_id.to_string(),
     };
-    if let Err(e) = scheduler.cancel_job(params).await {
-        tracing::warn!("could not cancel job {job_id}: {}", e.message());
+    match tokio::time::timeout(CANCEL_WITHIN, scheduler.cancel_job(params)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!("could not cancel job {job_id}: {}", e.message()),
+        Err(_) => tracing::warn!(
+            "could not cancel job {job_id}: the scheduler did not answer within {} s",
+            CANCEL_WITHIN.as_secs()
+        ),
     }
 }
 

@@ -33,6 +33,13 @@ pub enum Answer {
     InitError(Value),
 }
 
+/// A queued invocation: its request id, its event, and how long the function may take
+/// from the moment it receives it (its deadline header).
+type Invocation = (String, Value, Duration);
+
+/// Lambda's longest function timeout.
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(900);
+
 #[derive(Default)]
 struct Exchange {
     waiting: HashMap<String, oneshot::Sender<Answer>>,
@@ -41,14 +48,14 @@ struct Exchange {
 
 #[derive(Clone)]
 struct Api {
-    queue: Arc<Mutex<mpsc::UnboundedReceiver<(String, Value)>>>,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Invocation>>>,
     exchange: Arc<std::sync::Mutex<Exchange>>,
 }
 
 /// A Runtime API server; dropping it stops serving.
 pub struct RuntimeApi {
     server: Loopback,
-    events: mpsc::UnboundedSender<(String, Value)>,
+    events: mpsc::UnboundedSender<Invocation>,
     exchange: Arc<std::sync::Mutex<Exchange>>,
     next_id: AtomicU64,
 }
@@ -95,6 +102,19 @@ impl RuntimeApi {
 
     /// Queues `event`, and waits up to `timeout` for the function's answer.
     pub async fn invoke(&self, event: &Value, timeout: Duration) -> Answer {
+        self.invoke_with_function_timeout(event, FUNCTION_TIMEOUT, timeout)
+            .await
+    }
+
+    /// Queues `event` for a function configured with `function_timeout` (its invocation's
+    /// deadline is that long after the function receives it), and waits up to `timeout`
+    /// for its answer.
+    pub async fn invoke_with_function_timeout(
+        &self,
+        event: &Value,
+        function_timeout: Duration,
+        timeout: Duration,
+    ) -> Answer {
         let id = format!("request-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let (answered, answer) = oneshot::channel();
         let (init_failed, init_error) = oneshot::channel();
@@ -104,7 +124,7 @@ impl RuntimeApi {
             exchange.init_error = Some(init_failed);
         }
         self.events
-            .send((id.clone(), event.clone()))
+            .send((id.clone(), event.clone(), function_timeout))
             .expect("queue");
         let answer = async {
             tokio::select! {
@@ -119,11 +139,11 @@ impl RuntimeApi {
 }
 
 async fn next(State(api): State<Api>) -> Response {
-    let Some((id, event)) = api.queue.lock().await.recv().await else {
+    let Some((id, event, function_timeout)) = api.queue.lock().await.recv().await else {
         return StatusCode::GONE.into_response();
     };
     let trace = trace_header(&id);
-    let deadline = SystemTime::now() + Duration::from_secs(900);
+    let deadline = SystemTime::now() + function_timeout;
     let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis();
     (
         [
