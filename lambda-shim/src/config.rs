@@ -22,8 +22,8 @@ pub struct ConfigError {
 /// Where events are run and what they read and write.
 #[derive(Debug, Clone)]
 pub struct ShimConfig {
-    /// `BYDELSFAKTA_BUCKET` (a bucket URL, `s3://name` or `file:///folder`), else
-    /// `s3://$BUCKET_NAME` as the original functions read it.
+    /// `BYDELSFAKTA_BUCKET` (a bucket URL, `s3://name` or `file:///folder`, or an absolute
+    /// folder path), else `s3://$BUCKET_NAME` as the original functions read it.
     pub bucket: Bucket,
     /// `BYDELSFAKTA_SCHEDULER` (`df://host:port`): the cluster that runs the plans. Unset,
     /// the plans run in the shim's own process.
@@ -53,7 +53,14 @@ impl ShimConfig {
                 (BUCKET_NAME, format!("s3://{name}"))
             }
         };
-        let bucket = Bucket::parse(&url).map_err(|e| ConfigError {
+        // An absolute folder path is a local bucket, as the scheduler takes the same
+        // variable; whether the folder is there shows at the first read.
+        let bucket = if url.contains("://") {
+            Bucket::parse(&url)
+        } else {
+            Bucket::folder(std::path::Path::new(&url))
+        }
+        .map_err(|e| ConfigError {
             variable,
             problem: e.to_string(),
         })?;
@@ -124,6 +131,18 @@ mod tests {
         .unwrap();
         assert_eq!(config.bucket.url(), "s3://bydelsfakta");
         assert_eq!(config.scheduler.as_deref(), Some("df://scheduler:50050"));
+    }
+
+    #[test]
+    fn an_absolute_folder_is_a_local_bucket() {
+        let folder = config(&[("BYDELSFAKTA_BUCKET", "/data/bucket")]).unwrap();
+        assert_eq!(folder.bucket.url(), "file:///data/bucket");
+        let e = config(&[("BYDELSFAKTA_BUCKET", "relative/bucket")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("BYDELSFAKTA_BUCKET: bucket 'relative/bucket': a bucket folder must be an absolute path"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -139,21 +139,4 @@ impl Error {
             Error::Query(e) => Error::from(QueryError::from_reported(&format!("{e:?}"))),
         }
     }
-
-    /// Whether retrying the same event could succeed (infrastructure, not input).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Scheduler { .. } | Error::JobTimeout { .. } => true,
-            Error::Query(e) => matches!(
-                **e,
-                QueryError::Write { .. }
-                    | QueryError::ObjectStore(_)
-                    | QueryError::PublicationInProgress { .. }
-                    | QueryError::LeaseLost { .. }
-                    | QueryError::RecoveryNeeded { .. }
-                    | QueryError::Recovery { .. }
-            ),
-            _ => false,
-        }
-    }
 }
