@@ -140,11 +140,21 @@ impl JobClient {
         config: &SessionConfig,
         session_id: &str,
     ) -> Result<FinishedJob> {
+        let (limit, by_deadline) = self.limit();
+        let timed_out = |job_id: String| Error::JobTimeout {
+            url: self.scheduler_url.clone(),
+            job_id,
+            seconds: limit.as_secs(),
+            by_deadline,
+        };
+        // Past the deadline already: a job submitted now could only be cancelled.
+        if limit.is_zero() {
+            return Err(timed_out("(not submitted)".into()));
+        }
         let grpc = GrpcClientConfig::from(&config.ballista_config());
         let mut scheduler = self.scheduler(&grpc).await?;
         let query = query(plan, config, session_id)?;
         let mut job_id = None;
-        let (limit, by_deadline) = self.limit();
         let job = tokio::time::timeout(
             limit,
             self.follow(&mut scheduler, query, &grpc, &mut job_id),
@@ -156,12 +166,9 @@ impl JobClient {
                 if let Some(job_id) = &job_id {
                     cancel(&mut scheduler, job_id).await;
                 }
-                Err(Error::JobTimeout {
-                    url: self.scheduler_url.clone(),
-                    job_id: job_id.unwrap_or_else(|| "(not yet submitted)".into()),
-                    seconds: limit.as_secs(),
-                    by_deadline,
-                })
+                Err(timed_out(
+                    job_id.unwrap_or_else(|| "(not yet submitted)".into()),
+                ))
             }
         }
     }
@@ -378,5 +385,30 @@ pub fn job_timeout_setting() -> Result<Duration> {
                 problem: format!("{value:?} is not a whole number of seconds above 0"),
             }),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past its deadline, a client submits nothing (its scheduler here does not even
+    /// exist, so trying would fail otherwise) and says why.
+    #[tokio::test]
+    async fn nothing_is_submitted_past_the_deadline() {
+        let client = JobClient::new("http://127.0.0.1:9".into(), JOB_TIMEOUT)
+            .with_deadline(Instant::now() - Duration::from_millis(1));
+        let plan = Arc::new(datafusion::physical_plan::empty::EmptyExec::new(Arc::new(
+            datafusion::arrow::datatypes::Schema::empty(),
+        )));
+        let error = client
+            .run(plan, &SessionConfig::new(), "session")
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), "JobTimeoutError");
+        assert_eq!(
+            error.to_string(),
+            "scheduler http://127.0.0.1:9: job (not submitted) did not finish within 0 s, the time left before the invocation's deadline and was cancelled"
+        );
     }
 }
