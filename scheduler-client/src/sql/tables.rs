@@ -150,7 +150,7 @@ impl TableSet {
 
 /// The tables of every processed dataset of `bucket`; `schemas` keeps what was inferred
 /// from objects that have not changed since the last call.
-pub async fn discover(
+pub(crate) async fn discover(
     state: &SessionState,
     bucket: &Bucket,
     schemas: &mut SchemaCache,
