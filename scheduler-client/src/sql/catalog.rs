@@ -53,10 +53,8 @@ impl SchemaProvider for ReadOnlySchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let set = self.tables.current();
-        if let Some(unavailable) = set.unavailable(name) {
-            return Err(DataFusionError::Plan(unavailable.refusal()));
-        }
-        Ok(set.table(name).map(|t| t.provider.clone()))
+        let table = set.named(name).map_err(DataFusionError::Plan)?;
+        Ok(table.map(|t| t.provider.clone()))
     }
 
     fn register_table(

@@ -163,10 +163,8 @@ impl SqlSession {
 
     pub fn table(&self, name: &str) -> Result<SqlTable, SqlError> {
         let set = self.tables.current();
-        if let Some(unavailable) = set.unavailable(name) {
-            return Err(SqlError::Unavailable(unavailable.refusal()));
-        }
-        set.table(name)
+        let table = set.named(name).map_err(SqlError::Unavailable)?;
+        table
             .cloned()
             .ok_or_else(|| SqlError::UnknownTable(name.into()))
     }

@@ -146,6 +146,15 @@ impl TableSet {
     pub fn unavailable(&self, name: &str) -> Option<&UnavailableTable> {
         self.unavailable.iter().find(|t| t.name == name)
     }
+
+    /// The table a statement names: none if there is no such table, or the refusal to give
+    /// when it could not be made.
+    pub fn named(&self, name: &str) -> Result<Option<&SqlTable>, String> {
+        match self.unavailable(name) {
+            Some(unavailable) => Err(unavailable.refusal()),
+            None => Ok(self.table(name)),
+        }
+    }
 }
 
 /// The tables of every processed dataset of `bucket`; `schemas` keeps what was inferred
