@@ -61,6 +61,7 @@ async fn dispatch(cli: Cli, out: &mut String) -> anyhow::Result<()> {
     let publish = PublishSettings {
         lease_ttl: cli.lease_ttl,
         wait: cli.publish_wait,
+        deadline_ms: None,
     };
     let at = Where {
         engine: cli.engine,

@@ -78,6 +78,8 @@ impl ShimConfig {
         let publish = PublishSettings {
             wait: seconds(PUBLISH_WAIT_VARIABLE, PublishSettings::DEFAULT_WAIT)?,
             lease_ttl: seconds(LEASE_TTL_VARIABLE, PublishSettings::DEFAULT_LEASE_TTL)?,
+            // Each invocation sets its own (`invocation::publication_deadline`).
+            deadline_ms: None,
         };
         // The shim's own store settings stand for the executors' (docs/publication.md).
         let stores = StoreSettings::from_lookup(&lookup).map_err(|problem| ConfigError {

@@ -75,7 +75,29 @@ pub fn jobs_deadline(invocation_deadline: SystemTime) -> Instant {
     Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
 }
 
+/// Kept back from the end of a run's time for the part of a publication that changes
+/// documents (the journal, the moves, the manifest, the clean-up): one that could not
+/// begin it this long before that end is refused instead (`JobTimeoutError`, nothing
+/// published), so that Lambda never stops a run halfway through its documents.
+pub const PUBLICATION_RESERVE: Duration = Duration::from_secs(2);
+
+/// The deadline of the invocation's publications: the end of its run's time less
+/// [`PUBLICATION_RESERVE`]. That end is the cluster jobs' deadline ([`jobs_deadline`]) with
+/// a scheduler, as a job is cancelled then; in the shim's own process, the invocation's
+/// deadline, as nothing needs cancelling.
+pub fn publication_deadline(invocation_deadline: SystemTime, with_scheduler: bool) -> SystemTime {
+    let end = match with_scheduler {
+        true => invocation_deadline
+            .checked_sub(DEADLINE_MARGIN)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+        false => invocation_deadline,
+    };
+    end.checked_sub(PUBLICATION_RESERVE)
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
 async fn run(config: &ShimConfig, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
+    let invocation_deadline = event.context.deadline();
     let engine = Engine::connect(
         EngineKind::Embedded,
         config.scheduler.as_deref(),
@@ -86,12 +108,19 @@ async fn run(config: &ShimConfig, event: LambdaEvent<Value>) -> Result<Value, In
     .inspect_err(|e| tracing::error!(kind = e.kind(), "{e}"))?
     // A job still running when Lambda stops the function would run on without anyone to
     // report it: it is cancelled first, and the invocation fails with `JobTimeoutError`.
-    .with_deadline(jobs_deadline(event.context.deadline()));
+    .with_deadline(jobs_deadline(invocation_deadline));
     let options = RunOptions {
         published_date: config.published_date.clone().unwrap_or_else(today_utc),
         dry_run: false,
         function: config.function.clone(),
-        publish: config.publish,
+        // A publication waits for another's lease, and begins to change documents, only
+        // while it can still finish before the run is stopped: the error is then ours
+        // (`PublicationInProgressError`, `JobTimeoutError`), not Lambda's "Task timed out"
+        // with a set half replaced.
+        publish: config.publish.with_deadline(publication_deadline(
+            invocation_deadline,
+            config.scheduler.is_some(),
+        )),
     };
     let outcome = run_event(
         &engine,
@@ -123,5 +152,19 @@ mod tests {
         ] {
             assert!(jobs_deadline(deadline) <= Instant::now());
         }
+    }
+
+    #[test]
+    fn publications_keep_a_reserve_before_the_run_is_stopped() {
+        let deadline = SystemTime::now() + Duration::from_secs(60);
+        let left = |end: SystemTime| end.duration_since(SystemTime::now()).unwrap();
+        // In the shim's process: the invocation's deadline less the reserve.
+        let embedded = left(publication_deadline(deadline, false));
+        assert!(embedded <= Duration::from_secs(58), "{embedded:?}");
+        assert!(embedded > Duration::from_secs(55), "{embedded:?}");
+        // On a cluster: before the jobs are cancelled, less the reserve.
+        let cluster = left(publication_deadline(deadline, true));
+        assert!(cluster <= Duration::from_secs(53), "{cluster:?}");
+        assert!(cluster > Duration::from_secs(50), "{cluster:?}");
     }
 }

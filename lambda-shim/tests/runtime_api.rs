@@ -4,10 +4,11 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use bydelsfakta_queries::publication::lease::{Holder, LeaseRecord};
 use bydelsfakta_tests::lambda_api::{Answer, RuntimeApi, trace_header};
 use bydelsfakta_tests::otlp::OtlpReceiver;
 use bydelsfakta_tests::{bucket_copy, compare_folders, fixture_event, fixtures};
@@ -55,14 +56,16 @@ fn output_folder(bucket_dir: &Path, step_output: &Value, dataset: &str) -> std::
     bucket_dir.join(prefix)
 }
 
-fn expect_error(answer: Answer, kind: &str, mentions: &str) {
+fn expect_error(answer: Answer, kind: &str, mentions: &[&str]) {
     match answer {
         Answer::Error { error_type, body } => {
             // The header only says that the function failed; the document says how.
             assert_eq!(error_type, "unhandled", "{body}");
             assert_eq!(body["errorType"], kind, "{body}");
             let message = body["errorMessage"].as_str().unwrap_or_default();
-            assert!(message.contains(mentions), "{message}");
+            for mention in mentions {
+                assert!(message.contains(mention), "{message}");
+            }
         }
         other => panic!("expected {kind}, got {other:?}"),
     }
@@ -106,7 +109,7 @@ async fn events_in_step_outputs_and_typed_errors_out() {
     expect_error(
         answer,
         "ExtraPrefixesInInputError",
-        "landbakgrunn-storste-innvandringsgrupper",
+        &["landbakgrunn-storste-innvandringsgrupper"],
     );
 
     let mut empty = extra.clone();
@@ -119,7 +122,7 @@ async fn events_in_step_outputs_and_typed_errors_out() {
     expect_error(
         api.invoke(&empty, ANSWER_WITHIN).await,
         "EmptyPrefixError",
-        "processed/green/nothing-here/",
+        &["processed/green/nothing-here/"],
     );
 
     let failed_output = dir
@@ -157,7 +160,7 @@ async fn json_logs_carry_the_request_id() {
     expect_error(
         api.invoke(&failing, ANSWER_WITHIN).await,
         "EmptyPrefixError",
-        "nothing-here",
+        &["nothing-here"],
     );
     drop(shim);
     let text = std::fs::read_to_string(log.path()).unwrap();
@@ -231,6 +234,75 @@ async fn spans_join_the_invocations_trace() {
             assert_eq!(span.parent_span_id, event_span.span_id, "{span:?}");
         }
     }
+}
+
+/// A publication in the shim's own process waits for another run's lease only while the
+/// invocation has time: it answers `PublicationInProgressError` before Lambda would stop
+/// it, not after the 60 s publish wait, and changes nothing. (docs/publication.md,
+/// "A deadline")
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_held_elsewhere_is_waited_for_only_until_the_invocations_deadline() {
+    let (dir, bucket) = bucket_copy(&fixtures().join("input"));
+    let api = RuntimeApi::start().await;
+    let _shim = start_shim(&api, bucket.url());
+    let name = "trangboddhet__over-2_status";
+    let event = fixture_event(name);
+    let step_output = match api.invoke(&event, ANSWER_WITHIN).await {
+        Answer::Response(output) => output,
+        other => panic!("{name}: {other:?}"),
+    };
+    let dataset = event["payload"]["output_dataset"]["id"].as_str().unwrap();
+    let folder = output_folder(dir.path(), &step_output, dataset);
+    let published = contents(&folder);
+
+    // Another machine's run holds the output prefix's lease for ten minutes.
+    let lease = folder.join("_publication/lease/0000000001.json");
+    std::fs::create_dir_all(lease.parent().unwrap()).unwrap();
+    let record = LeaseRecord {
+        run_id: "held-elsewhere".into(),
+        holder: Holder {
+            machine: Some("another-host/another-boot/pid:[1]".into()),
+            pid: 1,
+            started: None,
+        },
+        expires_at_ms: (SystemTime::now() + Duration::from_secs(600))
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    };
+    let lease_text = serde_json::to_vec(&record).unwrap();
+    std::fs::write(&lease, &lease_text).unwrap();
+
+    // A function of 10 s: its publications' deadline is 2 s before the invocation's.
+    let answer = api
+        .invoke_with_function_timeout(&event, Duration::from_secs(10), Duration::from_secs(30))
+        .await;
+    expect_error(
+        answer,
+        "PublicationInProgressError",
+        &[
+            "(run held-elsewhere) holds its lease",
+            "at the run's deadline",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(&lease).unwrap(),
+        lease_text,
+        "the lease was touched"
+    );
+    std::fs::remove_dir_all(folder.join("_publication")).unwrap();
+    assert_eq!(contents(&folder), published, "the documents changed");
+}
+
+/// Every file below `folder` with its bytes.
+fn contents(folder: &Path) -> Vec<(String, Vec<u8>)> {
+    bydelsfakta_tests::files_below(folder)
+        .into_iter()
+        .map(|name| {
+            let bytes = std::fs::read(folder.join(&name)).unwrap();
+            (name, bytes)
+        })
+        .collect()
 }
 
 #[test]

@@ -113,12 +113,25 @@ pub enum Error {
     Recovery { prefix: String, problem: String },
 
     #[error(
-        "output prefix '{prefix}': another publication (run {run_id}) holds its lease; gave up after waiting {waited_ms} ms"
+        "output prefix '{prefix}': another publication (run {run_id}) holds its lease; gave up after waiting {waited_ms} ms{}",
+        if *.at_deadline { ", at the run's deadline" } else { "" }
     )]
     PublicationInProgress {
         prefix: String,
         run_id: String,
         waited_ms: u64,
+        /// It stopped waiting at the run's deadline, before the publish wait was over.
+        at_deadline: bool,
+    },
+
+    #[error(
+        "output prefix '{prefix}': run {run_id} reached its deadline {step}, so it published nothing; the previous documents stay"
+    )]
+    PastDeadline {
+        prefix: String,
+        run_id: String,
+        /// Where it stopped: `before it took the lease`, `before it changed a document`.
+        step: &'static str,
     },
 
     #[error(
@@ -202,7 +215,7 @@ impl std::fmt::Debug for Error {
 }
 
 /// Kinds that can be recognised again in a remote error's text.
-const REMOTE_KINDS: [&str; 14] = [
+const REMOTE_KINDS: [&str; 15] = [
     "EmptyPrefixError",
     "InputFileError",
     "MultipleFilesInPrefixError",
@@ -215,6 +228,7 @@ const REMOTE_KINDS: [&str; 14] = [
     "RecoveryError",
     "PublicationInProgressError",
     "LeaseLostError",
+    "JobTimeoutError",
     "BucketError",
     "StorageError",
 ];
@@ -315,6 +329,8 @@ impl Error {
             Error::Recovery { .. } => "RecoveryError",
             Error::PublicationInProgress { .. } => "PublicationInProgressError",
             Error::LeaseLost { .. } => "LeaseLostError",
+            // The same kind as a cluster job past its deadline: the run ran out of time.
+            Error::PastDeadline { .. } => "JobTimeoutError",
             Error::Bucket { .. } => "BucketError",
             Error::UnknownDatasetType { .. } => "UnknownDatasetTypeError",
             Error::Plan(_) => "DataError",
@@ -602,6 +618,37 @@ mod tests {
             (again.kind(), again.to_string()),
             ("DataError", "no rows".into())
         );
+    }
+
+    /// A publication's refusals cross from an executor with their kinds, the deadline's
+    /// (`JobTimeoutError`, as the job client's own) among them.
+    #[test]
+    fn a_publications_refusals_read_back_with_their_kinds() {
+        let refusals = [
+            Error::PastDeadline {
+                prefix: "p/".into(),
+                run_id: "r1".into(),
+                step: "before it changed a document",
+            },
+            Error::PublicationInProgress {
+                prefix: "p/".into(),
+                run_id: "r0".into(),
+                waited_ms: 7998,
+                at_deadline: true,
+            },
+            Error::LeaseLost {
+                prefix: "p/".into(),
+                run_id: "r1".into(),
+            },
+        ];
+        for ours in refusals {
+            let reported = format!("Job 1 failed: DataFusionError(Shared(External({ours:?})))");
+            let again = Error::from_reported(&reported);
+            assert_eq!(
+                (again.kind(), again.to_string()),
+                (ours.kind(), ours.to_string())
+            );
+        }
     }
 
     /// A store's error on a read as a Ballista task failure reports it (`{:?}` of the

@@ -168,8 +168,9 @@ struct Found {
 }
 
 impl Lease {
-    /// Takes the lease of `site` for `run_id`, waiting up to `settings.wait` for another
-    /// holder to finish; then fails with `PublicationInProgressError` naming the holder.
+    /// Takes the lease of `site` for `run_id`, waiting up to `settings.wait` (and no
+    /// later than its deadline) for another holder to finish; then fails with
+    /// `PublicationInProgressError` naming the holder.
     pub async fn acquire(
         site: &Site<'_>,
         run_id: &str,
@@ -177,6 +178,10 @@ impl Lease {
     ) -> Result<Self> {
         warn_if_short(settings.lease_ttl);
         let started = tokio::time::Instant::now();
+        let (wait, at_deadline) = match settings.time_left() {
+            Some(left) if left < settings.wait => (left, true),
+            _ => (settings.wait, false),
+        };
         let mut poll = Duration::from_millis(20);
         loop {
             let leases = list(site).await?;
@@ -196,15 +201,16 @@ impl Lease {
                 // A live holder, or one that let go between the listing and the read.
                 Some((_, holder)) => {
                     let waited = started.elapsed();
-                    if waited >= settings.wait {
+                    if waited >= wait {
                         return Err(Error::PublicationInProgress {
                             prefix: site.prefix.clone(),
                             run_id: holder.map_or_else(|| "unknown".into(), |h| h.run_id),
                             waited_ms: waited.as_millis() as u64,
+                            at_deadline,
                         });
                     }
                     debug!(prefix = %site.prefix, "waiting for the lease");
-                    tokio::time::sleep(poll.min(settings.wait - waited)).await;
+                    tokio::time::sleep(poll.min(wait - waited)).await;
                     poll = (poll * 2).min(MAX_POLL);
                     continue;
                 }

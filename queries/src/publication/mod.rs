@@ -67,6 +67,13 @@ pub async fn publish(
 ) -> Result<Published> {
     let site = Site::new(store, publication.bucket, publication.prefix);
     let run_id = publication.run.run_id.as_str();
+    if publication.settings.past_deadline() {
+        return Err(Error::PastDeadline {
+            prefix: site.prefix.clone(),
+            run_id: run_id.into(),
+            step: "before it took the lease",
+        });
+    }
     let result = match Lease::acquire(&site, run_id, &publication.settings).await {
         Ok(lease) => {
             site.hold(lease).await;
@@ -82,6 +89,7 @@ pub async fn publish(
         | Error::RecoveryNeeded { .. }
         | Error::Recovery { .. }
         | Error::PublicationInProgress { .. }
+        | Error::PastDeadline { .. }
         | Error::LeaseLost { .. }) => e,
         other => Error::Write {
             dataset: publication.output_dataset.into(),
@@ -263,6 +271,14 @@ async fn publish_under_lease(
                 source: Box::new(cause),
             },
         }),
+        // Refused before any document changed: only the run's own folder goes, and the
+        // refusal is the error, as it was before the lease.
+        Err(refused @ Error::PastDeadline { .. }) if !site.met_unanswered() => {
+            if let Err(e) = clean_up(site, run_id).await {
+                warn!(prefix = %site.prefix, "refused at the deadline, but the clean-up failed: {e}");
+            }
+            Err(refused)
+        }
         Err(cause) => {
             let undone = match progress {
                 Progress::Journaled(journal) => roll_back(site, &journal).await,
@@ -335,6 +351,15 @@ async fn change_documents(
         previous: previous.clone(),
         previous_manifest: had_manifest,
     };
+    // Past this point documents change, and a publication stopped halfway leaves a mixed
+    // set until the next publisher recovers it: one that may not finish is not begun.
+    if publication.settings.past_deadline() {
+        return Err(Error::PastDeadline {
+            prefix: site.prefix.clone(),
+            run_id: run_id.into(),
+            step: "before it changed a document",
+        });
+    }
     site.check_lease().await?;
     // Taken as written before the call: a put whose answer was lost may have landed, and
     // rolling back a journal whose documents never changed restores them as they are.

@@ -1,7 +1,7 @@
 //! The records the protocol writes: what a run is (it travels with the writer to the
 //! executor), the journal of a publication under way, and the manifest that completes one.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -72,11 +72,46 @@ pub struct PublishSettings {
     /// (`PublicationInProgressError`).
     #[serde(with = "millis")]
     pub wait: Duration,
+    /// The instant (milliseconds since the Unix epoch, on the publisher's clock) after
+    /// which a publication starts nothing that would change documents: it waits for
+    /// another's lease only until then, and refuses to begin, or to begin changing
+    /// documents, once it has passed. The Lambda shim sets it before the invocation's own
+    /// deadline, so that a run is refused with an error rather than stopped by Lambda
+    /// halfway through its documents. `None`: no deadline (the CLI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
 }
 
 impl PublishSettings {
     pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
     pub const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+
+    /// These settings with a deadline of `deadline`.
+    pub fn with_deadline(self, deadline: SystemTime) -> Self {
+        let ms = deadline
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Self {
+            deadline_ms: Some(ms),
+            ..self
+        }
+    }
+
+    /// The time left before the deadline, by this process's clock: `None` without one,
+    /// zero once it has passed.
+    pub fn time_left(&self) -> Option<Duration> {
+        let deadline = UNIX_EPOCH + Duration::from_millis(self.deadline_ms?);
+        Some(
+            deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Whether the deadline has passed.
+    pub fn past_deadline(&self) -> bool {
+        self.time_left().is_some_and(|left| left.is_zero())
+    }
 }
 
 impl Default for PublishSettings {
@@ -84,6 +119,7 @@ impl Default for PublishSettings {
         Self {
             lease_ttl: Self::DEFAULT_LEASE_TTL,
             wait: Self::DEFAULT_WAIT,
+            deadline_ms: None,
         }
     }
 }
@@ -224,6 +260,7 @@ mod tests {
         let settings = PublishSettings {
             lease_ttl: Duration::from_millis(1500),
             wait: Duration::from_secs(2),
+            deadline_ms: None,
         };
         let text = serde_json::to_string(&settings).unwrap();
         assert_eq!(text, r#"{"lease_ttl":1500,"wait":2000}"#);
@@ -231,5 +268,29 @@ mod tests {
             serde_json::from_str::<PublishSettings>(&text).unwrap(),
             settings
         );
+        let deadline = UNIX_EPOCH + Duration::from_millis(1_796_342_400_123);
+        let settings = settings.with_deadline(deadline);
+        let text = serde_json::to_string(&settings).unwrap();
+        assert_eq!(
+            text,
+            r#"{"lease_ttl":1500,"wait":2000,"deadline_ms":1796342400123}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<PublishSettings>(&text).unwrap(),
+            settings
+        );
+    }
+
+    #[test]
+    fn a_deadline_leaves_time_until_it_passes() {
+        let settings = PublishSettings::default();
+        assert_eq!(settings.time_left(), None);
+        assert!(!settings.past_deadline());
+        let later = settings.with_deadline(SystemTime::now() + Duration::from_secs(60));
+        assert!(later.time_left().unwrap() > Duration::from_secs(50));
+        assert!(!later.past_deadline());
+        let passed = settings.with_deadline(SystemTime::now() - Duration::from_millis(1));
+        assert_eq!(passed.time_left(), Some(Duration::ZERO));
+        assert!(passed.past_deadline());
     }
 }

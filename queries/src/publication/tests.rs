@@ -178,6 +178,7 @@ async fn a_held_lease_makes_the_other_publisher_wait_then_give_up() {
     let settings = PublishSettings {
         lease_ttl: Duration::from_secs(60),
         wait: Duration::from_millis(200),
+        deadline_ms: None,
     };
     let held = Lease::acquire(&site, "holder", &settings).await.unwrap();
     let err = publish_as(&store, &b, "r2", documents(&["00"], "x"), settings)
@@ -204,6 +205,7 @@ async fn an_expired_lease_is_taken_over_and_its_holder_stops_for_good() {
     let short = PublishSettings {
         lease_ttl: Duration::from_millis(50),
         wait: Duration::from_secs(5),
+        deadline_ms: None,
     };
     let mut stale = Lease::acquire(&site, "paused", &short).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -237,6 +239,7 @@ async fn a_write_on_a_lease_taken_over_is_refused_before_it_starts() {
     let short = PublishSettings {
         lease_ttl: Duration::from_millis(50),
         wait: Duration::from_secs(5),
+        deadline_ms: None,
     };
     paused
         .hold(Lease::acquire(&paused, "paused", &short).await.unwrap())

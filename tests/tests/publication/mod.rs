@@ -7,8 +7,10 @@
 //! happened (the failures' own, and recovery's of a crashed publisher). `kills` does the
 //! same to real `bydelsfakta run` processes with SIGKILL; `recovery` faults `recover`
 //! itself, at every call, after a crash; `retries` checks the S3 client's bounds;
-//! `unanswered` holds every call of a local folder past its limit and lands it later.
+//! `unanswered` holds every call of a local folder past its limit and lands it later;
+//! `deadlines` refuses what a publication could not finish by its deadline.
 
+mod deadlines;
 mod kills;
 mod recovery;
 mod retries;
@@ -43,6 +45,7 @@ fn settings() -> PublishSettings {
     PublishSettings {
         lease_ttl: SHORT_LEASE,
         wait: Duration::from_secs(20),
+        deadline_ms: None,
     }
 }
 
@@ -224,6 +227,7 @@ async fn a_competitor_at_every_call(
             let patient = PublishSettings {
                 lease_ttl: Duration::from_secs(60),
                 wait: Duration::from_secs(30),
+                deadline_ms: None,
             };
             let [first_outcome, second] = race(&first, backend, &prefix, patient).await;
             assert!(first_outcome.is_ok(), "{what}: {first_outcome:?}");
@@ -292,6 +296,7 @@ async fn an_impatient_competitor_gives_up_and_changes_nothing() {
     let impatient = PublishSettings {
         lease_ttl: Duration::from_secs(60),
         wait: Duration::from_millis(100),
+        deadline_ms: None,
     };
     let err = publish_set(
         backend.store.as_ref(),
@@ -316,6 +321,7 @@ fn patient() -> PublishSettings {
     PublishSettings {
         lease_ttl: Duration::from_secs(60),
         wait: Duration::from_secs(30),
+        deadline_ms: None,
     }
 }
 
@@ -463,6 +469,7 @@ async fn a_step_longer_than_the_lease(backend: &Backend) {
     let settings = PublishSettings {
         lease_ttl: Duration::from_millis(1200),
         wait: Duration::from_secs(20),
+        deadline_ms: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch_the_lease(

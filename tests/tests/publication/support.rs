@@ -185,6 +185,7 @@ pub async fn recover_prefix(backend: &Backend, prefix: &str) -> Recovered {
     let settings = PublishSettings {
         lease_ttl: std::time::Duration::from_secs(60),
         wait: std::time::Duration::from_secs(20),
+        deadline_ms: None,
     };
     recover(backend.store.as_ref(), &backend.bucket, prefix, &settings)
         .await
