@@ -1,10 +1,12 @@
 //! A pipeline event on an S3 bucket: an S3-protocol server on loopback with signed
 //! requests, our scheduler and two executors reading and writing it with their own key,
-//! and a client that only lists and reads headers with another.
+//! and a client that only lists and reads headers with another. The server's clock runs
+//! ahead of the machine's, and each executor's `/metrics` says by how much.
 
 use std::time::Duration;
 
 use crate::common::{assert_executors_ran_tasks, run_alone, start_cluster};
+use bydelsfakta_tests::metrics::Metrics;
 use bydelsfakta_tests::s3::server::{S3Server, assert_only_planning, assert_read_and_wrote};
 use bydelsfakta_tests::s3::{MemoryS3, S3ErrorCode, ServerFault};
 
@@ -15,6 +17,8 @@ use bydelsfakta_tests::{compare_folders, fixture_event, fixtures, run_on};
 const BUCKET: &str = "bydelsfakta";
 const CLIENT: (&str, &str) = ("client-key", "client-secret");
 const EXECUTORS: (&str, &str) = ("executor-key", "executor-secret");
+/// How far the S3 server's clock, which stamps the objects it stores, is ahead.
+const SERVER_CLOCK_AHEAD_MS: i64 = 90_000;
 
 fn set_client_credentials(access: &str, secret: &str, endpoint: &str) {
     // SAFETY: the test runs alone (`common::alone`), so no other test's thread reads the
@@ -41,6 +45,7 @@ async fn on_s3() {
     let store = MemoryS3::default();
     store.load_dir(BUCKET, &fixtures().join("input"));
     let s3 = S3Server::start(store.clone(), &[CLIENT, EXECUTORS]).await;
+    store.set_clock_ahead(SERVER_CLOCK_AHEAD_MS);
     let executor_env = [
         ("AWS_ACCESS_KEY_ID", EXECUTORS.0.to_string()),
         ("AWS_SECRET_ACCESS_KEY", EXECUTORS.1.to_string()),
@@ -77,6 +82,7 @@ async fn on_s3() {
     assert_only_planning("the client", &s3.requests_by(CLIENT.0));
     assert_read_and_wrote("the executors", &s3.requests_by(EXECUTORS.0));
     assert_executors_ran_tasks(&cluster.work_dirs);
+    assert_clock_offset_measured(&cluster.health_ports);
     group_with_a_failing_copy(&engine, &bucket, &store, &s3).await;
 
     // S3 refusing the client's credentials: a clear error, nothing written.
@@ -95,6 +101,22 @@ async fn on_s3() {
         "{err}"
     );
     assert_eq!(store.keys(BUCKET, "intermediate/"), written);
+}
+
+/// An executor that published measured the server's clock by its lease's time stamp: at
+/// least what the time the lease's write took and the stamp's rounding leave certain,
+/// never more than the truth.
+fn assert_clock_offset_measured(health_ports: &[u16]) {
+    let offsets: Vec<f64> = health_ports
+        .iter()
+        .map(|&port| Metrics::scrape(port).value("bydelsfakta_bucket_clock_offset_seconds"))
+        .collect();
+    let ahead = SERVER_CLOCK_AHEAD_MS as f64 / 1000.0;
+    let measured = offsets.iter().cloned().fold(0.0, f64::max);
+    assert!(
+        measured > ahead - 2.0 && measured <= ahead + 0.001,
+        "{offsets:?}"
+    );
 }
 
 /// Two outputs sent as one job while S3 refuses one copy into place: the output whose

@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use prometheus::core::Collector;
-use prometheus::{Encoder, IntCounter, TextEncoder};
+use prometheus::{Encoder, Gauge, IntCounter, TextEncoder};
 
 use crate::publication::site::{BOOKKEEPING, MANIFEST};
 use crate::reader::typed_record::RECORDS_PREFIX;
@@ -18,6 +18,7 @@ struct Counters {
     rolled_back: IntCounter,
     lease_renewals: IntCounter,
     input_bytes: IntCounter,
+    bucket_clock_offset: Gauge,
 }
 
 static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
@@ -45,6 +46,10 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
         "bydelsfakta_input_bytes_read_total",
         "Bytes read from the bucket's input objects (every object but the pipeline's own bookkeeping)",
     ),
+    bucket_clock_offset: registered(Gauge::new(
+        "bydelsfakta_bucket_clock_offset_seconds",
+        "The least the bucket's clock is ahead of this process's (negative: behind), as the time stamp of the last lease this process wrote shows it; 0 while they may agree",
+    )),
 });
 
 fn counter(name: &str, help: &str) -> IntCounter {
@@ -79,6 +84,12 @@ pub fn rolled_back() {
 
 pub fn lease_renewed() {
     COUNTERS.lease_renewals.inc();
+}
+
+/// The bucket's clock is at least `seconds` ahead of this process's
+/// ([`crate::publication::clock`]).
+pub fn bucket_clock_offset(seconds: f64) {
+    COUNTERS.bucket_clock_offset.set(seconds);
 }
 
 /// `bytes` of the object at store path `path` were read: counted unless the object is one

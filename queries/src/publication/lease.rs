@@ -27,9 +27,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
+use super::clock::{self, Written};
 use super::records::PublishSettings;
 use super::site::Site;
 use crate::error::{Error, Result};
@@ -159,12 +161,16 @@ pub struct Lease {
     key: String,
     record: LeaseRecord,
     ttl: Duration,
+    /// When this process wrote the record now in the store, by its clock.
+    written: Written,
 }
 
 /// A lease object found in the store.
 struct Found {
     generation: u64,
     key: String,
+    /// When the store stored it, by the bucket's clock.
+    stamped: DateTime<Utc>,
 }
 
 impl Lease {
@@ -221,6 +227,7 @@ impl Lease {
                 expires_at_ms: now_ms() + settings.lease_ttl.as_millis() as u64,
             };
             let key = format!("{}{generation:010}.json", site.leases());
+            let sent_ms = now_ms();
             let won = match site.create(&key, to_json(&record)).await {
                 Ok(()) => true,
                 // Someone else won this generation (the next look finds it and waits), or
@@ -231,6 +238,11 @@ impl Lease {
                 Err(e) => return Err(e.into()),
             };
             if won {
+                // Also when a lost answer was read back: the create landed after it was sent.
+                let written = Written {
+                    sent_ms,
+                    answered_ms: now_ms(),
+                };
                 // The generations below are stale now; they go with the next release if
                 // this delete fails.
                 let older = leases.into_iter().map(|l| l.key);
@@ -241,6 +253,7 @@ impl Lease {
                     key,
                     record,
                     ttl: settings.lease_ttl,
+                    written,
                 });
             }
         }
@@ -285,14 +298,22 @@ impl Lease {
                 run_id: self.record.run_id.clone(),
             });
         }
+        if let Some(own) = leases.last() {
+            clock::observe(&site.prefix, self.written, own.stamped);
+        }
         if self.needs_renewal() {
             // Counted from before the put: the record may land as soon as it is sent. Kept
             // only once it has landed, so that a failed renewal is tried again.
+            let sent_ms = now_ms();
             let renewed = LeaseRecord {
-                expires_at_ms: now_ms() + self.ttl.as_millis() as u64,
+                expires_at_ms: sent_ms + self.ttl.as_millis() as u64,
                 ..self.record.clone()
             };
             site.put_now(&self.key, to_json(&renewed)).await?;
+            self.written = Written {
+                sent_ms,
+                answered_ms: now_ms(),
+            };
             self.record = renewed;
             crate::metrics::lease_renewed();
         }
@@ -330,11 +351,15 @@ async fn list(site: &Site<'_>) -> Result<Vec<Found>> {
         .list(&site.leases())
         .await?
         .into_iter()
-        .filter_map(|(key, _)| {
+        .filter_map(|(key, meta)| {
             let name = key.rsplit('/').next()?;
             // `<generation>.json`, or `<generation>-<run>.json` as earlier versions wrote it.
             let generation = name.split(['-', '.']).next()?.parse().ok()?;
-            Some(Found { generation, key })
+            Some(Found {
+                generation,
+                key,
+                stamped: meta.last_modified,
+            })
         })
         .collect();
     found.sort_by(|a, b| (a.generation, &a.key).cmp(&(b.generation, &b.key)));

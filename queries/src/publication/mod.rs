@@ -20,6 +20,7 @@
 //! crash is recovered the same way from the journal, unless the manifest of the journal's
 //! run is already there, which completes it (only the clean-up was missing).
 
+pub mod clock;
 pub mod lease;
 pub mod records;
 pub mod site;

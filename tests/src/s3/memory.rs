@@ -5,7 +5,9 @@
 //! client retries, and its own object refuses the retry.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -27,6 +29,9 @@ pub struct MemoryS3 {
     answers_to_lose: Arc<Mutex<Vec<String>>>,
     /// How many answers were lost so.
     answers_lost: Arc<Mutex<usize>>,
+    /// How far the server's clock, which stamps what it stores, is ahead of the machine's
+    /// (negative: behind).
+    clock_ahead_ms: Arc<AtomicI64>,
 }
 
 impl MemoryS3 {
@@ -43,7 +48,7 @@ impl MemoryS3 {
 
     fn insert(&self, bucket: &str, key: &str, body: Bytes) {
         let mut objects = self.objects.lock().unwrap();
-        objects.insert((bucket.to_string(), key.to_string()), stored(body));
+        objects.insert((bucket.to_string(), key.to_string()), self.stored(body));
     }
 
     fn get(&self, bucket: &str, key: &str) -> S3Result<Stored> {
@@ -110,13 +115,25 @@ impl MemoryS3 {
     pub fn body(&self, bucket: &str, key: &str) -> Option<Bytes> {
         self.get(bucket, key).ok().map(|s| s.body)
     }
-}
 
-fn stored(body: Bytes) -> Stored {
-    Stored {
-        e_tag: format!("{:x}", md5_like(&body)),
-        body,
-        last_modified: Timestamp::from(std::time::SystemTime::now()),
+    /// Stamps what it stores from now on by a clock `ms` ahead of this machine's
+    /// (negative: behind), as a server whose clock is not the client's does.
+    pub fn set_clock_ahead(&self, ms: i64) {
+        self.clock_ahead_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn stored(&self, body: Bytes) -> Stored {
+        let ahead = self.clock_ahead_ms.load(Ordering::Relaxed);
+        let now = SystemTime::now();
+        let clock = match ahead >= 0 {
+            true => now + Duration::from_millis(ahead as u64),
+            false => now - Duration::from_millis(ahead.unsigned_abs()),
+        };
+        Stored {
+            e_tag: format!("{:x}", md5_like(&body)),
+            body,
+            last_modified: Timestamp::from(clock),
+        }
     }
 }
 
@@ -240,7 +257,7 @@ impl S3 for MemoryS3 {
             if create && objects.contains_key(&id) {
                 return Err(s3_error!(PreconditionFailed));
             }
-            let stored = stored(body);
+            let stored = self.stored(body);
             let e_tag = stored.e_tag.clone();
             objects.insert(id, stored);
             e_tag
