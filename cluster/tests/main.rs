@@ -15,5 +15,6 @@ mod executor_loss;
 mod metrics;
 mod remote;
 mod s3;
+mod scheduler_restart;
 mod sql;
 mod traces;

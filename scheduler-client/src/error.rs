@@ -45,6 +45,13 @@ pub enum Error {
         by_deadline: bool,
     },
 
+    /// A job the scheduler accepted and then no longer knew: it restarted (a scheduler keeps
+    /// its jobs in memory), or another scheduler answered.
+    #[error(
+        "scheduler {url}: job {job_id} is no longer known to the scheduler (it restarted, or another scheduler answered); an executor may still be running its task, and publish its documents; run the event again"
+    )]
+    JobLost { url: String, job_id: String },
+
     /// A publication's manifest that does not parse (`bydelsfakta lineage`).
     #[error("manifest {key} does not parse: {problem}")]
     Manifest { key: String, problem: String },
@@ -92,6 +99,7 @@ impl Error {
             Error::ExtraPrefixesInInput { .. } => "ExtraPrefixesInInputError",
             Error::Scheduler { .. } => "SchedulerUnavailableError",
             Error::JobTimeout { .. } => "JobTimeoutError",
+            Error::JobLost { .. } => "JobLostError",
             Error::Manifest { .. } => "ManifestError",
             Error::Setting { .. } => "SettingError",
             Error::Query(e) => e.kind(),
@@ -127,6 +135,10 @@ impl Error {
                 job_id: job_id.clone(),
                 seconds: *seconds,
                 by_deadline: *by_deadline,
+            },
+            Error::JobLost { url, job_id } => Error::JobLost {
+                url: url.clone(),
+                job_id: job_id.clone(),
             },
             Error::Manifest { key, problem } => Error::Manifest {
                 key: key.clone(),

@@ -7,8 +7,9 @@
 //! client keeps one channel (tonic multiplexes a batch's jobs over it), learns the job's id
 //! as it submits it (a pushed status names the job only once it runs, so a job still
 //! queued at the deadline could not be cancelled), polls the status at an interval that
-//! grows with the job's age ([`poll_interval`]), and cancels the job when the deadline
-//! passes. It sends what
+//! grows with the job's age ([`poll_interval`]), asks again through a scheduler's brief
+//! absence, says so when a restarted scheduler no longer knows the job (`JobLostError`),
+//! and cancels the job when the deadline passes. It sends what
 //! Ballista's client sends (the plan, the session's settings, the version header), so a
 //! stock scheduler serves it, and reports a failed job in Ballista's words.
 
@@ -53,6 +54,18 @@ pub struct FinishedJob {
 /// How long the scheduler has to answer the cancellation of a job past its deadline; the
 /// job's outcome is reported either way.
 const CANCEL_WITHIN: Duration = Duration::from_secs(2);
+
+/// How long a job's status is asked for again while the scheduler cannot be reached (a
+/// network blip, a scheduler restarting), before the run fails: as long as a first
+/// connection may take.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(10);
+
+/// How often a scheduler that cannot be reached is asked again.
+const ASK_AGAIN_EVERY: Duration = Duration::from_millis(200);
+
+/// How long a job the scheduler accepted may stay unknown to it: it queues a job within
+/// milliseconds, so one it does not know after this was lost (another scheduler answers).
+const UNKNOWN_FOR: Duration = Duration::from_secs(10);
 
 /// One scheduler's jobs, over one channel made on the first job.
 #[derive(Debug)]
@@ -220,18 +233,48 @@ impl JobClient {
             }
         };
         *job_id = Some(id.clone());
+        // The scheduler has named the job as queued or running.
+        let mut known = false;
+        // Since when the scheduler has not been reached.
+        let mut unreachable_since: Option<Instant> = None;
         loop {
             if let Some(standalone) = &self.standalone {
                 standalone.wake_executor();
             }
+            let answer = scheduler
+                .get_job_status(GetJobStatusParams { job_id: id.clone() })
+                .await;
             let GetJobStatusResult {
                 status,
                 flight_proxy,
-            } = scheduler
-                .get_job_status(GetJobStatusParams { job_id: id.clone() })
-                .await
-                .map_err(|e| self.unavailable(e.message()))?
-                .into_inner();
+            } = match answer {
+                Ok(answer) => {
+                    unreachable_since = None;
+                    answer.into_inner()
+                }
+                Err(e) if is_unreachable(&e) => {
+                    let since = *unreachable_since.get_or_insert_with(|| {
+                        tracing::warn!(
+                            job = %id,
+                            "scheduler {} did not answer about the job ({}); asking again for up to {} s",
+                            self.scheduler_url,
+                            e.message(),
+                            UNREACHABLE_FOR.as_secs()
+                        );
+                        Instant::now()
+                    });
+                    if since.elapsed() >= UNREACHABLE_FOR {
+                        return Err(self.unavailable(format!(
+                            "no answer about job {id} for {} s: {}",
+                            UNREACHABLE_FOR.as_secs(),
+                            e.message()
+                        )));
+                    }
+                    tokio::time::sleep(ASK_AGAIN_EVERY).await;
+                    continue;
+                }
+                Err(e) => return Err(self.unavailable(e.message())),
+            };
             match status.and_then(|s| s.status) {
                 Some(job_status::Status::Failed(failed)) => {
                     return Err(DataFusionError::Execution(format!(
@@ -252,8 +295,20 @@ impl JobClient {
                         batches,
                     });
                 }
-                // Queued, running, or not yet planned.
-                _ => tokio::time::sleep(poll_interval(submitted.elapsed())).await,
+                // Unknown: not yet queued (the scheduler queues a job just after it
+                // answers), or lost (the scheduler restarted, or another one answered).
+                None if known || submitted.elapsed() >= UNKNOWN_FOR => {
+                    return Err(Error::JobLost {
+                        url: self.scheduler_url.clone(),
+                        job_id: id,
+                    });
+                }
+                None => tokio::time::sleep(poll_interval(submitted.elapsed())).await,
+                // Queued or running.
+                Some(_) => {
+                    known = true;
+                    tokio::time::sleep(poll_interval(submitted.elapsed())).await
+                }
             }
         }
     }
@@ -351,6 +406,15 @@ fn query(
 /// a second for a long job.
 fn poll_interval(elapsed: Duration) -> Duration {
     (Duration::from_millis(2) + elapsed / 10).min(Duration::from_millis(50))
+}
+
+/// Whether a status call failed for want of the scheduler (no connection, a connection
+/// that broke off), not because the scheduler refused it: such a call is asked again.
+fn is_unreachable(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+    )
 }
 
 /// Cancels a job whose result will not be read; a failure only leaves it to run out.

@@ -133,17 +133,8 @@ pub fn start_cluster_with(
         env.push(("RUST_LOG", log_filter));
     }
     let scheduler_port = free_port();
-    let scheduler = Process::spawn(
-        Command::new(env!("CARGO_BIN_EXE_bydelsfakta-scheduler"))
-            .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
-            .args(["--bind-port", &scheduler_port.to_string()])
-            .args(scheduler_args)
-            .envs(env.iter().map(|(k, v)| (k, v))),
-    );
+    let scheduler = start_scheduler(scheduler_port, &env, scheduler_args);
     let mut processes = vec![scheduler];
-    wait_until("the scheduler", || {
-        http_status(scheduler_port, "/healthz") == Some(200)
-    });
     let mut work_dirs = vec![];
     let mut health_ports = vec![];
     for _ in 0..executors {
@@ -158,6 +149,21 @@ pub fn start_cluster_with(
         work_dirs,
         health_ports,
     }
+}
+
+/// A scheduler on loopback `port`, once it answers.
+pub fn start_scheduler(port: u16, env: &[(&str, String)], args: &[&str]) -> Process {
+    let scheduler = Process::spawn(
+        Command::new(env!("CARGO_BIN_EXE_bydelsfakta-scheduler"))
+            .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
+            .args(["--bind-port", &port.to_string()])
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v))),
+    );
+    wait_until("the scheduler", || {
+        http_status(port, "/healthz") == Some(200)
+    });
+    scheduler
 }
 
 /// An executor of the scheduler at `scheduler_port`, once it is ready. Its ports are
