@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
-use object_store::ObjectStore;
+use object_store::{ObjectMeta, ObjectStore};
 
 use bydelsfakta_queries::bucket::Bucket;
 
@@ -20,6 +20,10 @@ pub struct Edition {
     pub edition: String,
     /// `processed/<confidentiality>/<id>/version=<v>/edition=<e>/`
     pub prefix: String,
+    /// The objects directly in the folder, as the bucket's listing found them, sorted by
+    /// key; `None` for a folder that could not be listed (a link that loops, in a local
+    /// bucket), whose reader lists it again and names the problem.
+    pub objects: Option<Vec<ObjectMeta>>,
 }
 
 impl Edition {
@@ -59,9 +63,22 @@ pub async fn processed_datasets(
     store: &dyn ObjectStore,
     bucket: &Bucket,
 ) -> bydelsfakta_queries::Result<Vec<ProcessedDataset>> {
-    let folders = edition_folders(store, bucket, "processed".into()).await?;
+    // Each edition folder with its objects, in the listing's order.
+    let mut folders: BTreeMap<String, Option<Vec<ObjectMeta>>> = BTreeMap::new();
+    for (folder, object) in edition_folders(store, bucket, "processed".into()).await? {
+        let objects = folders.entry(folder).or_insert_with(|| Some(vec![]));
+        match (objects.as_mut(), object) {
+            (Some(objects), Some(object)) => objects.push(object),
+            // A folder that could not be listed.
+            (_, None) => *objects = None,
+            (None, Some(_)) => {}
+        }
+    }
     let mut datasets: BTreeMap<String, Vec<Edition>> = BTreeMap::new();
-    for folder in folders {
+    for (folder, mut objects) in folders {
+        if let Some(objects) = objects.as_mut() {
+            objects.sort_by(|a, b| a.location.cmp(&b.location));
+        }
         let parts: Vec<&str> = folder.split('/').collect();
         let [_, confidentiality, id, version, edition] = parts.as_slice() else {
             continue;
@@ -77,11 +94,9 @@ pub async fn processed_datasets(
             version: v.to_string(),
             edition: e.to_string(),
             prefix: format!("{folder}/"),
+            objects,
         };
-        let editions = datasets.entry(id.to_string()).or_default();
-        if !editions.contains(&edition) {
-            editions.push(edition);
-        }
+        datasets.entry(id.to_string()).or_default().push(edition);
     }
     Ok(datasets
         .into_iter()
@@ -96,23 +111,31 @@ pub async fn processed_datasets(
 /// `processed/<confidentiality>/<id>/version=<v>/edition=<e>`.
 const EDITION_DEPTH: usize = 5;
 
-/// The folders (keys) at the edition level below `folder` that hold an object, by one
-/// listing. When that listing fails in a local bucket (a link that loops fails it), the
-/// folders below are listed one by one, so that the failure stays in its own edition: an
-/// edition folder that cannot be listed is still an edition, and a run that reads it names
-/// what is wrong with it (`reader::locate_single_object`); the other datasets are as listed.
+/// An edition folder's key, and an object directly in it (none for a folder that could not
+/// be listed).
+type FolderObject = (String, Option<ObjectMeta>);
+
+/// The folders (keys) at the edition level below `folder`, each with an object directly
+/// in it, by one listing. When that listing fails in a local bucket (a link that loops
+/// fails it), the folders below are listed one by one, so that the failure stays in its
+/// own edition: an edition folder that cannot be listed is still an edition (with no
+/// object), and a run that reads it names what is wrong with it
+/// (`reader::locate_single_object`); the other datasets are as listed.
 fn edition_folders<'a>(
     store: &'a dyn ObjectStore,
     bucket: &'a Bucket,
     folder: String,
-) -> BoxFuture<'a, bydelsfakta_queries::Result<Vec<String>>> {
+) -> BoxFuture<'a, bydelsfakta_queries::Result<Vec<FolderObject>>> {
     Box::pin(async move {
         let listed = store.list(Some(&bucket.path(&folder)));
         let error = match listed.try_collect::<Vec<_>>().await {
             Ok(objects) => {
                 return Ok(objects
-                    .iter()
-                    .filter_map(|meta| edition_of(&bucket.key(&meta.location)))
+                    .into_iter()
+                    .filter_map(|meta| {
+                        let folder = edition_of(&bucket.key(&meta.location))?;
+                        Some((folder, Some(meta)))
+                    })
                     .collect());
             }
             Err(e) => e,
@@ -124,7 +147,7 @@ fn edition_folders<'a>(
         let depth = folder.split('/').count();
         if depth >= EDITION_DEPTH {
             tracing::warn!(folder = %folder, "cannot be listed: {error}");
-            return Ok(vec![folder]);
+            return Ok(vec![(folder, None)]);
         }
         // A folder whose entries cannot be listed either fails as the listing did.
         let Ok(below) = store.list_with_delimiter(Some(&bucket.path(&folder))).await else {
@@ -155,6 +178,7 @@ mod tests {
             version: version.into(),
             edition: edition.into(),
             prefix: String::new(),
+            objects: None,
         }
     }
 

@@ -485,7 +485,7 @@ async fn refuses_dode(session: &SqlSession, why: &str) {
 #[tokio::test]
 async fn tables_found_again_follow_the_bucket() {
     use bydelsfakta_scheduler_client::sql::bucket_tables::BucketTables;
-    use bydelsfakta_scheduler_client::stores::faults::{Faults, FaultyStore};
+    use bydelsfakta_scheduler_client::stores::faults::{Faults, FaultyStore, Operation};
 
     let (dir, bucket) = bucket_copy(&fixtures().join("input"));
     let runtime = bydelsfakta_scheduler_client::stores::runtime_for(&bucket).unwrap();
@@ -566,4 +566,13 @@ async fn tables_found_again_follow_the_bucket() {
     serve_with_faults("");
     assert_eq!(tables.refresh().await.unwrap(), 1);
     assert_eq!(editions("fodte"), "version=1/edition=20250401T000000");
+
+    // One listing of `processed/` gives every edition's objects, five of `fodte` among them.
+    let counting = std::sync::Arc::new(FaultyStore::new(plain.clone(), Faults::default()));
+    runtime.register_object_store(bucket.store_url().as_ref(), counting.clone());
+    assert_eq!(tables.refresh().await.unwrap(), 0);
+    assert_eq!(editions("fodte__editions"), "5 editions");
+    let calls = counting.calls();
+    assert_eq!(calls.get(&Operation::List), Some(&1), "{calls:?}");
+    assert_eq!(calls.get(&Operation::Get), None, "{calls:?}");
 }

@@ -4,7 +4,8 @@
 //! as long as it runs while new editions land, so it finds them again at an interval
 //! ([`BucketTables::keep_fresh`]): a new edition or dataset becomes a table, and a
 //! statement is planned against the set found last, never waiting for a refresh. A
-//! refresh reads only the objects that are new or changed ([`super::schemas`]). If the
+//! refresh lists `processed/` once (every edition's objects come from that listing) and
+//! reads only the objects that are new or changed ([`super::schemas`]). If the
 //! bucket cannot be listed, the set found before stays; a dataset whose objects cannot be
 //! read is unavailable, with its reason, until a refresh reads it.
 

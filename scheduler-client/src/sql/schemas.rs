@@ -67,8 +67,9 @@ impl SchemaCache {
 
     /// The schema of the objects under the edition folder `url` (dataset `dataset`),
     /// merged, as [`ListingOptions::infer_schema`] would infer it with `format`: every
-    /// non-empty object directly in the folder. The folder is listed from the store, not
-    /// through the session's cache of listings, which DataFusion keeps without end.
+    /// non-empty object directly in the folder. Those are `listed`, as the bucket's
+    /// listing found them; `None`, the folder is listed here. Either way from the store,
+    /// not through the session's cache of listings, which DataFusion keeps without end.
     ///
     /// [`ListingOptions::infer_schema`]: datafusion::datasource::listing::ListingOptions::infer_schema
     pub async fn edition_schema(
@@ -78,15 +79,22 @@ impl SchemaCache {
         format: &dyn FileFormat,
         dataset: &str,
         url: &ListingTableUrl,
+        listed: Option<&[ObjectMeta]>,
     ) -> Result<SchemaRef, QueryError> {
         let store = state.runtime_env().object_store(url)?;
         let folder = bucket.key(url.prefix());
-        let mut objects = store
-            .list_with_delimiter(Some(url.prefix()))
-            .await
-            .map_err(|e| QueryError::from(e).reading(dataset, &folder))?
-            .objects;
-        objects.sort_by(|a, b| a.location.cmp(&b.location));
+        let objects = match listed {
+            Some(objects) => objects.to_vec(),
+            None => {
+                let mut objects = store
+                    .list_with_delimiter(Some(url.prefix()))
+                    .await
+                    .map_err(|e| QueryError::from(e).reading(dataset, &folder))?
+                    .objects;
+                objects.sort_by(|a, b| a.location.cmp(&b.location));
+                objects
+            }
+        };
         let mut schemas = vec![];
         for object in objects.iter().filter(|o| o.size > 0) {
             let version = ObjectVersion::from(object);

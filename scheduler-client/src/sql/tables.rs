@@ -221,7 +221,14 @@ async fn dataset_tables(
     for edition in &dataset.editions {
         inferred.push(match folder_url(bucket, &edition.prefix) {
             Ok(url) => schemas
-                .edition_schema(state, bucket, format.as_ref(), &dataset.id, &url)
+                .edition_schema(
+                    state,
+                    bucket,
+                    format.as_ref(),
+                    &dataset.id,
+                    &url,
+                    edition.objects.as_deref(),
+                )
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
