@@ -67,6 +67,12 @@ const ASK_AGAIN_EVERY: Duration = Duration::from_millis(200);
 /// milliseconds, so one it does not know after this was lost (another scheduler answers).
 const UNKNOWN_FOR: Duration = Duration::from_secs(10);
 
+/// How long a job the scheduler has named may be unknown to it before it counts as lost:
+/// Ballista's in-memory state moves a job from one map to the next in two steps (a job that
+/// fails before it runs is removed from the queue, then added to the finished jobs), and a
+/// status asked for in between finds none.
+const UNKNOWN_ONCE_KNOWN_FOR: Duration = Duration::from_secs(1);
+
 /// One scheduler's jobs, over one channel made on the first job.
 #[derive(Debug)]
 pub struct JobClient {
@@ -235,6 +241,8 @@ impl JobClient {
         *job_id = Some(id.clone());
         // The scheduler has named the job as queued or running.
         let mut known = false;
+        // Since when the scheduler has not known the job.
+        let mut unknown_since: Option<Instant> = None;
         // Since when the scheduler has not been reached.
         let mut unreachable_since: Option<Instant> = None;
         loop {
@@ -275,7 +283,15 @@ impl JobClient {
                 }
                 Err(e) => return Err(self.unavailable(e.message())),
             };
-            match status.and_then(|s| s.status) {
+            let status = status.and_then(|s| s.status);
+            let unknown_for = match status {
+                Some(_) => {
+                    unknown_since = None;
+                    Duration::ZERO
+                }
+                None => unknown_since.get_or_insert_with(Instant::now).elapsed(),
+            };
+            match status {
                 Some(job_status::Status::Failed(failed)) => {
                     return Err(DataFusionError::Execution(format!(
                         "Job {id} failed: {}",
@@ -297,7 +313,9 @@ impl JobClient {
                 }
                 // Unknown: not yet queued (the scheduler queues a job just after it
                 // answers), or lost (the scheduler restarted, or another one answered).
-                None if known || submitted.elapsed() >= UNKNOWN_FOR => {
+                None if (known && unknown_for >= UNKNOWN_ONCE_KNOWN_FOR)
+                    || submitted.elapsed() >= UNKNOWN_FOR =>
+                {
                     return Err(Error::JobLost {
                         url: self.scheduler_url.clone(),
                         job_id: id,

@@ -63,7 +63,7 @@ pub async fn processed_datasets(
     store: &dyn ObjectStore,
     bucket: &Bucket,
 ) -> bydelsfakta_queries::Result<Vec<ProcessedDataset>> {
-    // Each edition folder with its objects, in the listing's order.
+    // Each edition folder with the objects directly in it.
     let mut folders: BTreeMap<String, Option<Vec<ObjectMeta>>> = BTreeMap::new();
     for (folder, object) in edition_folders(store, bucket, "processed".into()).await? {
         let objects = folders.entry(folder).or_insert_with(|| Some(vec![]));
