@@ -68,13 +68,7 @@ pub async fn publish(
 ) -> Result<Published> {
     let site = Site::new(store, publication.bucket, publication.prefix);
     let run_id = publication.run.run_id.as_str();
-    if publication.settings.past_deadline() {
-        return Err(Error::PastDeadline {
-            prefix: site.prefix.clone(),
-            run_id: run_id.into(),
-            step: "before it took the lease",
-        });
-    }
+    refuse_past_deadline(&site, publication, "before it took the lease")?;
     let result = match Lease::acquire(&site, run_id, &publication.settings).await {
         Ok(lease) => {
             site.hold(lease).await;
@@ -98,6 +92,22 @@ pub async fn publish(
             source: Box::new(other),
         },
     })
+}
+
+/// `PastDeadline` at `step` once the publication's deadline has passed.
+fn refuse_past_deadline(
+    site: &Site<'_>,
+    publication: &Publication<'_>,
+    step: &'static str,
+) -> Result<()> {
+    match publication.settings.past_deadline() {
+        true => Err(Error::PastDeadline {
+            prefix: site.prefix.clone(),
+            run_id: publication.run.run_id.clone(),
+            step,
+        }),
+        false => Ok(()),
+    }
 }
 
 /// What recovery found and did at one output prefix.
@@ -354,13 +364,7 @@ async fn change_documents(
     };
     // Past this point documents change, and a publication stopped halfway leaves a mixed
     // set until the next publisher recovers it: one that may not finish is not begun.
-    if publication.settings.past_deadline() {
-        return Err(Error::PastDeadline {
-            prefix: site.prefix.clone(),
-            run_id: run_id.into(),
-            step: "before it changed a document",
-        });
-    }
+    refuse_past_deadline(site, publication, "before it changed a document")?;
     site.check_lease().await?;
     // Taken as written before the call: a put whose answer was lost may have landed, and
     // rolling back a journal whose documents never changed restores them as they are.
